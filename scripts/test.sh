@@ -11,6 +11,11 @@ npm run build
 npm run lint
 npm run typecheck
 
-# One run of node's test runner so the closing summary counts every test. Files run one at a time:
-# integration tests share the machine's 2 cores and time-sensitive kernel paths.
-node --test --test-concurrency=1 dist/test/unit dist/test/sim dist/test/integration
+# One run of node's test runner so the closing summary counts every test: unit and simulation
+# files first (no root), then integration. Files run one at a time: integration tests share the
+# machine's 2 cores and time-sensitive kernel paths.
+files=()
+for dir in unit sim integration; do
+  [[ -d dist/test/$dir ]] && while IFS= read -r f; do files+=("$f"); done < <(find "dist/test/$dir" -name '*.test.js' | sort)
+done
+node --test --test-concurrency=1 "${files[@]}"
