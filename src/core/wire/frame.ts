@@ -1,0 +1,190 @@
+import { Buffer } from 'node:buffer';
+import { FRAME_HEADER_SIZE } from './constants.js';
+
+/*
+ * Combined frame (wire-protocol.md §4), interceptor → copier:
+ *
+ *   off  size
+ *    0    2    count, u16 big-endian (stock: 1..16; 1..6 in the payload variant)
+ *    2   n*R   count records of R bytes (64, or 192 in the payload variant), in arrival order
+ */
+
+/**
+ * Builds one frame in place: records are written straight into the frame buffer, so a record
+ * is copied once (packet → frame) and the frame is handed to the socket without another copy.
+ * A fresh buffer is allocated per frame because the socket keeps the one it was given.
+ */
+export class FrameBuilder {
+  private buf: Buffer | null = null;
+  private n = 0;
+
+  constructor(
+    readonly recordSize: number,
+    readonly maxRecords: number,
+  ) {}
+
+  /** Records in the frame being built. */
+  get count(): number {
+    return this.n;
+  }
+
+  /** Bytes the frame would take if taken now. */
+  get byteLength(): number {
+    return this.n === 0 ? 0 : FRAME_HEADER_SIZE + this.n * this.recordSize;
+  }
+
+  /** Buffer to write the next record into, at `slotOffset()`. Call `commit()` once it is written. */
+  slotBuffer(): Buffer {
+    if (this.buf === null) this.buf = Buffer.allocUnsafe(FRAME_HEADER_SIZE + this.maxRecords * this.recordSize);
+    return this.buf;
+  }
+
+  slotOffset(): number {
+    return FRAME_HEADER_SIZE + this.n * this.recordSize;
+  }
+
+  /** Accepts the record written at the slot; returns true when the frame is now full. */
+  commit(): boolean {
+    this.n++;
+    return this.n >= this.maxRecords;
+  }
+
+  /** Appends a finished record (copying it). Returns true when the frame is now full. */
+  append(record: Buffer, off = 0): boolean {
+    const b = this.slotBuffer();
+    record.copy(b, this.slotOffset(), off, off + this.recordSize);
+    return this.commit();
+  }
+
+  /** Finishes the frame: writes the count and returns the bytes; null when empty. */
+  take(): Buffer | null {
+    if (this.n === 0 || this.buf === null) return null;
+    const b = this.buf;
+    b.writeUInt16BE(this.n, 0);
+    const frame = b.subarray(0, FRAME_HEADER_SIZE + this.n * this.recordSize);
+    this.buf = null;
+    this.n = 0;
+    return frame;
+  }
+
+  /** Throws away the records of the frame being built. */
+  discard(): number {
+    const dropped = this.n;
+    this.n = 0;
+    return dropped;
+  }
+}
+
+/** Encodes whole records (each `recordSize` bytes) as one frame. For tests and simple senders. */
+export function encodeFrame(records: readonly Buffer[], recordSize: number): Buffer {
+  const out = Buffer.alloc(FRAME_HEADER_SIZE + records.length * recordSize);
+  out.writeUInt16BE(records.length, 0);
+  records.forEach((r, i) => r.copy(out, FRAME_HEADER_SIZE + i * recordSize, 0, recordSize));
+  return out;
+}
+
+export type FrameResult = 'need-more' | 'record' | 'bad-count';
+
+/**
+ * Split-safe decoder for the interceptor → copier stream (copier side). Accepts any chunking.
+ *
+ *   dec.feed(chunk);
+ *   for (let r = dec.next(); r === 'record'; r = dec.next()) use(dec.record, dec.recordOff);
+ *
+ * A record lying whole inside a chunk is returned as a view into that chunk (no copy); one split
+ * across chunks is assembled in an internal buffer. Either view is valid until the next call.
+ * 'bad-count' (count above `maxRecords`) is sticky: stock copiers close the connection then.
+ * With `combined = false` the stream is bare records with no count (`--disable-combined`).
+ */
+export class FrameDecoder {
+  record: Buffer;
+  recordOff = 0;
+  /** Frames whose count has been read (count 0 frames included). */
+  frames = 0;
+  private readonly assembly: Buffer;
+  private readonly countBuf = Buffer.alloc(FRAME_HEADER_SIZE);
+  private countLen = 0;
+  private partLen = 0;
+  private remaining = 0; // records still due in the current frame
+  private chunk: Buffer = Buffer.alloc(0);
+  private pos = 0;
+  private broken = false;
+  /** The count that made the stream invalid, for the log. */
+  badCount = -1;
+
+  constructor(
+    readonly recordSize: number,
+    readonly maxRecords: number,
+    readonly combined = true,
+  ) {
+    this.assembly = Buffer.alloc(recordSize);
+    this.record = this.assembly;
+  }
+
+  /** Bytes received but not yet returned as records. */
+  get bufferedBytes(): number {
+    return this.countLen + this.partLen + (this.chunk.length - this.pos);
+  }
+
+  feed(chunk: Buffer): void {
+    if (this.pos < this.chunk.length) chunk = Buffer.concat([this.chunk.subarray(this.pos), chunk]);
+    this.chunk = chunk;
+    this.pos = 0;
+  }
+
+  next(): FrameResult {
+    if (this.broken) return 'bad-count';
+    for (;;) {
+      if (this.remaining === 0 && this.combined) {
+        const r = this.readCount();
+        if (r !== 'record') return r;
+        continue;
+      }
+      const avail = this.chunk.length - this.pos;
+      const size = this.recordSize;
+      if (this.partLen === 0 && avail >= size) {
+        this.record = this.chunk;
+        this.recordOff = this.pos;
+        this.pos += size;
+        if (this.combined) this.remaining--;
+        return 'record';
+      }
+      const take = Math.min(size - this.partLen, avail);
+      this.chunk.copy(this.assembly, this.partLen, this.pos, this.pos + take);
+      this.partLen += take;
+      this.pos += take;
+      if (this.partLen < size) return 'need-more';
+      this.partLen = 0;
+      this.record = this.assembly;
+      this.recordOff = 0;
+      if (this.combined) this.remaining--;
+      return 'record';
+    }
+  }
+
+  /** Reads the next count; returns 'record' to mean "count read, records may follow". */
+  private readCount(): FrameResult {
+    let count: number;
+    const avail = this.chunk.length - this.pos;
+    if (this.countLen === 0 && avail >= FRAME_HEADER_SIZE) {
+      count = this.chunk.readUInt16BE(this.pos);
+      this.pos += FRAME_HEADER_SIZE;
+    } else {
+      const take = Math.min(FRAME_HEADER_SIZE - this.countLen, avail);
+      this.chunk.copy(this.countBuf, this.countLen, this.pos, this.pos + take);
+      this.countLen += take;
+      this.pos += take;
+      if (this.countLen < FRAME_HEADER_SIZE) return 'need-more';
+      this.countLen = 0;
+      count = this.countBuf.readUInt16BE(0);
+    }
+    this.frames++;
+    if (count > this.maxRecords) {
+      this.broken = true;
+      this.badCount = count;
+      return 'bad-count';
+    }
+    this.remaining = count;
+    return 'record';
+  }
+}

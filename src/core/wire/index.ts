@@ -1,0 +1,5 @@
+export * from './constants.js';
+export * from './messages.js';
+export * from './message-decoder.js';
+export * from './record.js';
+export * from './frame.js';
