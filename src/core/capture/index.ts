@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './link-types.js';
+export * from './record.js';
+export * from './reader.js';
+export * from './timestamp.js';
+export * from './pcap-writer.js';

@@ -1,0 +1,539 @@
+import { Buffer } from 'node:buffer';
+import { CaptureError, type CaptureWarning } from './errors.js';
+import { CaptureRecord } from './record.js';
+import { decodeLink, describeLinkType, isSupportedLinkType, SUPPORTED_LINK_TYPES_TEXT } from './link-types.js';
+import { MICROSECONDS, resolutionFromByte, splitTimestamp, type TsResolution } from './timestamp.js';
+
+/*
+ * Incremental pcap / pcapng parser. Pure: it is pushed byte chunks of any size and yields one
+ * record at a time, tracking absolute file offsets. Memory is bounded by the largest single
+ * record/block (a "unit"), never by the file.
+ *
+ * Buffering: a unit lying wholly inside the current chunk is parsed in place (zero copy). A unit
+ * that straddles chunks is assembled in `carry` (only the bytes it needs are copied). When next()
+ * returns null every byte of the chunk has been consumed or copied, so the caller may reuse the
+ * chunk's memory for its next read.
+ *
+ * pcap layout (all fields in the file's byte order):
+ *   global header 24 B: magic u32 | major u16 | minor u16 | thiszone i32 | sigfigs u32 |
+ *                       snaplen u32 | network u32 (low 16 bits: link type)
+ *   record header 16 B: ts_sec u32 | ts_usec_or_nsec u32 | incl_len u32 | orig_len u32, then data
+ * pcapng block: type u32 | total_length u32 | body | total_length u32 (length multiple of 4)
+ *   SHB 0x0A0D0D0A: BOM 0x1A2B3C4D u32 (defines the section byte order) | major u16 | minor u16 |
+ *                   section_length i64 | options
+ *   IDB 1: linktype u16 | reserved u16 | snaplen u32 | options (if_tsresol 9, if_tsoffset 14)
+ *   EPB 6: if_id u32 | ts_hi u32 | ts_lo u32 | cap_len u32 | orig_len u32 | data (pad 4) | options
+ *   SPB 3: orig_len u32 | data (cap_len = min(orig_len, snaplen of IDB 0, room in block))
+ *   OPB 2 (obsolete): if_id u16 | drops u16 | ts_hi | ts_lo | cap_len | orig_len | data
+ */
+
+export type CaptureFormat = 'pcap' | 'pcapng';
+
+export interface CaptureParserOptions {
+  /** Name used in errors and warnings (the io adapter passes the file path). */
+  source?: string;
+  /** Called for each warning (they are also collected in `warnings`). */
+  onWarning?: (w: CaptureWarning) => void;
+}
+
+/** Largest frame accepted: libpcap's maximum snapshot length. */
+export const MAX_CAPLEN = 262144;
+/** Largest pcapng packet block: max frame + fixed fields + room for options. */
+const MAX_PACKET_BLOCK = MAX_CAPLEN + 65536;
+/** Largest SHB/IDB we buffer to read options (anything bigger is corrupt in practice). */
+const MAX_META_BLOCK = 1 << 20;
+/** Unknown blocks up to this size are buffered whole; larger ones are streamed past. */
+const SMALL_BLOCK = 4096;
+
+const MAGIC_US = 0xa1b2c3d4;
+const MAGIC_NS = 0xa1b23c4d;
+const MAGIC_US_SWAPPED = 0xd4c3b2a1;
+const MAGIC_NS_SWAPPED = 0x4d3cb2a1;
+const PCAPNG_SHB = 0x0a0d0d0a;
+const BOM = 0x1a2b3c4d;
+const BOM_SWAPPED = 0x4d3c2b1a;
+const BT_IDB = 1;
+const BT_OPB = 2;
+const BT_SPB = 3;
+const BT_EPB = 6;
+
+const S_MAGIC = 0;
+const S_PCAP_HEADER = 1;
+const S_PCAP_RECORD = 2;
+const S_BLOCK = 3;
+const S_SKIP = 4;
+const S_TRAILER = 5;
+
+interface Iface {
+  linkType: number;
+  snaplen: number;
+  ts: TsResolution;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class CaptureParser {
+  readonly source: string;
+  readonly warnings: CaptureWarning[] = [];
+  private readonly onWarning: ((w: CaptureWarning) => void) | undefined;
+  private readonly rec = new CaptureRecord();
+
+  private state = S_MAGIC;
+  private fmt: CaptureFormat | null = null;
+  private le = true;
+  private nanos = false;
+  private snaplen = 0;
+  private pcapLinkType = 0;
+  private maxCaplen = MAX_CAPLEN;
+  private ifaces: Iface[] = [];
+  private sectionStart = 0;
+  private packets = 0;
+  private ended = false;
+
+  // Input: the current chunk, read position, and the absolute offset of the current unit.
+  private chunk: Buffer = EMPTY;
+  private pos = 0;
+  private offset = 0;
+  // Partial unit assembled across chunks.
+  private carry: Buffer = Buffer.alloc(4096);
+  private carryLen = 0;
+  // Result of ensure(): the unit's bytes start at ub[uo].
+  private ub: Buffer = EMPTY;
+  private uo = 0;
+  // Skipping an unknown pcapng block: body bytes left, then its trailer.
+  private skipLeft = 0;
+  private skipBlockStart = 0;
+  private skipBlockLen = 0;
+
+  constructor(opts: CaptureParserOptions = {}) {
+    this.source = opts.source ?? '<capture>';
+    this.onWarning = opts.onWarning;
+  }
+
+  /** 'pcap' or 'pcapng' once the magic was read. */
+  get format(): CaptureFormat | null {
+    return this.fmt;
+  }
+
+  /** Link type of a pcap file, or of the first interface of the current pcapng section (-1 if none yet). */
+  get linkType(): number {
+    if (this.fmt === 'pcap') return this.pcapLinkType;
+    return this.ifaces[0]?.linkType ?? -1;
+  }
+
+  /** Nanosecond timestamps (pcap) — pcapng reports per interface. */
+  get nanosecondPrecision(): boolean {
+    return this.nanos;
+  }
+
+  /** pcap snaplen, or the first pcapng interface's. */
+  get snapLength(): number {
+    return this.fmt === 'pcap' ? this.snaplen : (this.ifaces[0]?.snaplen ?? 0);
+  }
+
+  /** Packets returned so far. */
+  get packetCount(): number {
+    return this.packets;
+  }
+
+  /** Absolute offset of the next byte the parser will look at. */
+  get bytesConsumed(): number {
+    return this.offset + this.carryLen;
+  }
+
+  /**
+   * Gives the parser the next bytes of the file. Call it only after next() returned null (all
+   * earlier input consumed). The chunk is referenced until next() returns null again.
+   */
+  push(chunk: Uint8Array): void {
+    if (this.ended) throw new Error('CaptureParser.push() after end()');
+    if (this.pos < this.chunk.length) throw new Error('CaptureParser.push() before the previous chunk was consumed (call next() until it returns null)');
+    this.chunk = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.pos = 0;
+  }
+
+  /**
+   * The next packet, or null when more input is needed. The returned record is reused: it is
+   * valid until the next call. Throws CaptureError on corrupt input.
+   */
+  next(): CaptureRecord | null {
+    for (;;) {
+      switch (this.state) {
+        case S_PCAP_RECORD: {
+          const r = this.pcapRecord();
+          if (r === 0) return null;
+          if (r === 1) return this.rec;
+          continue;
+        }
+        case S_BLOCK: {
+          const r = this.block();
+          if (r === 0) return null;
+          if (r === 1) return this.rec;
+          continue;
+        }
+        case S_SKIP:
+          if (!this.skip()) return null;
+          continue;
+        case S_TRAILER:
+          if (!this.trailer()) return null;
+          continue;
+        case S_PCAP_HEADER:
+          if (!this.pcapHeader()) return null;
+          continue;
+        default:
+          if (!this.magic()) return null;
+          continue;
+      }
+    }
+  }
+
+  /**
+   * Signals end of input. A partial pcap record is a warning (everything before it was already
+   * delivered, as tcpdump does); a partial pcapng block, or a file shorter than its header, is a
+   * CaptureError naming where the unit started.
+   */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.pos < this.chunk.length) throw new Error('CaptureParser.end() before the last chunk was consumed (call next() until it returns null)');
+    // next() returned null, so every unconsumed byte is in carry.
+    const pending = this.carryLen;
+    if (this.state === S_MAGIC && this.offset === 0 && pending === 0) {
+      throw this.error(0, 'empty file: no pcap or pcapng header');
+    }
+    if (this.state === S_SKIP || this.state === S_TRAILER) {
+      throw this.error(this.skipBlockStart, `pcapng block of ${this.skipBlockLen} bytes runs past the end of the file`);
+    }
+    if (pending === 0) return;
+    switch (this.state) {
+      case S_MAGIC:
+      case S_PCAP_HEADER:
+        throw this.error(this.offset, `file ends after ${this.offset + pending} bytes, inside the capture file header`);
+      case S_PCAP_RECORD:
+        this.warn(this.offset, `truncated final record: only ${pending} bytes of it are present (packets before it were delivered)`);
+        return;
+      default: {
+        const what = pending >= 8 ? `pcapng block of ${this.u32(this.carry, 4)} bytes` : 'pcapng block header';
+        throw this.error(this.offset, `${what} runs past the end of the file (${pending} bytes present)`);
+      }
+    }
+  }
+
+  // ---- input management ----
+
+  /** Makes n bytes of the current unit contiguous at ub[uo]; false (bytes saved) if not there yet. */
+  private ensure(n: number): boolean {
+    if (this.carryLen === 0 && this.chunk.length - this.pos >= n) {
+      this.ub = this.chunk;
+      this.uo = this.pos;
+      return true;
+    }
+    if (this.carry.length < n) {
+      const bigger = Buffer.allocUnsafe(Math.max(n, this.carry.length * 2));
+      this.carry.copy(bigger, 0, 0, this.carryLen);
+      this.carry = bigger;
+    }
+    const take = Math.min(n - this.carryLen, this.chunk.length - this.pos);
+    if (take > 0) {
+      this.chunk.copy(this.carry, this.carryLen, this.pos, this.pos + take);
+      this.carryLen += take;
+      this.pos += take;
+    }
+    if (this.carryLen < n) return false;
+    this.ub = this.carry;
+    this.uo = 0;
+    return true;
+  }
+
+  /** Drops the current unit (n bytes, all made available by ensure(n)). */
+  private consume(n: number): void {
+    if (this.carryLen > 0) this.carryLen = 0;
+    else this.pos += n;
+    this.offset += n;
+  }
+
+  private u32(b: Buffer, o: number): number {
+    return this.le
+      ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
+      : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  }
+
+  private u16(b: Buffer, o: number): number {
+    return this.le ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!;
+  }
+
+  private error(offset: number, reason: string): CaptureError {
+    return new CaptureError(this.source, offset, reason);
+  }
+
+  private warn(offset: number, message: string): void {
+    const w: CaptureWarning = { source: this.source, offset, message };
+    this.warnings.push(w);
+    this.onWarning?.(w);
+  }
+
+  // ---- format detection and pcap ----
+
+  private magic(): boolean {
+    if (!this.ensure(4)) return false;
+    const b = this.ub;
+    const o = this.uo;
+    const m = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+    if (m === MAGIC_US || m === MAGIC_NS) {
+      this.le = false;
+    } else if (m === MAGIC_US_SWAPPED || m === MAGIC_NS_SWAPPED) {
+      this.le = true;
+    } else if (m === PCAPNG_SHB) {
+      this.fmt = 'pcapng';
+      this.state = S_BLOCK;
+      return true;
+    } else {
+      throw this.error(this.offset, `bad magic 0x${m.toString(16).padStart(8, '0')}: not a pcap or pcapng file`);
+    }
+    this.fmt = 'pcap';
+    this.nanos = m === MAGIC_NS || m === MAGIC_NS_SWAPPED;
+    this.state = S_PCAP_HEADER;
+    return true;
+  }
+
+  private pcapHeader(): boolean {
+    if (!this.ensure(24)) return false;
+    const b = this.ub;
+    const o = this.uo;
+    const major = this.u16(b, o + 4);
+    if (major !== 2) throw this.error(this.offset + 4, `unsupported pcap version ${major}.${this.u16(b, o + 6)} (expected 2.x)`);
+    this.snaplen = this.u32(b, o + 16);
+    // Upper bits of the link-type field carry FCS information; the type is the low 16 bits.
+    this.pcapLinkType = this.u32(b, o + 20) & 0xffff;
+    if (!isSupportedLinkType(this.pcapLinkType)) {
+      throw this.error(this.offset + 20, `unsupported link type ${describeLinkType(this.pcapLinkType)} (supported: ${SUPPORTED_LINK_TYPES_TEXT})`);
+    }
+    // Writers sometimes store caplen slightly above snaplen; only reject what no snaplen explains.
+    this.maxCaplen = Math.min(MAX_CAPLEN, Math.max(this.snaplen, 65535));
+    this.consume(24);
+    this.state = S_PCAP_RECORD;
+    return true;
+  }
+
+  /** 0: need input, 1: record ready. */
+  private pcapRecord(): number {
+    if (!this.ensure(16)) return 0;
+    let b = this.ub;
+    let o = this.uo;
+    const capLen = this.u32(b, o + 8);
+    if (capLen > this.maxCaplen) {
+      throw this.error(this.offset, `impossible record length: caplen ${capLen} exceeds ${this.maxCaplen} (snaplen ${this.snaplen})`);
+    }
+    const total = 16 + capLen;
+    if (!this.ensure(total)) return 0;
+    b = this.ub;
+    o = this.uo;
+    const rec = this.rec;
+    rec.resetView();
+    rec.index = ++this.packets;
+    const sec = this.u32(b, o);
+    const frac = this.u32(b, o + 4);
+    rec.tsSec = sec;
+    rec.tsNsec = this.nanos ? frac : frac * 1000;
+    rec.tsUs = sec * 1e6 + (this.nanos ? Math.floor(frac / 1000) : frac);
+    rec.capLen = capLen;
+    rec.origLen = this.u32(b, o + 12);
+    rec.linkType = this.pcapLinkType;
+    rec.interfaceId = 0;
+    rec.fileOffset = this.offset;
+    rec.buf = b;
+    rec.dataOffset = o + 16;
+    decodeLink(this.pcapLinkType, b, o + 16, capLen, rec);
+    this.consume(total);
+    return 1;
+  }
+
+  // ---- pcapng ----
+
+  /** 0: need input, 1: record ready, 2: block handled, continue. */
+  private block(): number {
+    if (!this.ensure(12)) return 0;
+    let b = this.ub;
+    let o = this.uo;
+    const start = this.offset;
+    const type0 = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+    if (type0 === PCAPNG_SHB) {
+      // The section header's own byte order comes from its BOM, not from the previous section.
+      const bomBe = ((b[o + 8]! << 24) | (b[o + 9]! << 16) | (b[o + 10]! << 8) | b[o + 11]!) >>> 0;
+      if (bomBe === BOM) this.le = false;
+      else if (bomBe === BOM_SWAPPED) this.le = true;
+      else throw this.error(start + 8, `bad pcapng byte-order magic 0x${bomBe.toString(16).padStart(8, '0')} in section header block`);
+      const len = this.u32(b, o + 4);
+      this.checkBlockLength(start, len, 28, MAX_META_BLOCK, 'section header');
+      if (!this.ensure(len)) return 0;
+      b = this.ub;
+      o = this.uo;
+      this.checkTrailer(b, o, start, len);
+      const major = this.u16(b, o + 12);
+      if (major !== 1) throw this.error(start + 12, `unsupported pcapng version ${major}.${this.u16(b, o + 14)} (expected 1.x)`);
+      this.ifaces = [];
+      this.sectionStart = start;
+      this.consume(len);
+      return 2;
+    }
+    const type = this.u32(b, o);
+    const len = this.u32(b, o + 4);
+    switch (type) {
+      case BT_EPB:
+      case BT_SPB:
+      case BT_OPB: {
+        this.checkBlockLength(start, len, type === BT_SPB ? 16 : 32, MAX_PACKET_BLOCK, 'packet');
+        if (!this.ensure(len)) return 0;
+        return this.packetBlock(type, len);
+      }
+      case BT_IDB: {
+        this.checkBlockLength(start, len, 20, MAX_META_BLOCK, 'interface description');
+        if (!this.ensure(len)) return 0;
+        b = this.ub;
+        o = this.uo;
+        this.checkTrailer(b, o, start, len);
+        this.ifaces.push(this.parseIdb(b, o, len));
+        this.consume(len);
+        return 2;
+      }
+      default: {
+        // Unknown or uninteresting block (NRB, ISB, DSB, custom...). Small ones are checked in
+        // one piece; big ones are skipped without buffering them.
+        this.checkBlockLength(start, len, 12, 0xffffffff, 'pcapng');
+        if (len <= SMALL_BLOCK) {
+          if (!this.ensure(len)) return 0;
+          this.checkTrailer(this.ub, this.uo, start, len);
+          this.consume(len);
+          return 2;
+        }
+        this.skipBlockStart = start;
+        this.skipBlockLen = len;
+        this.consume(12);
+        this.skipLeft = len - 16;
+        this.state = S_SKIP;
+        return 2;
+      }
+    }
+  }
+
+  private checkBlockLength(start: number, len: number, min: number, max: number, what: string): void {
+    if (len % 4 !== 0) throw this.error(start + 4, `${what} block length ${len} is not a multiple of 4`);
+    if (len < min) throw this.error(start + 4, `${what} block length ${len} is below the minimum ${min}`);
+    if (len > max) throw this.error(start + 4, `impossible ${what} block length ${len} (limit ${max})`);
+  }
+
+  private checkTrailer(b: Buffer, o: number, start: number, len: number): void {
+    const t = this.u32(b, o + len - 4);
+    if (t !== len) throw this.error(start + len - 4, `block trailer length ${t} does not match header length ${len} (block at ${start})`);
+  }
+
+  private skip(): boolean {
+    // Bytes of a skipped block never enter carry (consume() emptied it).
+    const take = Math.min(this.skipLeft, this.chunk.length - this.pos);
+    this.pos += take;
+    this.offset += take;
+    this.skipLeft -= take;
+    if (this.skipLeft > 0) return false;
+    this.state = S_TRAILER;
+    return true;
+  }
+
+  private trailer(): boolean {
+    if (!this.ensure(4)) return false;
+    const t = this.u32(this.ub, this.uo);
+    if (t !== this.skipBlockLen) {
+      throw this.error(this.offset, `block trailer length ${t} does not match header length ${this.skipBlockLen} (block at ${this.skipBlockStart})`);
+    }
+    this.consume(4);
+    this.state = S_BLOCK;
+    return true;
+  }
+
+  private parseIdb(b: Buffer, o: number, len: number): Iface {
+    const linkType = this.u16(b, o + 8);
+    const snaplen = this.u32(b, o + 12);
+    let resByte = 6;
+    let offsetSec = 0;
+    // Options: code u16 | length u16 | value padded to 4; opt_endofopt (0) ends the list.
+    let p = o + 16;
+    const end = o + len - 4;
+    while (p + 4 <= end) {
+      const code = this.u16(b, p);
+      const olen = this.u16(b, p + 2);
+      if (code === 0) break;
+      const vend = p + 4 + olen;
+      if (vend > end) throw this.error(this.offset + (p - o), `interface option ${code} of length ${olen} runs past its block`);
+      if (code === 9 && olen >= 1) resByte = b[p + 4]!;
+      else if (code === 14 && olen >= 8) {
+        const hi = this.le ? this.u32(b, p + 8) | 0 : this.u32(b, p + 4) | 0;
+        const lo = this.le ? this.u32(b, p + 4) : this.u32(b, p + 8);
+        offsetSec = hi * 4294967296 + lo;
+      }
+      p += 4 + ((olen + 3) & ~3);
+    }
+    const ts = resByte === 6 && offsetSec === 0 ? MICROSECONDS : resolutionFromByte(resByte, offsetSec);
+    if ((resByte & 0x7f) > 63 || (!ts.base2 && ts.exponent > 18)) {
+      throw this.error(this.offset, `unsupported if_tsresol 0x${resByte.toString(16)} in interface description block`);
+    }
+    return { linkType, snaplen, ts };
+  }
+
+  /** Fills the record from an EPB/SPB/OPB available at ub[uo, uo+len). */
+  private packetBlock(type: number, len: number): number {
+    const b = this.ub;
+    const o = this.uo;
+    const start = this.offset;
+    this.checkTrailer(b, o, start, len);
+    const rec = this.rec;
+    let ifId: number;
+    let capLen: number;
+    let origLen: number;
+    let dataAt: number;
+    let hi = 0;
+    let lo = 0;
+    if (type === BT_SPB) {
+      ifId = 0;
+      origLen = this.u32(b, o + 8);
+      dataAt = 12;
+      capLen = Math.min(origLen, len - 16);
+      const first = this.ifaces[0];
+      if (first !== undefined && first.snaplen > 0 && capLen > first.snaplen) capLen = first.snaplen;
+    } else {
+      ifId = type === BT_EPB ? this.u32(b, o + 8) : this.u16(b, o + 8);
+      hi = this.u32(b, o + 12);
+      lo = this.u32(b, o + 16);
+      capLen = this.u32(b, o + 20);
+      origLen = this.u32(b, o + 24);
+      dataAt = 28;
+      if (capLen > MAX_CAPLEN) throw this.error(start + 20, `impossible record length: caplen ${capLen} exceeds ${MAX_CAPLEN}`);
+      if (dataAt + capLen > len - 4) throw this.error(start + 20, `caplen ${capLen} does not fit in its ${len}-byte block`);
+    }
+    const iface = this.ifaces[ifId];
+    if (iface === undefined) {
+      throw this.error(start + 8, `packet refers to interface ${ifId} but the section (at ${this.sectionStart}) has ${this.ifaces.length} interface description block(s)`);
+    }
+    if (!isSupportedLinkType(iface.linkType)) {
+      throw this.error(start, `unsupported link type ${describeLinkType(iface.linkType)} on interface ${ifId} (supported: ${SUPPORTED_LINK_TYPES_TEXT})`);
+    }
+    rec.resetView();
+    rec.index = ++this.packets;
+    if (type === BT_SPB) {
+      // No timestamp in a simple packet block.
+      rec.tsSec = 0;
+      rec.tsNsec = 0;
+    } else {
+      splitTimestamp(hi, lo, iface.ts, rec);
+    }
+    rec.tsUs = rec.tsSec * 1e6 + Math.floor(rec.tsNsec / 1000);
+    rec.capLen = capLen;
+    rec.origLen = origLen;
+    rec.linkType = iface.linkType;
+    rec.interfaceId = ifId;
+    rec.fileOffset = start;
+    rec.buf = b;
+    rec.dataOffset = o + dataAt;
+    decodeLink(iface.linkType, b, o + dataAt, capLen, rec);
+    this.consume(len);
+    return 1;
+  }
+}
