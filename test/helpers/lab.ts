@@ -255,6 +255,20 @@ function installProcessHooks(): void {
   }
 }
 
+// ETHTOOL_STXCSUM(0) then ETHTOOL_GTXCSUM through SIOCETHTOOL, for hosts without ethtool.
+const ETHTOOL_TXCSUM_OFF_PY = [
+  'import array, fcntl, socket, struct, sys',
+  'def et(dev, cmd, data=0):',
+  '    v = array.array("I", [cmd, data])',
+  '    ifr = struct.pack("16sP", dev.encode(), v.buffer_info()[0]) + bytes(16)',
+  '    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+  '    fcntl.ioctl(s.fileno(), 0x8946, ifr)',
+  '    s.close()',
+  '    return v[1]',
+  'et(sys.argv[1], 0x17, 0)',
+  'print("off" if et(sys.argv[1], 0x16) == 0 else "on")',
+].join('\n');
+
 export class Lab {
   /** Per-run id, prefix of every name this lab creates (≤ 9 chars). */
   readonly id: string;
@@ -335,6 +349,25 @@ export class Lab {
     await this.ip(ns, ['link', 'set', dev, 'up']);
     await this.ip(ns, ['link', 'set', `${dev}p`, 'up']);
     return dev;
+  }
+
+  /**
+   * Turns TX checksum offload off on `dev` (which also turns off SG/TSO), so the kernel computes
+   * full checksums and segments to the MTU before taps see the packets: captures then hold real
+   * checksums and wire-sized segments instead of CHECKSUM_PARTIAL super-packets. Uses ethtool when
+   * installed, else the same ioctl from python3; if neither works, caps GSO at one segment (sizes
+   * then stay real, checksums do not) and says why.
+   */
+  async disableOffload(ns: string, dev: string): Promise<{ checksums: boolean; how: string }> {
+    const viaEthtool = await this.exec(ns, 'ethtool', ['-K', dev, 'tx', 'off'], { check: false });
+    if (viaEthtool.code === 0) return { checksums: true, how: 'ethtool' };
+    const viaPython = await this.exec(ns, 'python3', ['-c', ETHTOOL_TXCSUM_OFF_PY, dev], { check: false });
+    if (viaPython.code === 0 && viaPython.stdout.trim() === 'off') return { checksums: true, how: 'python3 ioctl' };
+    await this.ip(ns, ['link', 'set', dev, 'gso_max_segs', '1']);
+    return {
+      checksums: false,
+      how: `gso_max_segs 1 only (ethtool: ${viaEthtool.stderr.trim() || viaEthtool.code}; python3: ${viaPython.stderr.trim().split('\n').pop() ?? viaPython.code})`,
+    };
   }
 
   /** Adds `cidr` (e.g. "10.213.7.1/24") to dev; no DAD/noise for IPv4. */
@@ -529,10 +562,16 @@ export interface RecordingPair {
   /** Client addresses, all on clientIf: subnet .10, .11, … */
   clientIps: string[];
   subnet: Subnet;
+  /** True when both veth ends compute full checksums (offload off), so captures verify. */
+  checksums: boolean;
+  offloadHow: string;
 }
 
-/** client ns (N address aliases) ── veth ── server ns. */
-export async function recordingPair(lab: Lab, opts: { aliases?: number } = {}): Promise<RecordingPair> {
+/**
+ * client ns (N address aliases) ── veth ── server ns. Offload is turned off on both ends unless
+ * `offload: true`, so recorded packets look like a real wire (MTU-sized, valid checksums).
+ */
+export async function recordingPair(lab: Lab, opts: { aliases?: number; offload?: boolean } = {}): Promise<RecordingPair> {
   const n = opts.aliases ?? 10;
   if (n < 1 || n > 240) throw new Error(`aliases must be 1..240, got ${n}`);
   const client = await lab.addNamespace('client');
@@ -543,7 +582,15 @@ export async function recordingPair(lab: Lab, opts: { aliases?: number } = {}): 
   const clientIps = Array.from({ length: n }, (_, i) => subnet.host(10 + i));
   await lab.addAddress(server, veth.b, `${serverIp}/24`);
   await lab.addAliases(client, veth.a, clientIps);
-  return { client, server, clientIf: veth.a, serverIf: veth.b, serverIp, clientIps, subnet };
+  let checksums = false;
+  let offloadHow = 'offload left on';
+  if (!opts.offload) {
+    const a = await lab.disableOffload(client, veth.a);
+    const b = await lab.disableOffload(server, veth.b);
+    checksums = a.checksums && b.checksums;
+    offloadHow = a.how === b.how ? a.how : `${a.how} / ${b.how}`;
+  }
+  return { client, server, clientIf: veth.a, serverIf: veth.b, serverIp, clientIps, subnet, checksums, offloadHow };
 }
 
 // ---------------------------------------------------------------------------------------------
