@@ -7,7 +7,7 @@
 // their veths and iptables rules) and its temp dirs; it runs from destroy(), from the process
 // 'exit' hook and from SIGINT/SIGTERM handlers, and is idempotent.
 import { execFile, execFileSync, spawn as spawnChild, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -76,6 +76,22 @@ function pidAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * True while `pid` is a live (non-zombie) process. Orphans we killed are reaped by whatever
+ * PID 1 is, maybe late, so a zombie counts as gone.
+ */
+export function processRunning(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  // Field 3 follows the parenthesised command name, which may itself hold spaces or parens.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
