@@ -91,7 +91,7 @@ export async function record(lab: Lab, opts: RecordOptions = {}): Promise<Record
     ports.push(redisPort);
   }
   if (greeting) {
-    rec.greeting = await startGreetingServer(lab, pair.server, greetPort);
+    rec.greeting = await startGreetingServer(lab, pair.server, greetPort, pair.serverIp);
     ports.push(greetPort);
   }
   const filter = `tcp and (${ports.map((p) => `port ${p}`).join(' or ')})`;

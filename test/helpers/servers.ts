@@ -182,14 +182,14 @@ export interface NodeServer {
 }
 
 /**
- * Runs a Node script (source text, ESM) inside `ns` as `node script.mjs <port> <dir>`; the
- * script must print "listening" to stdout once it accepts connections.
+ * Runs a Node script (source text, ESM) inside `ns` as `node script.mjs <port> <dir> [<bind>]`;
+ * the script must print "listening" to stdout once it accepts connections.
  */
-export async function startNodeServer(lab: Lab, ns: string, script: string, port: number): Promise<NodeServer> {
+export async function startNodeServer(lab: Lab, ns: string, script: string, port: number, bind?: string): Promise<NodeServer> {
   const dir = lab.mkdir('node');
   const file = join(dir, 'server.mjs');
   writeFileSync(file, script);
-  const proc = lab.spawn(ns, process.execPath, [file, String(port), dir]);
+  const proc = lab.spawn(ns, process.execPath, [file, String(port), dir, ...(bind ? [bind] : [])]);
   await proc.waitFor(/listening/, 'stdout', 10_000);
   return { proc, dir, port, stop: async () => void (await proc.stop('SIGTERM', 2000)) };
 }
@@ -209,7 +209,7 @@ const server = net.createServer((sock) => {
   sock.setNoDelay(true);
   sock.on('error', () => {});
   let buf = '';
-  const peer = sock.remoteAddress;
+  const peer = String(sock.remoteAddress).replace(/^::ffff:/, '');
   sock.write('220 hello\\r\\n');
   sock.on('data', (d) => {
     buf += d.toString('latin1');
@@ -223,7 +223,8 @@ const server = net.createServer((sock) => {
     }
   });
 });
-server.listen({ port, backlog: 4096 }, () => console.log('listening'));
+const host = process.argv[4] || undefined;
+server.listen({ port, host, backlog: 4096 }, () => console.log('listening'));
 process.on('SIGTERM', () => { server.close(); process.exit(0); });
 `;
 
@@ -232,8 +233,8 @@ export interface GreetingServer extends NodeServer {
   readLines(): string[];
 }
 
-export async function startGreetingServer(lab: Lab, ns: string, port: number): Promise<GreetingServer> {
-  const s = await startNodeServer(lab, ns, GREETING_SERVER, port);
+export async function startGreetingServer(lab: Lab, ns: string, port: number, bind?: string): Promise<GreetingServer> {
+  const s = await startNodeServer(lab, ns, GREETING_SERVER, port, bind);
   const file = join(s.dir, 'lines.log');
   return {
     ...s,
