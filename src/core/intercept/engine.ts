@@ -1,0 +1,379 @@
+import { Buffer } from 'node:buffer';
+import {
+  buildRecord,
+  FrameBuilder,
+  INTERNAL_VERSION,
+  MessageDecoder,
+  newChannelMessage,
+  newRecordInfo,
+  recordSizeFor,
+  type ChannelMessage,
+  type RecordInfo,
+} from '../wire/index.js';
+import { DelayTable } from './delay.js';
+import { pickIndex } from './hash.js';
+import { cidrContains, type EngineOptions } from './options.js';
+import { RouteTable } from './routes.js';
+import { InterceptStats } from './stats.js';
+
+/** NFQUEUE verdicts, numerically equal to the kernel's NF_DROP / NF_ACCEPT. */
+export const VERDICT_DROP = 0;
+export const VERDICT_ACCEPT = 1;
+export type Verdict = typeof VERDICT_DROP | typeof VERDICT_ACCEPT;
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+/** Effects of the engine, applied by the app (sockets, logger). */
+export interface InterceptSink {
+  /** Sends a frame to a copier; returns the bytes now queued on that connection. */
+  write(conn: number, frame: Buffer): number;
+  /** Closes a copier connection the engine gave up on (the engine has already forgotten it). */
+  close(conn: number, reason: string): void;
+  log(level: LogLevel, message: string): void;
+}
+
+const TCP_SYN = 0x02;
+const TCP_RST = 0x04;
+
+class Conn {
+  readonly decoder = new MessageDecoder();
+  readonly frame: FrameBuilder;
+  /** Bytes queued on the socket as of the last write (reset by drain). */
+  backlog = 0;
+  /** Time the oldest record of the frame being built arrived. */
+  firstUs = 0;
+  /** Records added since the last tick; 0 at a tick means the burst is over. */
+  added = 0;
+  /** When the connection went over its byte bound; -1 when under. */
+  overSinceUs = -1;
+  /** Sent at least one CLIENT_ADD: a route-aware copier. */
+  routing = false;
+  dropped = 0;
+
+  constructor(
+    readonly id: number,
+    readonly peer: string,
+    recordSize: number,
+    maxRecords: number,
+  ) {
+    this.frame = new FrameBuilder(recordSize, maxRecords);
+  }
+}
+
+/**
+ * The interceptor's logic, with no I/O: packets in (with a verdict out), copier bytes in,
+ * frames/closes/log lines out through the sink. Time is passed in (µs, any monotonic origin).
+ *
+ * Routing of a response (its record):
+ *  1. an exact route from a CLIENT_ADD → that connection;
+ *  2. otherwise, if route-unaware copiers (never sent CLIENT_ADD: stock single mode) are
+ *     connected → one of them, by a stable hash of the exact client address;
+ *  3. otherwise, a SYN/RST (a SYN-ACK may overtake its CLIENT_ADD) waits in the delay table, and
+ *     anything else goes to a live connection by the same hash;
+ *  4. no copier at all → discarded (counted). The packet is dropped in every case.
+ *
+ * Batching: records accumulate per connection and are flushed when the frame is full, or at
+ * the first tick (`onTick`, run by the app right after the event loop's I/O phase) that saw no
+ * new record for that connection — i.e. when the queue momentarily ran dry — or after `holdUs`
+ * of continuous arrivals. An isolated response is thus written in the same or next loop
+ * iteration, while a burst shares frames.
+ */
+export class InterceptEngine {
+  readonly stats = new InterceptStats();
+  private readonly conns = new Map<number, Conn>();
+  private live: Conn[] = [];
+  private singles: Conn[] = [];
+  private readonly routes: RouteTable;
+  private readonly delay: DelayTable;
+  private readonly recordSize: number;
+  private readonly scratch: Buffer;
+  private readonly info: RecordInfo = newRecordInfo();
+  private readonly msg: ChannelMessage = newChannelMessage();
+  private readonly passSet: Set<number>;
+  private groupStartUs = 0;
+  private pending = false;
+
+  constructor(
+    readonly opts: EngineOptions,
+    private readonly sink: InterceptSink,
+  ) {
+    this.recordSize = recordSizeFor(opts.withPayload);
+    this.scratch = Buffer.alloc(this.recordSize);
+    this.passSet = new Set(opts.passList.map((ip) => ip >>> 0));
+    this.routes = new RouteTable(opts.maxRoutes, opts.routeIdleUs);
+    this.delay = new DelayTable(opts.delayMaxRecords, opts.delayLifetimeUs);
+  }
+
+  /** Live copier connections, in accept order. */
+  get connectionIds(): number[] {
+    return this.live.map((c) => c.id);
+  }
+
+  get routeCount(): number {
+    return this.routes.size;
+  }
+
+  get delayedCount(): number {
+    return this.delay.size;
+  }
+
+  /** True when some frame is waiting for a tick. */
+  get hasPending(): boolean {
+    return this.pending;
+  }
+
+  // ---- NFQUEUE side ---------------------------------------------------------------------------
+
+  /** One queued packet (the IPv4 datagram, `len` bytes copied). Never throws on bad input. */
+  onPacket(pkt: Buffer, len: number, nowUs: number): Verdict {
+    const s = this.stats;
+    s.queued++;
+    if (len > pkt.length) len = pkt.length;
+    if (this.passSet.size > 0 && len >= 20 && (pkt[0] as number) >> 4 === 4 && this.passSet.has(pkt.readUInt32BE(16))) {
+      s.passed++;
+      return VERDICT_ACCEPT;
+    }
+    const info = this.info;
+    const res = buildRecord(pkt, len, this.scratch, 0, this.opts.withPayload, info);
+    if (res !== 'ok') {
+      if (res === 'not-ipv4' || res === 'not-tcp') {
+        // Not a TCP response at all: the rule queued more than it should. Not ours to drop.
+        s.foreign++;
+        return VERDICT_ACCEPT;
+      }
+      // A truncated or malformed TCP/IPv4 packet from the service: nothing to forward, but it
+      // must not reach the fake client either.
+      s.invalid++;
+      s.dropped++;
+      return VERDICT_DROP;
+    }
+    s.dropped++;
+    const d = this.opts.docker;
+    if (d !== null && info.clientIp === d.from) {
+      this.scratch.writeUInt32BE(d.to, 16);
+      info.clientIp = d.to;
+    }
+    this.dispatch(nowUs);
+    return VERDICT_DROP;
+  }
+
+  private dispatch(nowUs: number): void {
+    const info = this.info;
+    const s = this.stats;
+    if (this.routes.size > 0) {
+      const id = this.routes.lookup(info.clientIp, info.clientPort, info.serverIp, info.serverPort, nowUs);
+      const c = id >= 0 ? this.conns.get(id) : undefined;
+      if (c !== undefined) {
+        s.routed++;
+        this.enqueue(c, this.scratch, nowUs);
+        return;
+      }
+    }
+    if (this.singles.length > 0) {
+      s.hashed++;
+      this.enqueue(this.singles[pickIndex(info.clientIp, info.clientPort, this.singles.length)] as Conn, this.scratch, nowUs);
+      return;
+    }
+    if (this.live.length > 0) {
+      if ((info.flags & (TCP_SYN | TCP_RST)) !== 0) {
+        const copy = Buffer.from(this.scratch);
+        if (this.delay.put(info.clientIp, info.clientPort, info.serverIp, info.serverPort, copy, nowUs)) s.delayed++;
+        else s.delayOverflow++;
+        return;
+      }
+      s.hashed++;
+      this.enqueue(this.live[pickIndex(info.clientIp, info.clientPort, this.live.length)] as Conn, this.scratch, nowUs);
+      return;
+    }
+    s.discarded++;
+  }
+
+  private enqueue(c: Conn, record: Buffer, nowUs: number): void {
+    const size = this.recordSize;
+    if (c.backlog + c.frame.byteLength + size + 2 > this.opts.connBufferBytes) {
+      this.stats.backpressureDrops++;
+      c.dropped++;
+      if (c.overSinceUs < 0) c.overSinceUs = nowUs;
+      return;
+    }
+    if (c.frame.append(record, 0)) {
+      this.flush(c, nowUs);
+      return;
+    }
+    if (c.frame.count === 1) c.firstUs = nowUs;
+    c.added++;
+    this.pending = true;
+  }
+
+  private flush(c: Conn, nowUs: number): void {
+    const n = c.frame.count;
+    const f = c.frame.take();
+    if (f === null) return;
+    c.backlog = this.sink.write(c.id, f);
+    this.stats.frames++;
+    this.stats.records += n;
+    if (c.backlog > this.opts.connBufferBytes && c.overSinceUs < 0) c.overSinceUs = nowUs;
+  }
+
+  /**
+   * End of an event-loop turn: flush the frames whose burst is over (no record since the last
+   * tick) or that are `holdUs` old. Returns true if frames are still pending (tick again soon).
+   */
+  onTick(nowUs: number): boolean {
+    let pending = false;
+    for (const c of this.live) {
+      if (c.frame.count === 0) continue;
+      if (c.added === 0 || nowUs - c.firstUs >= this.opts.holdUs) this.flush(c, nowUs);
+      else pending = true;
+      c.added = 0;
+    }
+    this.pending = pending;
+    return pending;
+  }
+
+  /** Writes every pending frame now (shutdown). */
+  flushAll(nowUs: number): void {
+    for (const c of this.live) this.flush(c, nowUs);
+    this.pending = false;
+  }
+
+  /** Periodic housekeeping (about once a second): delay expiry, idle routes, stuck copiers. */
+  onTimer(nowUs: number): void {
+    const s = this.stats;
+    s.delayExpired += this.delay.expire(nowUs);
+    if (this.routes.size > 0) {
+      this.routes.sweep(nowUs, 4096);
+      s.routes = this.routes.size;
+    }
+    for (const c of [...this.live]) {
+      if (c.overSinceUs >= 0 && nowUs - c.overSinceUs >= this.opts.stuckUs) {
+        const reason =
+          `copier not reading: ${c.backlog} bytes queued for ${((nowUs - c.overSinceUs) / 1e6).toFixed(1)} s, ` +
+          `${c.dropped} records dropped`;
+        this.forget(c, reason, 'warn');
+        this.sink.close(c.id, reason);
+      } else if (c.frame.count > 0 && nowUs - c.firstUs >= this.opts.holdUs) {
+        this.flush(c, nowUs); // a tick was missed; never hold a record for long
+      }
+    }
+  }
+
+  // ---- copier side ----------------------------------------------------------------------------
+
+  /**
+   * A copier connected from `peerIp` (u32; -1 if not IPv4). Returns false if it must be
+   * refused (the app closes it; the engine keeps no state for it).
+   */
+  onConnect(id: number, peerIp: number, peer: string, nowUs: number): boolean {
+    const s = this.stats;
+    const o = this.opts;
+    let refusal: string | null = null;
+    if (o.allow.length > 0 && !(peerIp >= 0 && o.allow.some((c) => cidrContains(c, peerIp >>> 0)))) {
+      refusal = 'not in --allow';
+    } else if (this.live.length >= o.maxConnections) {
+      refusal = `already ${this.live.length} copier connections`;
+    } else if (o.protect && this.live.length > 0 && nowUs - this.groupStartUs > o.groupWindowUs) {
+      refusal = '-c: another copier is connected';
+    }
+    if (refusal !== null) {
+      s.connsRefused++;
+      this.sink.log('warn', `refused copier connection from ${peer}: ${refusal}`);
+      return false;
+    }
+    if (this.live.length === 0) this.groupStartUs = nowUs;
+    const c = new Conn(id, peer, this.recordSize, this.opts.maxFrameRecords);
+    this.conns.set(id, c);
+    this.live.push(c);
+    this.singles.push(c);
+    s.connsAccepted++;
+    s.connsLive = this.live.length;
+    this.sink.log('info', `copier connected from ${peer} (connection ${id}, ${this.live.length} live)`);
+    return true;
+  }
+
+  /** Bytes from a copier. A bad message closes that connection (through the sink). */
+  onData(id: number, chunk: Buffer, nowUs: number): void {
+    const c = this.conns.get(id);
+    if (c === undefined) return;
+    const m = this.msg;
+    c.decoder.feed(chunk);
+    for (;;) {
+      const r = c.decoder.next(m);
+      switch (r) {
+        case 'need-more':
+          return;
+        case 'hello':
+          if (m.type !== INTERNAL_VERSION) {
+            this.sink.log('warn', `copier ${c.peer} speaks channel version ${m.type}, expected ${INTERNAL_VERSION}; continuing`);
+          }
+          break;
+        case 'client-add':
+          this.clientAdd(c, m, nowUs);
+          break;
+        case 'client-del':
+          this.stats.clientDel++;
+          this.routes.delete(m.cltIp, m.cltPort, m.targetIp, m.targetPort, c.id);
+          this.stats.routes = this.routes.size;
+          break;
+        default: {
+          this.stats.badMessages++;
+          const reason =
+            r === 'bad-hello'
+              ? 'bad hello (non-zero client fields: pre-version copier or not a copier)'
+              : r === 'bad-address'
+                ? `route message with zero client address (type ${m.type})`
+                : `unknown message type ${m.type}`;
+          this.forget(c, reason, 'warn');
+          this.sink.close(c.id, reason);
+          return;
+        }
+      }
+    }
+  }
+
+  private clientAdd(c: Conn, m: ChannelMessage, nowUs: number): void {
+    this.stats.clientAdd++;
+    this.routes.add(m.cltIp, m.cltPort, m.targetIp, m.targetPort, c.id, nowUs);
+    this.stats.routes = this.routes.size;
+    if (!c.routing) {
+      c.routing = true;
+      this.singles = this.singles.filter((x) => x !== c);
+    }
+    if (this.delay.size === 0) return;
+    const waiting = this.delay.take(m.cltIp, m.cltPort, m.targetIp, m.targetPort);
+    if (waiting === null) return;
+    for (const rec of waiting) this.enqueue(c, rec, nowUs);
+    this.stats.delayFlushed += waiting.length;
+  }
+
+  /** The copier's socket reported drain: its queue is empty again. */
+  onDrain(id: number): void {
+    const c = this.conns.get(id);
+    if (c === undefined) return;
+    c.backlog = 0;
+    c.overSinceUs = -1;
+  }
+
+  /** The connection is gone (EOF, error, or closed by us). Idempotent. */
+  onClosed(id: number, reason: string): void {
+    const c = this.conns.get(id);
+    if (c === undefined) return;
+    let why = reason;
+    if (!c.decoder.helloSeen) why = `${reason}; closed before a complete hello (${c.decoder.partialBytes} of 14 bytes)`;
+    else if (c.decoder.partialBytes > 0) why = `${reason}; ${c.decoder.partialBytes} bytes of an incomplete message`;
+    this.forget(c, why, 'info');
+  }
+
+  private forget(c: Conn, reason: string, level: LogLevel): void {
+    if (!this.conns.delete(c.id)) return;
+    this.live = this.live.filter((x) => x !== c);
+    this.singles = this.singles.filter((x) => x !== c);
+    const s = this.stats;
+    s.lostOnClose += c.frame.discard();
+    const routes = this.routes.size > 0 ? this.routes.removeConn(c.id) : 0;
+    s.routes = this.routes.size;
+    s.connsClosed++;
+    s.connsLive = this.live.length;
+    this.sink.log(level, `copier connection ${c.id} from ${c.peer} closed: ${reason} (${routes} routes dropped, ${this.live.length} live)`);
+  }
+}
