@@ -8,3 +8,4 @@ export * from './classify.js';
 export * from './build.js';
 export * from './rewrite.js';
 export * from './segment.js';
+export * from './slice.js';
