@@ -514,10 +514,27 @@ export class Lab {
   }
 }
 
-export async function createLab(opts: LabOptions = {}): Promise<Lab> {
+let sweptOnce = false;
+
+/**
+ * A new lab. The first call in a process also sweeps leftovers of crashed runs (labs whose
+ * owner process is gone); `sweep: false` skips that.
+ */
+export async function createLab(opts: LabOptions & { sweep?: boolean } = {}): Promise<Lab> {
   const reason = requireRoot();
   if (reason) throw new Error(reason);
+  if (!sweptOnce && opts.sweep !== false) {
+    sweptOnce = true;
+    sweepStale();
+  }
   return new Lab(opts);
+}
+
+/** createLab() plus `t.after(() => lab.destroy())`: the usual first line of a root test. */
+export async function labFor(t: { after(fn: () => unknown): void }, opts: LabOptions = {}): Promise<Lab> {
+  const lab = await createLab(opts);
+  t.after(() => lab.destroy());
+  return lab;
 }
 
 // ---------------------------------------------------------------------------------------------
