@@ -4,7 +4,7 @@
 set -euo pipefail
 
 need_pkgs=(build-essential python3 pkg-config libpcap-dev libnetfilter-queue-dev iptables iproute2
-  tcpdump nginx-light redis-server redis-tools curl procps kmod util-linux libcap2-bin)
+  tcpdump nginx-light redis-server redis-tools curl procps kmod util-linux libcap2-bin ethtool)
 # systemd only for `systemd-analyze verify` of our units in the tests.
 [[ "${1:-}" == "--with-test-tools" ]] && need_pkgs+=(systemd)
 
