@@ -253,6 +253,7 @@ export interface VethPair {
 }
 
 const liveLabs = new Set<Lab>();
+const idsUsed = new Set<string>();
 let handlersInstalled = false;
 
 function installProcessHooks(): void {
@@ -298,7 +299,14 @@ export class Lab {
   private destroyed = false;
 
   constructor(opts: LabOptions = {}) {
-    this.id = LAB_PREFIX + process.pid.toString(36).padStart(5, '0') + (randomBytes(2).readUInt16BE(0) % 1296).toString(36).padStart(2, '0');
+    // The pid part separates processes; the random part must also differ between labs of this one.
+    let id: string;
+    do {
+      id = LAB_PREFIX + process.pid.toString(36).padStart(5, '0') + (randomBytes(2).readUInt16BE(0) % 1296).toString(36).padStart(2, '0');
+    } while (idsUsed.has(id));
+    if (idsUsed.size >= 1200) throw new Error('more than 1200 labs in one process');
+    idsUsed.add(id);
+    this.id = id;
     this.tmpDir = mkdtempSync(join(tmpdir(), `${TMP_PREFIX}${this.id}-${(opts.name ?? 'lab').replace(/[^a-z0-9]/gi, '')}-`));
     this.tmpDirs.push(this.tmpDir);
     liveLabs.add(this);
@@ -352,6 +360,10 @@ export class Lab {
     if (aNs !== null && bNs !== null) this.rootLinks.pop();
     await this.ip(aNs, ['link', 'set', a, 'up']);
     await this.ip(bNs, ['link', 'set', b, 'up']);
+    // The per-device value counts too (the stricter of all/dev wins), and a device created in
+    // the root namespace may carry the host's default.
+    await this.sysctl(aNs, { [`net.ipv4.conf.${a}.rp_filter`]: '0' });
+    await this.sysctl(bNs, { [`net.ipv4.conf.${b}.rp_filter`]: '0' });
     return { a, aNs, b, bNs };
   }
 
