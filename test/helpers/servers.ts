@@ -182,13 +182,17 @@ export interface NodeServer {
 }
 
 /**
- * Runs a Node script (source text, ESM) inside `ns` as `node script.mjs <port> <dir> [<bind>]`;
- * the script must print "listening" to stdout once it accepts connections.
+ * Runs a Node script inside `ns` as `node <script> <port> <dir> [<bind>]`: `script` is either
+ * the path of an existing .js/.mjs file or ESM source text (written to <dir>/server.mjs). The
+ * script must print "listening" to stdout once it accepts connections.
  */
 export async function startNodeServer(lab: Lab, ns: string, script: string, port: number, bind?: string): Promise<NodeServer> {
   const dir = lab.mkdir('node');
-  const file = join(dir, 'server.mjs');
-  writeFileSync(file, script);
+  let file = script;
+  if (!(/\.m?js$/.test(script) && existsSync(script))) {
+    file = join(dir, 'server.mjs');
+    writeFileSync(file, script);
+  }
   const proc = lab.spawn(ns, process.execPath, [file, String(port), dir, ...(bind ? [bind] : [])]);
   await proc.waitFor(/listening/, 'stdout', 10_000);
   return { proc, dir, port, stop: async () => void (await proc.stop('SIGTERM', 2000)) };

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Buffer } from 'node:buffer';
+import { execFileSync } from 'node:child_process';
 import { createLab, recordingPair, requireRoot, type Lab } from '../helpers/lab.js';
 import { record, type Recording } from '../helpers/recorder.js';
 import { tcpdumpRead } from '../helpers/servers.js';
@@ -25,6 +26,14 @@ import {
 } from '../../src/core/packet/index.js';
 
 const skip = requireRoot();
+const noEditcap = ((): string | false => {
+  try {
+    execFileSync('editcap', ['-h'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return 'editcap (wireshark-common/tshark) is not installed';
+  }
+})();
 
 /** One packet as tcpdump -nn -tt -vv -S prints it (two lines: IP, then TCP). */
 interface DumpPacket {
@@ -304,7 +313,7 @@ test('kernel-made packets: capture, tcpdump and the packet layer agree', { skip 
     assert.ok(seen.fin >= 2 * conns && seen.psh > 0 && seen.data > 0);
   });
 
-  await t.test('the same capture as pcapng decodes to the same packets', async () => {
+  await t.test('the same capture as pcapng decodes to the same packets', { skip: noEditcap }, async () => {
     const ng = join((lab as Lab).tmpDir, 'same.pcapng');
     await (lab as Lab).exec(null, 'editcap', ['-F', 'pcapng', recording.pcap, ng]);
     const again = decodeFile(ng);
