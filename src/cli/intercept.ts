@@ -1,15 +1,65 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { VERSION } from '../core/version.js';
+import { ConfigError } from '../core/config/errors.js';
+import { parseInterceptOptions, type InterceptRawOptions } from '../core/config/intercept.js';
+import { runIntercept } from '../app/intercept.js';
+import { DAEMON_CHILD_ENV, respawnDetached } from '../app/intercept-daemon.js';
 
 const program = new Command('intercept')
-  .description('NFQUEUE interceptor: takes the test server\'s responses, drops them, forwards their headers to tcpcopy')
+  .description(
+    "NFQUEUE interceptor: takes the test server's responses, drops them, forwards their headers to tcpcopy " +
+      '(wire-compatible with stock tcpcopy 1.x)',
+  )
   .version(VERSION, '-v, --version', 'print the version and exit')
-  .helpOption('-h, --help', 'show this help');
+  .helpOption('-h, --help', 'show this help')
+  .option('-p, --port <port>', 'TCP port copiers connect to (default 36524)')
+  .option('-b, --bind <ip>', 'address to listen on (default: all addresses)')
+  .option('-x, --pass <ip,...>', 'pass list: responses to these addresses are let through (ACCEPT), up to 32')
+  .option('-n, --combine <n>', 'maximum records per frame, 1..15 (default 16; 6 with --with-payload)')
+  .option('-q, --queue-len <n>', 'NFQUEUE maximum length (accepted; the nfqueue binding cannot apply it, kernel default 1024)')
+  .option('-s, --hash-size <n>', 'stock hash-table size (accepted as a sizing hint; tables here grow as needed)')
+  .option('-c, --protect', 'refuse another copier while one is connected')
+  .option('-D, --docker <a-b>', 'record responses to dockered address a as going to b')
+  .option('-l, --log <file>', 'log to FILE (appended; SIGHUP reopens it) instead of stderr')
+  .option('-P, --pid-file <file>', 'write the PID to FILE')
+  .option('-d, --daemon', 'run in the background (detached re-spawn); under systemd run in the foreground')
+  .option('--queue-num <n>', 'NFQUEUE number (default 0)')
+  .option('--with-payload', '192-byte records carrying response payloads of up to 128 bytes (copier must agree)')
+  .option('--allow <cidr,...>', 'copier addresses allowed to connect (default: any); others are refused and logged')
+  .option('--stats-interval <seconds>', 'seconds between stats lines (default 30; 0 = only at exit)')
+  .option('--log-level <level>', 'error, warn, info or debug (default info)')
+  .option('--install-rule <port,...>', 'insert the NFQUEUE rule for these service ports at start, remove it at exit')
+  .option('--conn-buffer <bytes>', 'bytes a copier connection may have queued before records are dropped (default 4m)')
+  .addHelpText(
+    'after',
+    '\nWithout --install-rule, add the rule yourself on the test server, e.g.:\n' +
+      '  iptables -I OUTPUT -p tcp --sport 80 ! -o lo -j NFQUEUE --queue-num 0\n',
+  );
 
-program.action(() => {
-  process.stderr.write('intercept: the interceptor daemon is not yet available in this build\n');
-  process.exitCode = 1;
+program.action(async (raw: InterceptRawOptions) => {
+  let parsed;
+  try {
+    parsed = parseInterceptOptions(raw);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`intercept: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (parsed.config.daemon && process.env[DAEMON_CHILD_ENV] === undefined) {
+    const pid = respawnDetached(process.execPath, process.execArgv, process.argv.slice(1));
+    process.stdout.write(`intercept: running in the background, PID ${pid}\n`);
+    process.exit(0);
+  }
+  const fault = process.env.TCPCOPY_TS_FAULT_AFTER_MS;
+  const code = await runIntercept({
+    config: parsed.config,
+    warnings: parsed.warnings,
+    faultAfterMs: fault !== undefined && /^[0-9]+$/.test(fault) ? Number(fault) : null,
+  });
+  process.exit(code);
 });
 
-program.parse();
+await program.parseAsync();

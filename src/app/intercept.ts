@@ -1,0 +1,215 @@
+import { unlinkSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { Buffer } from 'node:buffer';
+import { engineOptionsFrom, type InterceptConfig } from '../core/config/intercept.js';
+import { formatStats, InterceptEngine, type InterceptSink } from '../core/intercept/index.js';
+import { ChannelServer } from '../io/channel-server.js';
+import { NfqueueRules, nfqueueRuleCommand, queueHasRule } from '../io/iptables.js';
+import { Logger } from '../io/logger.js';
+import { NfqueueTap, readKernelQueueStats } from '../io/nfqueue-tap.js';
+
+/** Netlink receive buffer asked for, as stock (16 MiB). */
+const RCVBUF_BYTES = 16 * 1024 * 1024;
+/** Housekeeping period: delay-table expiry, idle routes, stuck copiers. */
+const HOUSEKEEPING_MS = 1000;
+/** Time copiers get to read what is left at shutdown. */
+const SHUTDOWN_GRACE_MS = 2000;
+
+export interface InterceptRunOptions {
+  config: InterceptConfig;
+  /** Notes from parsing the command line, logged at start. */
+  warnings: readonly string[];
+  /** Test hook: raise an uncaught error this long after start (checks crash clean-up). */
+  faultAfterMs?: number | null;
+}
+
+/**
+ * Composition root of the interceptor: logger, pid file, optional iptables rule, channel
+ * server, NFQUEUE tap and engine. Resolves with the process exit code once the daemon has shut
+ * down (signal or fatal error); the CLI exits with it (the NFQUEUE binding has no close, so the
+ * process must exit explicitly).
+ */
+export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
+  const cfg = opts.config;
+  const log = new Logger({ name: 'intercept', level: cfg.logLevel, file: cfg.logFile });
+  const nowUs = (): number => performance.now() * 1000;
+  const rules = cfg.installRulePorts.length > 0 ? new NfqueueRules(cfg.installRulePorts, cfg.queueNum) : null;
+  let pidWritten = false;
+  let finished = false;
+  let resolveExit: (code: number) => void = () => undefined;
+  const exited = new Promise<number>((r) => (resolveExit = r));
+  const timers: NodeJS.Timeout[] = [];
+
+  // Last chance (process.exit from elsewhere, or a crash path that could not await): synchronous.
+  const onExit = (): void => {
+    if (rules !== null && rules.active.length > 0) rules.removeSync();
+    if (pidWritten && cfg.pidFile !== null) removePidFile(cfg.pidFile);
+  };
+  process.on('exit', onExit);
+
+  // ---- engine and its effects ----
+  let server: ChannelServer | null = null;
+  const sink: InterceptSink = {
+    write: (id, frame) => (server === null ? 0 : server.write(id, frame)),
+    close: (id, reason) => server?.close(id, reason),
+    log: (level, message) => log.log(level, message),
+  };
+  const engine = new InterceptEngine(engineOptionsFrom(cfg), sink);
+
+  let tickScheduled = false;
+  const tick = (): void => {
+    tickScheduled = false;
+    if (engine.onTick(nowUs())) scheduleTick();
+  };
+  // setImmediate runs right after the I/O phase: a tick sees whether the NFQUEUE poll produced
+  // another packet since the last one, which is what the engine's burst rule needs.
+  function scheduleTick(): void {
+    if (tickScheduled) return;
+    tickScheduled = true;
+    setImmediate(tick);
+  }
+
+  const stats = (): string => {
+    const k = readKernelQueueStats(cfg.queueNum);
+    if (k !== null) {
+      engine.stats.kernelQueueDropped = k.queueDropped;
+      engine.stats.kernelUserDropped = k.userDropped;
+      engine.stats.enobufs = k.userDropped;
+    }
+    return formatStats(engine.stats.snapshot());
+  };
+
+  async function shutdown(code: number, why: string): Promise<void> {
+    if (finished) return;
+    finished = true;
+    log.info(`shutting down: ${why}`);
+    for (const t of timers) clearInterval(t);
+    try {
+      engine.flushAll(nowUs());
+      if (server !== null) await server.shutdown(SHUTDOWN_GRACE_MS);
+    } catch (err) {
+      log.error(`error while closing copier connections: ${(err as Error).message}`);
+    }
+    if (rules !== null) {
+      const errors = await rules.remove();
+      if (errors.length > 0) {
+        log.error(`could not remove the NFQUEUE rule(s): ${errors.join('; ')}`);
+        code = code === 0 ? 1 : code;
+      } else log.info(`removed the NFQUEUE rule(s) for port(s) ${cfg.installRulePorts.join(',')}`);
+    }
+    log.info(`final stats: ${stats()}`);
+    if (pidWritten && cfg.pidFile !== null) removePidFile(cfg.pidFile);
+    pidWritten = false;
+    log.close();
+    resolveExit(code);
+  }
+
+  // A crash: an error nothing caught. Clean up synchronously first (the process state is
+  // suspect), then report and exit non-zero. SIGKILL cannot be cleaned up after; a later run
+  // adopts and removes the rule it left (see NfqueueRules).
+  const onFatal = (err: unknown): void => {
+    log.error(`fatal: uncaught ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    if (finished) return;
+    finished = true;
+    if (rules !== null) {
+      const errors = rules.removeSync();
+      if (errors.length > 0) log.error(`could not remove the NFQUEUE rule(s): ${errors.join('; ')}`);
+      else log.info('removed the NFQUEUE rule(s) after the fatal error');
+    }
+    if (pidWritten && cfg.pidFile !== null) removePidFile(cfg.pidFile);
+    pidWritten = false;
+    resolveExit(70);
+  };
+  process.on('uncaughtException', onFatal);
+  process.on('unhandledRejection', onFatal);
+  process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
+  process.on('SIGINT', () => void shutdown(0, 'SIGINT'));
+  process.on('SIGHUP', () => {
+    log.reopen();
+    log.info('log file reopened (SIGHUP)');
+  });
+
+  for (const w of opts.warnings) log.warn(w);
+  if (cfg.queueMaxLen !== null) {
+    log.warn(
+      `-q ${cfg.queueMaxLen}: the nfqueue binding cannot set the queue's maximum length; the kernel default (1024) applies`,
+    );
+  }
+
+  try {
+    if (cfg.pidFile !== null) {
+      writeFileSync(cfg.pidFile, `${process.pid}\n`);
+      pidWritten = true;
+    }
+    if (rules !== null) {
+      const adopted = await rules.install();
+      log.info(
+        `NFQUEUE rule(s) in place for port(s) ${cfg.installRulePorts.join(',')} → queue ${cfg.queueNum}` +
+          (adopted.length > 0 ? ` (left by an earlier run and adopted: ${adopted.join(',')})` : ''),
+      );
+    } else {
+      const has = await queueHasRule(cfg.queueNum);
+      if (has === false) {
+        log.warn(
+          `no iptables rule feeds NFQUEUE ${cfg.queueNum}; responses will not be intercepted. Add one for the service port, e.g.: ` +
+            `${nfqueueRuleCommand('<service port>', cfg.queueNum)} (or start with --install-rule <port>)`,
+        );
+      } else if (has !== true) {
+        log.warn(`could not list iptables rules to check queue ${cfg.queueNum}: ${has.error ?? has.stderr.trim()}`);
+      }
+    }
+
+    server = new ChannelServer(
+      {
+        onConnect: (id, peerIp, peer) => engine.onConnect(id, peerIp, peer, nowUs()),
+        onData: (id, chunk: Buffer) => {
+          engine.onData(id, chunk, nowUs());
+          if (engine.hasPending) scheduleTick();
+        },
+        onDrain: (id) => engine.onDrain(id),
+        onClosed: (id, reason) => engine.onClosed(id, reason),
+      },
+      { port: cfg.port, host: cfg.bind },
+    );
+    const addr = await server.listen();
+
+    NfqueueTap.open(
+      { queueNum: cfg.queueNum, rcvbufBytes: RCVBUF_BYTES },
+      (payload, len) => {
+        const v = engine.onPacket(payload, len, nowUs());
+        if (!tickScheduled && engine.hasPending) scheduleTick();
+        return v;
+      },
+      (err) => log.error(`internal error handling a queued packet (verdict DROP): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+    );
+    const k = readKernelQueueStats(cfg.queueNum);
+    log.info(
+      `intercept ready: copiers on ${addr.address}:${addr.port}, NFQUEUE ${cfg.queueNum}` +
+        (k !== null ? ` (copy range ${k.copyRange}, rcvbuf asked ${RCVBUF_BYTES})` : '') +
+        `, ${cfg.withPayload ? '192-byte payload' : '64-byte'} records, ≤${cfg.maxFrameRecords} per frame` +
+        (cfg.passList.length > 0 ? `, ${cfg.passList.length} pass-listed address(es)` : ''),
+    );
+  } catch (err) {
+    log.error(`cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    void shutdown(1, 'start-up failed');
+    return exited;
+  }
+
+  timers.push(setInterval(() => engine.onTimer(nowUs()), HOUSEKEEPING_MS));
+  if (cfg.statsIntervalMs > 0) timers.push(setInterval(() => log.info(`stats: ${stats()}`), cfg.statsIntervalMs));
+  if (opts.faultAfterMs !== undefined && opts.faultAfterMs !== null) {
+    const t = setTimeout(() => {
+      throw new Error('injected fault (TCPCOPY_TS_FAULT_AFTER_MS test hook)');
+    }, opts.faultAfterMs);
+    timers.push(t);
+  }
+  return exited;
+}
+
+function removePidFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,139 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Buffer } from 'node:buffer';
+
+/**
+ * The interceptor's TCP listener for copier connections (default port 36524). Policy lives in
+ * the engine; this adapter numbers connections, passes their bytes and events through, and
+ * performs writes and closes. TCP_NODELAY on every connection (records are latency-critical);
+ * SO_REUSEADDR is libuv's default for listening sockets.
+ */
+export interface ChannelHandler {
+  /** Return false to refuse (the socket is closed at once). peerIp is a u32, or -1 if not IPv4. */
+  onConnect(id: number, peerIp: number, peer: string): boolean;
+  onData(id: number, chunk: Buffer): void;
+  onDrain(id: number): void;
+  /** Called once per accepted connection, whoever closed it. */
+  onClosed(id: number, reason: string): void;
+}
+
+export interface ChannelServerOptions {
+  port: number;
+  /** null = all addresses. */
+  host: string | null;
+  backlog?: number;
+}
+
+/** "10.0.0.1" or "::ffff:10.0.0.1" → u32; anything else → -1. */
+export function peerIpv4(address: string | undefined): number {
+  if (address === undefined) return -1;
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(a);
+  if (m === null) return -1;
+  const o = m.slice(1).map(Number);
+  if (o.some((x) => x > 255)) return -1;
+  return (((o[0] as number) << 24) | ((o[1] as number) << 16) | ((o[2] as number) << 8) | (o[3] as number)) >>> 0;
+}
+
+export class ChannelServer {
+  private readonly server: Server;
+  private readonly sockets = new Map<number, Socket>();
+  private readonly closeReasons = new Map<number, string>();
+  private nextId = 1;
+
+  constructor(
+    private readonly handler: ChannelHandler,
+    private readonly opts: ChannelServerOptions,
+  ) {
+    this.server = createServer({ noDelay: true, allowHalfOpen: false }, (s) => this.accept(s));
+  }
+
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  /** Resolves once listening; rejects with the listen error (EADDRINUSE, EACCES…). */
+  listen(): Promise<{ address: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      const done = (): void => {
+        this.server.off('error', onError);
+        this.server.on('error', () => undefined); // later server errors are per-connection noise
+        const a = this.server.address();
+        resolve(typeof a === 'object' && a !== null ? { address: a.address, port: a.port } : { address: String(a), port: this.opts.port });
+      };
+      if (this.opts.host === null) this.server.listen({ port: this.opts.port, backlog: this.opts.backlog ?? 128 }, done);
+      else this.server.listen({ port: this.opts.port, host: this.opts.host, backlog: this.opts.backlog ?? 128 }, done);
+    });
+  }
+
+  private accept(s: Socket): void {
+    const id = this.nextId++;
+    const peer = `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
+    s.setNoDelay(true);
+    if (!this.handler.onConnect(id, peerIpv4(s.remoteAddress), peer)) {
+      s.destroy();
+      return;
+    }
+    this.sockets.set(id, s);
+    s.on('data', (chunk: Buffer) => this.handler.onData(id, chunk));
+    s.on('drain', () => this.handler.onDrain(id));
+    s.on('end', () => {
+      if (!this.closeReasons.has(id)) this.closeReasons.set(id, 'peer closed the connection');
+    });
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (!this.closeReasons.has(id)) this.closeReasons.set(id, `socket error ${err.code ?? err.message}`);
+    });
+    s.on('close', () => {
+      this.sockets.delete(id);
+      const reason = this.closeReasons.get(id) ?? 'closed';
+      this.closeReasons.delete(id);
+      this.handler.onClosed(id, reason);
+    });
+  }
+
+  /** Queues bytes on a connection; returns the bytes now queued there (0 if it is gone). */
+  write(id: number, data: Buffer): number {
+    const s = this.sockets.get(id);
+    if (s === undefined || s.destroyed) return 0;
+    s.write(data);
+    return s.writableLength;
+  }
+
+  /** Closes one connection at once (pending output is discarded). */
+  close(id: number, reason: string): void {
+    const s = this.sockets.get(id);
+    if (s === undefined) return;
+    this.closeReasons.set(id, reason);
+    s.destroy();
+  }
+
+  /**
+   * Stops listening and closes every connection after its queued output is written, waiting at
+   * most `graceMs` before destroying the stragglers (a copier that never reads).
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.server.close();
+    const open = [...this.sockets.values()];
+    await Promise.all(
+      open.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.destroyed) {
+              resolve();
+              return;
+            }
+            const t = setTimeout(() => {
+              s.destroy();
+              resolve();
+            }, graceMs);
+            s.once('close', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            s.end();
+          }),
+      ),
+    );
+  }
+}
