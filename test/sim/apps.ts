@@ -21,6 +21,7 @@ export interface HttpAppOptions {
 
 export interface HttpState {
   requests: number;
+  responded: number;
   early: number;
   pending: string;
 }
@@ -34,6 +35,7 @@ export function httpApp(o: HttpAppOptions): (c: TargetConn) => AppHandler {
   return (c) => {
     const st = c.data as unknown as HttpState;
     st.requests = 0;
+    st.responded = 0;
     st.early = 0;
     st.pending = '';
     return {
@@ -41,7 +43,7 @@ export function httpApp(o: HttpAppOptions): (c: TargetConn) => AppHandler {
         if (o.greeting !== undefined && o.greeting > 0) conn.write(o.greeting);
       },
       onData(conn, data: Buffer) {
-        if (st.pending === '' && conn.responseSent < conn.written) st.early++;
+        if (st.pending === '' && (st.responded < st.requests || conn.responseSent < conn.written)) st.early++;
         st.pending += data.toString('latin1');
         for (;;) {
           const i = st.pending.indexOf(term);
@@ -49,6 +51,7 @@ export function httpApp(o: HttpAppOptions): (c: TargetConn) => AppHandler {
           st.pending = st.pending.slice(i + term.length);
           const idx = st.requests++;
           const respond = (): void => {
+            st.responded++;
             conn.write(o.responseSize(idx));
             if (o.closeAfter?.(idx) === true) conn.close();
           };

@@ -31,3 +31,118 @@ test('short HTTP/1.0 connection: handshake, request, response, server closes fir
   assert.equal(sim.engine.stats.sessionsFromSyn, 1);
   assert.equal(sim.engine.activeSessions, 0);
 });
+
+function keepAliveSteps(n: number, size: number, think = 1000): { steps: import('./capture.js').Step[]; stream: string } {
+  const steps: import('./capture.js').Step[] = [];
+  let stream = '';
+  for (let i = 0; i < n; i++) {
+    const r = request(`r${i}`, 150 + (i % 7));
+    stream += r;
+    steps.push({ send: r }, { recv: size }, { think });
+  }
+  steps.push({ fin: true });
+  return { steps, stream };
+}
+
+test('keep-alive with 50 requests at -a 5 against a slower test server: every request, in order, none early', () => {
+  const sim = new Sim({
+    target: { app: httpApp({ responseSize: () => 3000, delayUs: () => 20_000 }) },
+  });
+  const { steps, stream } = keepAliveSteps(50, 3000);
+  sim.feed(captureSession({ clientIp: CLIENT, clientPort: 40001, serverIp: ONLINE_SERVER, serverPort: 80, steps }), sim.world.now, 5);
+  sim.run();
+  const c = sim.target.history[0]!;
+  assert.equal(c.stream.toString(), stream);
+  assert.equal(state(c).requests, 50);
+  assert.equal(state(c).early, 0, 'no request may start while the previous response is pending');
+  assert.deepEqual(sim.outcomes(), ['completed']);
+  assert.equal(sim.engine.stats.turns, 50, 'each request after the first and the FIN is a turn');
+});
+
+test('pipelined requests stay pipelined (sent back to back, before any response)', () => {
+  const sim = new Sim({ target: { app: httpApp({ responseSize: () => 800, delayUs: () => 5000 }) } });
+  const reqs = [request('p1'), request('p2'), request('p3')];
+  sim.feed(
+    captureSession({
+      clientIp: CLIENT,
+      clientPort: 40002,
+      serverIp: ONLINE_SERVER,
+      serverPort: 80,
+      steps: [{ send: reqs[0]! }, { send: reqs[1]! }, { send: reqs[2]! }, { recv: 2400 }, { fin: true }],
+    }),
+  );
+  sim.run();
+  const c = sim.target.history[0]!;
+  assert.equal(c.stream.toString(), reqs.join(''));
+  // All three arrived before the first response was written (pipelined, not paced).
+  assert.equal(state(c).early, 2);
+  assert.deepEqual(sim.outcomes(), ['completed']);
+});
+
+test('large upload: many segments, limited by a small target window, nothing beyond the window', () => {
+  const body = Buffer.alloc(300_000, 0x41);
+  for (let i = 0; i < body.length; i++) body[i] = 0x41 + (i % 26);
+  const sim = new Sim({ target: { rcvWindow: 8192, wscale: 0, app: httpApp({ responseSize: () => 200, terminator: 'EOF' }) } });
+  const payload = Buffer.concat([body, Buffer.from('EOF')]);
+  sim.feed(
+    captureSession({
+      clientIp: CLIENT,
+      clientPort: 40003,
+      serverIp: ONLINE_SERVER,
+      serverPort: 80,
+      steps: [{ send: payload }, { recv: 200 }, { fin: true }],
+    }),
+  );
+  sim.run();
+  const c = sim.target.history[0]!;
+  assert.ok(c.stream.equals(payload));
+  assert.equal(sim.target.stats.beyondWindow, 0);
+  assert.deepEqual(sim.outcomes(), ['completed']);
+  assert.equal(sim.engine.stats.retransmits, 0);
+});
+
+test('large download: the target never stalls on its window (prompt ACKs)', () => {
+  const size = 20_000_000;
+  const sim = new Sim({ target: { app: httpApp({ responseSize: () => size }) }, linkDelayUs: 100 });
+  const req = request('big');
+  sim.feed(
+    captureSession({
+      clientIp: CLIENT,
+      clientPort: 40004,
+      serverIp: ONLINE_SERVER,
+      serverPort: 80,
+      wscale: 2,
+      steps: [{ send: req }, { recv: size }, { fin: true }],
+    }),
+  );
+  const t0 = sim.world.now;
+  sim.run();
+  const c = sim.target.history[0]!;
+  assert.equal(c.stream.toString(), req);
+  assert.equal(c.responseAcked, size);
+  assert.equal(sim.target.stats.retransmits, 0, 'the target never had to retransmit');
+  assert.deepEqual(sim.outcomes(), ['completed']);
+  // Window 65535<<2 per 200 µs round trip ≈ 1.3 GB/s; 20 MB must take well under a second.
+  const done = sim.closed[0]!.endUs - t0;
+  assert.ok(done < 1_000_000, `download took ${done} µs`);
+});
+
+test('server-first greeting: the first request goes as soon as the greeting arrives, which is ACKed at once', () => {
+  const sim = new Sim({ target: { app: httpApp({ responseSize: () => 50, greeting: 120, terminator: '\r\n' }) } });
+  sim.feed(
+    captureSession({
+      clientIp: CLIENT,
+      clientPort: 40005,
+      serverIp: ONLINE_SERVER,
+      serverPort: 80,
+      steps: [{ recv: 120 }, { send: 'HELO x\r\n' }, { recv: 50 }, { send: 'QUIT\r\n' }, { recv: 50 }, { fin: true }],
+    }),
+  );
+  sim.run();
+  const c = sim.target.history[0]!;
+  assert.equal(c.stream.toString(), 'HELO x\r\nQUIT\r\n');
+  assert.equal(state(c).early, 0);
+  assert.deepEqual(sim.outcomes(), ['completed']);
+  assert.equal(sim.target.stats.retransmits, 0, 'greeting ACKed before the target had to retransmit it');
+  assert.equal(sim.engine.stats.quietReleases + sim.engine.stats.responseWaitsExpired, 0);
+});

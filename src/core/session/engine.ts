@@ -299,8 +299,7 @@ export class SessionEngine {
       this.stats.activeSessions++;
       if (conn.fromSyn) this.stats.sessionsFromSyn++;
       else this.stats.sessionsWithoutSyn++;
-      // Clock-driven ISN (RFC 6528 shape, 4 µs ticks) and TS clock (1 ms ticks), per tuple.
-      s.iss = (Math.floor(nowUs / 4) + hash4(cip, port, tr.targetIp, tr.targetPort, ISN_KEY)) >>> 0;
+      s.iss = clockIsn(nowUs, cip, port, tr.targetIp, tr.targetPort);
       s.seqOffset = (s.iss - conn.capIsn) >>> 0;
       s.sndUna = s.iss;
       s.sndNxt = s.iss;
@@ -641,8 +640,9 @@ export class SessionEngine {
       ackNow = true; // duplicate data: the target did not see our ACK
     }
     if ((flags & TCP_FIN) !== 0) {
-      if (!s.serverFin && segEnd === s.rcvNxt) {
-        s.rcvNxt = (s.rcvNxt + 1) >>> 0;
+      // segEnd may be behind rcvNxt when a lost FIN record made a later ACK's seq jump past it.
+      if (!s.serverFin && seqLeq(segEnd, s.rcvNxt)) {
+        if (segEnd === s.rcvNxt) s.rcvNxt = (s.rcvNxt + 1) >>> 0;
         s.serverFin = true;
         s.targetClosedFirst = !s.finSent;
         s.lastRespAt = nowUs;
@@ -704,6 +704,7 @@ export class SessionEngine {
     for (let guard = 0; guard < 100000; guard++) {
       const capPos = (s.sndNxt - off) >>> 0;
       if (capPos !== s.capEnd) {
+        if (s.sendIdx < s.head) s.sendIdx = s.head;
         let it = s.items[s.sendIdx];
         while (it !== undefined && seqLeq(it.end, capPos)) it = s.items[++s.sendIdx];
         if (it === undefined) return;
@@ -1019,6 +1020,7 @@ export class SessionEngine {
     // Nothing in flight: a persist probe if the window is shut and data waits.
     const capPos = (s.sndNxt - s.seqOffset) >>> 0;
     if (s.sndWnd <= 0 && capPos !== s.capEnd && s.gatedItem !== null) {
+      if (s.sendIdx < s.head) s.sendIdx = s.head;
       const it = s.items[s.sendIdx];
       if (it !== undefined && seqGt(it.end, capPos) && (capPos !== it.seq || s.gatedItem === it)) {
         this.stats.persistProbes++;
@@ -1118,6 +1120,15 @@ export class SessionEngine {
     });
     for (const s of live) this.finish(s, outcome, nowUs, true);
   }
+}
+
+/**
+ * Clock-driven ISN (RFC 6528 shape: 4 µs ticks plus a per-tuple hash with a fixed key), so the
+ * ISN of a tuple keeps rising across sessions and runs and a new incarnation is accepted by a
+ * target still holding the old one in TIME_WAIT.
+ */
+export function clockIsn(nowUs: number, cip: number, cport: number, tip: number, tport: number): number {
+  return (Math.floor(nowUs / 4) + hash4(cip, cport, tip, tport, ISN_KEY)) >>> 0;
 }
 
 /** Phase check that TypeScript does not narrow (methods called in between change it). */

@@ -1,0 +1,159 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../src/core/packet/index.js';
+import { httpApp, state } from './apps.js';
+import { captureSession, request, type CapturedPacket, type Step } from './capture.js';
+import { ONLINE_SERVER, Sim, ip } from './harness.js';
+import type { LinkFaults } from './world.js';
+
+const CLIENT = ip('192.0.2.20');
+
+const flagsOf = (p: Buffer): number => p[33] as number;
+const payloadOf = (p: Buffer): number => p.readUInt16BE(2) - 20 - (((p[32] as number) >> 4) << 2);
+
+/** Drop the first packet matching `pred` (once). */
+function dropFirst(pred: (p: Buffer) => boolean): LinkFaults & { dropped: number } {
+  const f = ((_: number, p: Buffer) => {
+    if (f.dropped === 0 && pred(p)) {
+      f.dropped++;
+      return [];
+    }
+    return [0];
+  }) as LinkFaults & { dropped: number };
+  f.dropped = 0;
+  return f;
+}
+
+function twoRequests(port: number): { cap: CapturedPacket[]; stream: string } {
+  const r1 = request('one', 300);
+  const r2 = request('two', 200);
+  const steps: Step[] = [{ send: r1 }, { recv: 1000 }, { think: 500 }, { send: r2 }, { recv: 1000 }, { fin: true }];
+  return { cap: captureSession({ clientIp: CLIENT, clientPort: port, serverIp: ONLINE_SERVER, serverPort: 80, steps }), stream: r1 + r2 };
+}
+
+test('client RST is replayed after the data it followed; outcome reset-as-captured', () => {
+  const sim = new Sim({ target: { app: httpApp({ responseSize: () => 400 }) } });
+  const r = request('x');
+  sim.feed(captureSession({ clientIp: CLIENT, clientPort: 41000, serverIp: ONLINE_SERVER, serverPort: 80, steps: [{ send: r }, { recv: 400 }, { rst: true }] }));
+  sim.run();
+  const c = sim.target.history[0]!;
+  assert.equal(c.stream.toString(), r);
+  assert.equal(c.resetByPeer, true);
+  assert.deepEqual(sim.outcomes(), ['reset-as-captured']);
+});
+
+test('target RST ends the session as reset-by-target', () => {
+  const app = httpApp({ responseSize: () => 100 });
+  const sim = new Sim({
+    target: {
+      app: (c) => {
+        const h = app(c);
+        return { ...h, onData: (conn, d) => (state(conn).requests === 0 && conn.receivedBytes > 0 ? conn.reset() : h.onData?.(conn, d)) };
+      },
+    },
+  });
+  const { cap } = twoRequests(41001);
+  sim.feed(cap);
+  sim.run();
+  assert.deepEqual(sim.outcomes(), ['reset-by-target']);
+  assert.equal(sim.engine.activeSessions, 0);
+});
+
+test('captured retransmissions and overlaps are delivered once', () => {
+  const sim = new Sim({ target: { app: httpApp({ responseSize: () => 100, terminator: 'END' }) } });
+  const body = 'A'.repeat(3000) + 'END';
+  const cap = captureSession({
+    clientIp: CLIENT,
+    clientPort: 41002,
+    serverIp: ONLINE_SERVER,
+    serverPort: 80,
+    steps: [{ send: body, seg: 1000 }, { recv: 100 }, { fin: true }],
+  });
+  // Duplicate every data packet (a retransmission captured later) and add one partial overlap.
+  const dups: CapturedPacket[] = [];
+  for (const p of cap) {
+    dups.push(p);
+    if (p.kind === 'data') dups.push({ ...p, tsUs: p.tsUs + 1 });
+  }
+  sim.feed(dups);
+  sim.run();
+  const c = sim.target.history[0]!;
+  assert.equal(c.stream.toString(), body);
+  assert.equal(sim.target.stats.dupData, 0);
+  assert.ok(sim.engine.stats.clientRetransmitsSkipped >= 4);
+  assert.deepEqual(sim.outcomes(), ['completed']);
+});
+
+test('captured packets out of order (capture gap filled later) are reordered', () => {
+  const sim = new Sim({ target: { app: httpApp({ responseSize: () => 100, terminator: 'END' }) } });
+  const body = 'B'.repeat(2000) + 'END';
+  const cap = captureSession({ clientIp: CLIENT, clientPort: 41003, serverIp: ONLINE_SERVER, serverPort: 80, steps: [{ send: body, seg: 500 }, { recv: 100 }, { fin: true }] });
+  const data = cap.filter((p) => p.kind === 'data');
+  // Swap the 2nd and 3rd data packets.
+  const i = cap.indexOf(data[1]!);
+  const j = cap.indexOf(data[2]!);
+  [cap[i], cap[j]] = [cap[j]!, cap[i]!];
+  sim.feed(cap);
+  sim.run();
+  assert.equal(sim.target.history[0]!.stream.toString(), body);
+  assert.deepEqual(sim.outcomes(), ['completed']);
+});
+
+const phases: [string, (p: Buffer) => boolean][] = [
+  ['SYN', (p) => (flagsOf(p) & TCP_SYN) !== 0],
+  ['third ACK', (p) => flagsOf(p) === TCP_ACK && payloadOf(p) === 0],
+  ['data', (p) => payloadOf(p) > 0],
+  ['second request', (p) => payloadOf(p) > 0 && p.includes('two')],
+  ['FIN', (p) => (flagsOf(p) & TCP_FIN) !== 0],
+];
+for (const [name, pred] of phases) {
+  test(`loss of the copier's ${name} is recovered by retransmission`, () => {
+    const drop = dropFirst(pred);
+    const sim = new Sim({ target: { app: httpApp({ responseSize: () => 1000 }) }, toTarget: drop });
+    const { cap, stream } = twoRequests(41010);
+    sim.feed(cap);
+    sim.run();
+    assert.equal(drop.dropped, 1);
+    const c = sim.target.history[0]!;
+    assert.equal(c.stream.toString(), stream);
+    assert.deepEqual(sim.outcomes(), ['completed']);
+    assert.equal(state(c).early, 0);
+    assert.equal(c.state === 'closed' || !sim.target.conns.has(`${c.clientIp}:${c.clientPort}`), true);
+  });
+}
+
+const recordLosses: [string, (p: Buffer) => boolean][] = [
+  ['SYN-ACK', (p) => (flagsOf(p) & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK)],
+  ['first response', (p) => payloadOf(p) > 0],
+  ['FIN', (p) => (flagsOf(p) & TCP_FIN) !== 0],
+  ['ACK of the first request', (p) => flagsOf(p) === TCP_ACK && payloadOf(p) === 0],
+];
+for (const [name, pred] of recordLosses) {
+  test(`loss of the interceptor record of the target's ${name} is recovered`, () => {
+    const drop = dropFirst(pred);
+    const sim = new Sim({ target: { app: httpApp({ responseSize: () => 1000 }) }, toEngine: drop });
+    const { cap, stream } = twoRequests(41020);
+    sim.feed(cap);
+    sim.run();
+    assert.equal(drop.dropped, 1);
+    assert.equal(sim.target.history[0]!.stream.toString(), stream);
+    assert.deepEqual(sim.outcomes(), ['completed']);
+    assert.equal(state(sim.target.history[0]!).early, 0);
+  });
+}
+
+test('RST and PSH flags reach the target as captured', () => {
+  const seen: number[] = [];
+  const sim = new Sim({
+    target: { app: httpApp({ responseSize: () => 10 }) },
+    toTarget: (_, p) => {
+      seen.push(flagsOf(p));
+      return [0];
+    },
+  });
+  sim.feed(captureSession({ clientIp: CLIENT, clientPort: 41030, serverIp: ONLINE_SERVER, serverPort: 80, steps: [{ send: request('r') }, { recv: 10 }, { rst: true }] }));
+  sim.run();
+  assert.ok(seen.some((f) => (f & TCP_PSH) !== 0));
+  assert.ok(seen.some((f) => (f & TCP_RST) !== 0));
+});
