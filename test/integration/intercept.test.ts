@@ -137,3 +137,102 @@ test('SYN-ACKs from the real kernel arrive as records; nothing leaks; a pass-lis
   assert.match(intercept.stderr, /final stats: .*passed=[1-9]/);
   assert.match(intercept.stderr, /records=[1-9]/);
 });
+
+test('--install-rule: a crash (uncaught error) removes the rule; a rule left by SIGKILL is adopted and removed by the next run', { skip, timeout: 90_000 }, async (t) => {
+  const lab = await labFor(t, { name: 'icpt-rules' });
+  // "Crash" = an error nothing inside the process caught (here injected by the test hook):
+  // intercept removes its rule synchronously, logs the error and exits 70.
+  const { net, intercept } = await setup(lab, () => ['--install-rule', `${SERVICE_PORT},8080`], { TCPCOPY_TS_FAULT_AFTER_MS: '1500' });
+  assert.equal((await outputRules(lab, net.target)).length, 2);
+  const exit = await intercept.exited;
+  assert.equal(exit.code, 70, intercept.stderr.slice(-2000));
+  assert.match(intercept.stderr, /fatal: uncaught Error: injected fault/);
+  assert.deepEqual(await outputRules(lab, net.target), [], 'no rule after the crash');
+
+  // SIGKILL cannot be cleaned up after: the rule stays, marked with our comment…
+  const killed = startIntercept(lab, net, ['--install-rule', String(SERVICE_PORT)]);
+  await killed.waitFor(/intercept ready/, 'stderr');
+  await killed.stop('SIGKILL', 100);
+  const left = await outputRules(lab, net.target);
+  assert.equal(left.length, 1);
+  assert.match(left[0]!, /tcpcopy-ts intercept/);
+  // …and the next run adopts it (no duplicate) and removes it at exit.
+  const next = startIntercept(lab, net, ['--install-rule', String(SERVICE_PORT)]);
+  await next.waitFor(/intercept ready/, 'stderr');
+  assert.match(next.stderr, /adopted: 80/);
+  assert.equal((await outputRules(lab, net.target)).length, 1);
+  assert.equal((await next.stop('SIGINT', 5000)).code, 0);
+  assert.deepEqual(await outputRules(lab, net.target), []);
+
+  // Without --install-rule, rules are not touched and a missing rule is reported with the command.
+  const plain = startIntercept(lab, net, []);
+  await plain.waitFor(/intercept ready/, 'stderr');
+  assert.match(plain.stderr, /no iptables rule feeds NFQUEUE 0.*iptables -I OUTPUT -p tcp --sport <service port> ! -o lo -j NFQUEUE --queue-num 0/);
+  assert.equal((await plain.stop('SIGTERM', 5000)).code, 0);
+});
+
+test('garbage, a short hello and an unknown message on the channel close only those connections; a well-behaved copier keeps service', { skip, timeout: 90_000 }, async (t) => {
+  const lab = await labFor(t, { name: 'icpt-garbage' });
+  const { net, intercept } = await setup(lab, () => ['--install-rule', String(SERVICE_PORT)]);
+  const target = `${net.targetIp}:${SERVICE_PORT}`;
+  const bad = await standin(lab, net.copier, [
+    { op: 'connect', host: net.targetIp, port: 36524, n: 3 },
+    { op: 'raw', conn: 0, hex: 'ffffffffffffffffffffffffffff' }, // bad hello (non-zero client fields)
+    { op: 'hello', conn: 1 },
+    { op: 'raw', conn: 1, hex: '0a0000010001000900000000000000' }, // unknown type 9 (+1 stray byte)
+    { op: 'raw', conn: 2, hex: '0000000000' }, // short hello, then EOF
+    { op: 'sleep', ms: 300 },
+    { op: 'end' },
+    { op: 'sleep', ms: 100 },
+  ]);
+  assert.deepEqual(bad.filter((e) => e.ev === 'closed').map((e) => e.conn).sort(), [0, 1, 2]);
+  assert.match(intercept.stderr, /closed: bad hello/);
+  assert.match(intercept.stderr, /closed: unknown message type 9/);
+  assert.match(intercept.stderr, /before a complete hello \(5 of 14 bytes\)/);
+
+  const good = await standin(lab, net.copier, [
+    { op: 'connect', host: net.targetIp, port: 36524, n: 1 },
+    { op: 'hello' },
+    { op: 'sleep', ms: 100 },
+    { op: 'syn', client: '10.78.0.1:41000', target, seq: 1 },
+    { op: 'syn', client: '10.78.0.2:41001', target, seq: 2 },
+    { op: 'waitRecords', count: 2, timeoutMs: 5000 },
+    { op: 'end' },
+  ]);
+  assert.equal(good.filter((e) => e.ev === 'record').length, 2, JSON.stringify(good));
+  assert.ok(intercept.running, 'the daemon is still up');
+  assert.equal((await intercept.stop('SIGTERM', 5000)).code, 0);
+});
+
+test('two route-aware copiers: CLIENT_ADD routes each session to its owner; an early SYN-ACK waits for its route', { skip, timeout: 90_000 }, async (t) => {
+  const lab = await labFor(t, { name: 'icpt-routes' });
+  const { net, intercept } = await setup(lab, () => ['--install-rule', String(SERVICE_PORT)]);
+  const target = `${net.targetIp}:${SERVICE_PORT}`;
+  const copier = (prefix: string, lateRoute: boolean): Record<string, unknown>[] => [
+    { op: 'connect', host: net.targetIp, port: 36524, n: 2 },
+    { op: 'hello' },
+    { op: 'clientAdd', conn: 0, client: `${prefix}.1:42000`, target },
+    { op: 'clientAdd', conn: 1, client: `${prefix}.2:42001`, target },
+    { op: 'sleep', ms: 400 },
+    { op: 'syn', client: `${prefix}.1:42000`, target, seq: 10 },
+    { op: 'syn', client: `${prefix}.2:42001`, target, seq: 20 },
+    ...(lateRoute
+      ? [
+          { op: 'syn', client: `${prefix}.3:42002`, target, seq: 30 },
+          { op: 'sleep', ms: 300 },
+          { op: 'clientAdd', conn: 1, client: `${prefix}.3:42002`, target },
+        ]
+      : []),
+    { op: 'waitRecords', count: lateRoute ? 3 : 2, timeoutMs: 5000 },
+    { op: 'sleep', ms: 200 },
+    { op: 'end' },
+  ];
+  const [a, b] = await Promise.all([standin(lab, net.copier, copier('10.79.1', false)), standin(lab, net.copier, copier('10.79.2', true))]);
+  const dsts = (evs: Ev[]): Set<number> => new Set(evs.filter((e) => e.ev === 'record').map((e) => Number(e.dst)));
+  assert.deepEqual(dsts(a), new Set([ipNum('10.79.1.1'), ipNum('10.79.1.2')]), JSON.stringify(a));
+  assert.deepEqual(dsts(b), new Set([ipNum('10.79.2.1'), ipNum('10.79.2.2'), ipNum('10.79.2.3')]), JSON.stringify(b));
+  const late = b.filter((e) => e.ev === 'record' && e.dst === ipNum('10.79.2.3'));
+  assert.equal(late[0]?.conn, 1, 'delivered on the connection that sent the route');
+  assert.equal((await intercept.stop('SIGTERM', 5000)).code, 0);
+  assert.match(intercept.stderr, /final stats: .*routed=[4-9].*delayed=1 delayFlushed=1/);
+});
