@@ -143,10 +143,25 @@ export class NfqueueRules {
   }
 }
 
+/** Whether `iptables -S` output holds a rule sending packets to `queueNum`. */
+export function rulesFeedQueue(listing: string, queueNum: number): boolean {
+  for (const line of listing.split('\n')) {
+    if (!/-j NFQUEUE\b/.test(line)) continue;
+    const bal = /--queue-balance (\d+):(\d+)/.exec(line);
+    if (bal !== null) {
+      if (queueNum >= Number(bal[1]) && queueNum <= Number(bal[2])) return true;
+      continue;
+    }
+    const num = /--queue-num (\d+)/.exec(line);
+    if ((num === null ? 0 : Number(num[1])) === queueNum) return true;
+  }
+  return false;
+}
+
 /**
- * Whether any rule in the filter or mangle table sends packets to `queueNum` (NFQUEUE with
- * --queue-num, the default queue 0, or a --queue-balance range). null when iptables could not
- * be asked (the reason is in the result).
+ * Whether any rule in the filter, mangle or raw table sends packets to `queueNum` (NFQUEUE with
+ * --queue-num, the default queue 0, or a --queue-balance range). When the filter table cannot be
+ * listed, returns the failed result instead.
  */
 export async function queueHasRule(queueNum: number, opts: IptablesOptions = {}): Promise<boolean | IptablesResult> {
   for (const table of ['filter', 'mangle', 'raw']) {
@@ -155,16 +170,7 @@ export async function queueHasRule(queueNum: number, opts: IptablesOptions = {})
       if (table === 'filter') return r;
       continue;
     }
-    for (const line of r.stdout.split('\n')) {
-      if (!/-j NFQUEUE\b/.test(line)) continue;
-      const bal = /--queue-balance (\d+):(\d+)/.exec(line);
-      if (bal !== null) {
-        if (queueNum >= Number(bal[1]) && queueNum <= Number(bal[2])) return true;
-        continue;
-      }
-      const num = /--queue-num (\d+)/.exec(line);
-      if ((num === null ? 0 : Number(num[1])) === queueNum) return true;
-    }
+    if (rulesFeedQueue(r.stdout, queueNum)) return true;
   }
   return false;
 }
