@@ -195,7 +195,7 @@ export class FakeTarget {
     readonly world: World,
     readonly o: TargetOptions,
     /** Where the target's packets go (the interceptor). */
-    readonly out: (pkt: Buffer) => void,
+    public out: (pkt: Buffer) => void,
   ) {
     this.mss = o.mss ?? 1460;
     this.wscale = o.wscale ?? 7;

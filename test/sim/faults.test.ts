@@ -70,7 +70,7 @@ test('captured retransmissions and overlaps are delivered once', () => {
     serverPort: 80,
     steps: [{ send: body, seg: 1000 }, { recv: 100 }, { fin: true }],
   });
-  // Duplicate every data packet (a retransmission captured later) and add one partial overlap.
+  // Duplicate every data packet: a retransmission captured right after the original.
   const dups: CapturedPacket[] = [];
   for (const p of cap) {
     dups.push(p);

@@ -62,13 +62,17 @@ export class Sim {
     const toEngine = o.toEngine ?? noFaults;
     const transfers = parseTransfers(o.transfers ?? `80-10.0.0.2:${TARGET_PORT}`);
     const cfg: EngineConfig = defaultEngineConfig(transfers, o.engine ?? {});
-    if (o.fakeTarget !== undefined) this.target = o.fakeTarget;
-    else {
-      this.target = new FakeTarget(this.world, { ip: TARGET, port: TARGET_PORT, mtu: cfg.mtu, ...o.target }, (pkt) => {
-        for (const extra of toEngine(this.toEngineIdx++, pkt)) {
-          this.world.after(delay + extra, () => this.deliverRecord(pkt));
-        }
-      });
+    const out = (pkt: Buffer): void => {
+      for (const extra of toEngine(this.toEngineIdx++, pkt)) {
+        this.world.after(delay + extra, () => this.deliverRecord(pkt));
+      }
+    };
+    if (o.fakeTarget !== undefined) {
+      // A later run against the same target: its packets now come to this engine.
+      this.target = o.fakeTarget;
+      this.target.out = out;
+    } else {
+      this.target = new FakeTarget(this.world, { ip: TARGET, port: TARGET_PORT, mtu: cfg.mtu, ...o.target }, out);
     }
     const world = this.world;
     this.engine = new SessionEngine(cfg, {

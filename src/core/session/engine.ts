@@ -131,6 +131,8 @@ export class SessionEngine {
       // else is a leftover of the old one.
       if (conn.lingerUntil > nowUs && (flags & TCP_SYN) === 0) {
         st.capturedForUnknown++;
+        // Still talking: keep ignoring it rather than starting a fake session later.
+        conn.lingerUntil = Math.max(conn.lingerUntil, nowUs + this.cfg.lingerUs);
         return;
       }
       this.detach(conn);
@@ -269,11 +271,12 @@ export class SessionEngine {
     const cfg = this.cfg;
     const tr = cfg.transfers[conn.transferIdx];
     if (tr === undefined) return false;
+    this.byOnline.set(conn.clientIp, conn.clientPort, conn.serverIp, conn.serverPort, conn);
     if (!this.interceptorUp && !cfg.lonely) {
       this.neverStarted(conn.clientIp, conn.clientPort, conn.serverIp, conn.serverPort, tr.targetIp, tr.targetPort, nowUs, 'no-interceptor');
+      this.markIgnored(conn, nowUs);
       return false;
     }
-    this.byOnline.set(conn.clientIp, conn.clientPort, conn.serverIp, conn.serverPort, conn);
     const basePort = this.shiftPort(conn.clientPort);
     for (let r = 0; r < cfg.replicas; r++) {
       const pool = cfg.clientPool;
@@ -314,10 +317,16 @@ export class SessionEngine {
       this.reschedule(s, nowUs);
     }
     if (conn.live === 0) {
-      this.detach(conn);
+      this.markIgnored(conn, nowUs);
       return false;
     }
     return true;
+  }
+
+  /** A connection that could not start: its later packets are ignored while it keeps talking. */
+  private markIgnored(conn: OnlineConn, nowUs: number): void {
+    conn.lingerUntil = nowUs + this.cfg.lingerUs;
+    this.lingerFifo.push(conn);
   }
 
   private shiftPort(port: number): number {
