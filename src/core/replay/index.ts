@@ -1,0 +1,2 @@
+// Offline replay building blocks that do not depend on the session engine.
+export * from './pacer.js';
