@@ -30,6 +30,9 @@ test('short HTTP/1.0 connection: handshake, request, response, server closes fir
   assert.equal(sim.target.stats.missingTs, 0);
   assert.equal(sim.engine.stats.sessionsFromSyn, 1);
   assert.equal(sim.engine.activeSessions, 0);
+  // The FIN waited for exactly the response and the target's FIN (no fallback needed).
+  assert.equal(sim.engine.stats.quietReleases + sim.engine.stats.responseWaitsExpired, 0);
+  assert.equal(sim.engine.stats.turns, 1);
 });
 
 function keepAliveSteps(n: number, size: number, think = 1000): { steps: import('./capture.js').Step[]; stream: string } {

@@ -636,8 +636,11 @@ export class SessionEngine {
     // Response data and FIN (payload itself is not carried; only how much there was).
     let ackNow = false;
     const segEnd = (seq + payLen) >>> 0;
-    if (seqGt(segEnd, s.rcvNxt) && !s.serverFin) {
-      // A jump past rcvNxt means a record was lost; the target did send those bytes.
+    // Only records with data or FIN may move rcvNxt. A jump past rcvNxt means a record was lost
+    // and the target did send those bytes. A pure ACK whose seq is ahead does not tell whether
+    // the gap was data or the target's FIN, so it moves nothing: the target retransmits what
+    // our ACKs do not cover, and a lost FIN is seen again instead of being acked unseen.
+    if ((payLen > 0 || (flags & TCP_FIN) !== 0) && seqGt(segEnd, s.rcvNxt) && !s.serverFin) {
       s.respBytes += seqDiff(segEnd, s.rcvNxt);
       s.rcvNxt = segEnd;
       if (payLen > 0) {
@@ -784,7 +787,8 @@ export class SessionEngine {
     if (!seqGt(origAck, s.turnAck)) return 0;
     if (s.turnReadyAt < 0) {
       const need = seqDiff(origAck, s.turnAck);
-      const got = s.respBytes - s.turnResp;
+      // The target's FIN counts as one byte, as it does in the captured acks.
+      const got = s.respBytes - s.turnResp + (s.serverFin ? 1 : 0);
       const since = Math.max(s.lastDataSentAt, s.establishedAt);
       const quiet = Math.max(cfg.responseQuietUs, 4 * (cfg.fixedRttUs > 0 ? cfg.fixedRttUs : s.srtt));
       if (got >= need) {
@@ -818,7 +822,7 @@ export class SessionEngine {
     }
     if (seqGt(origAck, s.turnAck)) {
       s.turnAck = origAck;
-      s.turnResp = s.respBytes;
+      s.turnResp = s.respBytes + (s.serverFin ? 1 : 0);
       s.turnReadyAt = -1;
       s.turns++;
       this.stats.turns++;
