@@ -32,6 +32,12 @@ export interface SimOptions {
   toEngine?: LinkFaults;
   linkDelayUs?: number;
   transfers?: string;
+  /**
+   * How records look: ours (64 bytes), 'stock-ip-options' (a stock interceptor's record of a
+   * response with 4 bytes of IP options: IHL 6, Total Length counting them, TCP still at +20),
+   * or 'payload' (192-byte payload variant).
+   */
+  recordStyle?: 'ours' | 'stock-ip-options' | 'payload';
   /** Share a world and target with an earlier run (replaying the same capture twice). */
   world?: World;
   fakeTarget?: FakeTarget;
@@ -52,7 +58,7 @@ export class Sim {
   records = 0;
   private toTargetIdx = 0;
   private toEngineIdx = 0;
-  private readonly recBuf = Buffer.alloc(64);
+  private readonly recBuf = Buffer.alloc(192);
   private readonly recInfo = newRecordInfo();
 
   constructor(readonly o: SimOptions) {
@@ -105,9 +111,14 @@ export class Sim {
   }
 
   private deliverRecord(pkt: Buffer): void {
-    if (buildRecord(pkt, pkt.length, this.recBuf, 0, false, this.recInfo) !== 'ok') return;
+    const style = this.o.recordStyle ?? 'ours';
+    if (buildRecord(pkt, pkt.length, this.recBuf, 0, style === 'payload', this.recInfo) !== 'ok') return;
     this.records++;
-    this.engine.onResponse(this.recBuf, 0, this.world.now);
+    if (style === 'stock-ip-options') {
+      this.recBuf[0] = 0x46;
+      this.recBuf.writeUInt16BE(this.recBuf.readUInt16BE(2) + 4, 2);
+    }
+    this.engine.onResponse(this.recBuf, 0, this.world.now, style === 'payload' ? 192 : 64);
   }
 
   /** Schedule a capture: first packet at startAt, later ones by their captured gaps / accel. */
