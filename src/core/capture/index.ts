@@ -4,3 +4,4 @@ export * from './record.js';
 export * from './reader.js';
 export * from './timestamp.js';
 export * from './pcap-writer.js';
+export * from './pcapng-writer.js';
