@@ -195,7 +195,30 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
     return exited;
   }
 
-  timers.push(setInterval(() => engine.onTimer(nowUs()), HOUSEKEEPING_MS));
+  // Kernel-side losses (queue full, netlink socket overrun: what ENOBUFS would have reported;
+  // the binding sets NETLINK_NO_ENOBUFS) are only visible in /proc: check them every second.
+  let lastDrops = { queue: 0, user: 0 };
+  const first = readKernelQueueStats(cfg.queueNum);
+  if (first !== null) lastDrops = { queue: first.queueDropped, user: first.userDropped };
+  timers.push(
+    setInterval(() => {
+      engine.onTimer(nowUs());
+      const k = readKernelQueueStats(cfg.queueNum);
+      if (k === null) return;
+      const dq = k.queueDropped - lastDrops.queue;
+      const du = k.userDropped - lastDrops.user;
+      if (dq > 0 || du > 0) {
+        log.warn(
+          `the kernel dropped ${dq + du} queued response(s) in the last second (queue full: ${dq}, socket buffer overrun: ${du}); ` +
+            'those sessions lose responses',
+        );
+      }
+      lastDrops = { queue: k.queueDropped, user: k.userDropped };
+      engine.stats.kernelQueueDropped = k.queueDropped;
+      engine.stats.kernelUserDropped = k.userDropped;
+      engine.stats.enobufs = k.userDropped;
+    }, HOUSEKEEPING_MS),
+  );
   if (cfg.statsIntervalMs > 0) timers.push(setInterval(() => log.info(`stats: ${stats()}`), cfg.statsIntervalMs));
   if (opts.faultAfterMs !== undefined && opts.faultAfterMs !== null) {
     const t = setTimeout(() => {

@@ -270,8 +270,8 @@ export class InterceptEngine {
     let refusal: string | null = null;
     if (o.allow.length > 0 && !(peerIp >= 0 && o.allow.some((c) => cidrContains(c, peerIp >>> 0)))) {
       refusal = 'not in --allow';
-    } else if (this.live.length >= o.maxConnections) {
-      refusal = `already ${this.live.length} copier connections`;
+    } else if (this.conns.size >= o.maxConnections) {
+      refusal = `already ${this.conns.size} copier connections`;
     } else if (o.protect && this.live.length > 0 && nowUs - this.groupStartUs > o.groupWindowUs) {
       refusal = '-c: another copier is connected';
     }
@@ -283,12 +283,21 @@ export class InterceptEngine {
     if (this.live.length === 0) this.groupStartUs = nowUs;
     const c = new Conn(id, peer, this.recordSize, this.opts.maxFrameRecords);
     this.conns.set(id, c);
+    s.connsAccepted++;
+    this.sink.log('info', `connection ${id} from ${peer} accepted, waiting for its hello`);
+    return true;
+  }
+
+  /**
+   * A connection becomes a copier link (eligible for records) once its hello is read: a TCP
+   * health check or port scan that never says hello never swallows a session's records. A stock
+   * copier sends the hello right after connecting, long before its first SYN.
+   */
+  private join(c: Conn, version: number): void {
     this.live.push(c);
     this.singles.push(c);
-    s.connsAccepted++;
-    s.connsLive = this.live.length;
-    this.sink.log('info', `copier connected from ${peer} (connection ${id}, ${this.live.length} live)`);
-    return true;
+    this.stats.connsLive = this.live.length;
+    this.sink.log('info', `copier connected from ${c.peer} (connection ${c.id}, channel version ${version}, ${this.live.length} live)`);
   }
 
   /** Bytes from a copier. A bad message closes that connection (through the sink). */
@@ -306,6 +315,7 @@ export class InterceptEngine {
           if (m.type !== INTERNAL_VERSION) {
             this.sink.log('warn', `copier ${c.peer} speaks channel version ${m.type}, expected ${INTERNAL_VERSION}; continuing`);
           }
+          this.join(c, m.type);
           break;
         case 'client-add':
           this.clientAdd(c, m, nowUs);

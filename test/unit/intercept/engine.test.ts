@@ -363,3 +363,19 @@ test('flushAll writes whatever is pending; the timer flushes a frame whose tick 
   assert.equal(sink.writes.length, 2);
   assert.equal(e.hasPending, false);
 });
+
+test('a connection that never sends its hello gets no records (health checks, scanners)', () => {
+  const { e, sink } = makeEngine();
+  e.onConnect(1, 1, 'probe', 0);
+  const p = response(C1, 1, SYN | ACK);
+  e.onPacket(p, p.length, 0);
+  settle(e, 0);
+  assert.equal(sink.writes.length, 0);
+  assert.equal(e.stats.discarded, 1);
+  assert.deepEqual(e.connectionIds, []);
+  e.onData(1, encodeHello(), 1);
+  assert.deepEqual(e.connectionIds, [1]);
+  e.onPacket(p, p.length, 2);
+  settle(e, 2);
+  assert.equal(sink.records(1).length, 1);
+});
