@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     const net = await twoHost(lab);
-    const cmd = bare ? [join(repoRoot, 'dist', 'scripts', 'bench', 'intercept-bare.js')] : [cliPath('intercept'), '--install-rule', '80', '--stats-interval', '0', '--log-level', 'warn'];
+    const cmd = bare ? [join(repoRoot, 'dist', 'scripts', 'bench', 'intercept-bare.js')] : [cliPath('intercept'), '--install-rule', '80', '--stats-interval', '0', '--log-level', 'info'];
     if (bare) await lab.exec(net.target, 'iptables', ['-w', '-I', 'OUTPUT', '-p', 'tcp', '--sport', '80', '!', '-o', 'lo', '-j', 'NFQUEUE', '--queue-num', '0']);
     // INTERCEPT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (or --trace-gc) to see where time goes.
     const nodeArgs = (process.env.INTERCEPT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
