@@ -73,3 +73,31 @@ export function tcpFrame(srcPort: number, dstPort: number, payloadLen = 0): Buff
   for (let i = 0; i < payloadLen; i++) f[54 + i] = i & 0xff;
   return f;
 }
+
+/** Small seeded PRNG (mulberry32) so fuzz cases are reproducible. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Feeds bytes in chunks; returns the records seen before a throw, and the error if any. */
+export function parseUntilError(bytes: Uint8Array, chunk: number): { count: number; error: unknown; warnings: CaptureWarning[] } {
+  const p = new CaptureParser({ source: 'fuzz' });
+  let count = 0;
+  try {
+    for (let off = 0; off < bytes.length; off += chunk) {
+      p.push(bytes.subarray(off, Math.min(bytes.length, off + chunk)));
+      while (p.next() !== null) count++;
+    }
+    p.end();
+  } catch (e) {
+    return { count, error: e, warnings: p.warnings };
+  }
+  return { count, error: null, warnings: p.warnings };
+}
