@@ -63,6 +63,30 @@ export class DelayTable {
   }
 
   /**
+   * Removes every held record; returns those created within `maxAgeUs` (per route in arrival
+   * order, routes oldest first) and counts the older ones in `expiredOut[0]`.
+   */
+  takeAll(nowUs: number, maxAgeUs: number, expiredOut: number[]): Buffer[] {
+    const out: Buffer[] = [];
+    const chains = [...this.map.values()];
+    this.map.clear();
+    this.held = 0;
+    let expired = 0;
+    for (const head of chains) {
+      const entries: DelayEntry[] = [];
+      for (let e: DelayEntry | null = head; e !== null; e = e.next) entries.push(e);
+      // Chains are newest-first (prepended); deliver oldest first.
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const e = entries[i] as DelayEntry;
+        if (nowUs - e.createdUs > maxAgeUs) expired += e.records.length;
+        else out.push(...e.records);
+      }
+    }
+    expiredOut[0] = expired;
+    return out;
+  }
+
+  /**
    * Destroys entries older than the lifetime; returns the number of records discarded. A full
    * scan: the table is bounded by `maxRecords` and normally near empty, and this runs once a second.
    */

@@ -153,36 +153,46 @@ export class InterceptEngine {
       this.scratch.writeUInt32BE(d.to, 16);
       info.clientIp = d.to;
     }
-    this.dispatch(nowUs);
+    this.dispatch(this.scratch, false, nowUs);
     return VERDICT_DROP;
   }
 
-  private dispatch(nowUs: number): void {
-    const info = this.info;
+  /**
+   * Routes one record. Fields are read from the record itself (IHL is always 5 there), so the
+   * same path serves fresh records (`owned` false: the scratch buffer, copied if kept) and
+   * records coming out of the delay table (`owned` true).
+   */
+  private dispatch(rec: Buffer, owned: boolean, nowUs: number): void {
     const s = this.stats;
+    const clientIp = rec.readUInt32BE(16);
+    const clientPort = rec.readUInt16BE(22);
     if (this.routes.size > 0) {
-      const id = this.routes.lookup(info.clientIp, info.clientPort, info.serverIp, info.serverPort, nowUs);
+      const id = this.routes.lookup(clientIp, clientPort, rec.readUInt32BE(12), rec.readUInt16BE(20), nowUs);
       const c = id >= 0 ? this.conns.get(id) : undefined;
       if (c !== undefined) {
         s.routed++;
-        this.enqueue(c, this.scratch, nowUs);
+        this.enqueue(c, rec, nowUs);
         return;
       }
     }
     if (this.singles.length > 0) {
       s.hashed++;
-      this.enqueue(this.singles[pickIndex(info.clientIp, info.clientPort, this.singles.length)] as Conn, this.scratch, nowUs);
+      this.enqueue(this.singles[pickIndex(clientIp, clientPort, this.singles.length)] as Conn, rec, nowUs);
       return;
     }
-    if (this.live.length > 0) {
-      if ((info.flags & (TCP_SYN | TCP_RST)) !== 0) {
-        const copy = Buffer.from(this.scratch);
-        if (this.delay.put(info.clientIp, info.clientPort, info.serverIp, info.serverPort, copy, nowUs)) s.delayed++;
-        else s.delayOverflow++;
-        return;
-      }
+    const synOrRst = ((rec[33] as number) & (TCP_SYN | TCP_RST)) !== 0;
+    if (this.live.length > 0 && !synOrRst) {
       s.hashed++;
-      this.enqueue(this.live[pickIndex(info.clientIp, info.clientPort, this.live.length)] as Conn, this.scratch, nowUs);
+      this.enqueue(this.live[pickIndex(clientIp, clientPort, this.live.length)] as Conn, rec, nowUs);
+      return;
+    }
+    // Only route-aware copiers and a SYN/RST: its CLIENT_ADD is probably still in flight. Or no
+    // copier has said hello yet but one is connecting (start-up, copier restart): hold the
+    // record until the hello instead of losing the session's first answer.
+    if ((this.live.length > 0 && synOrRst) || (this.live.length === 0 && this.conns.size > 0)) {
+      const copy = owned ? rec : Buffer.from(rec);
+      if (this.delay.put(clientIp, clientPort, rec.readUInt32BE(12), rec.readUInt16BE(20), copy, nowUs)) s.delayed++;
+      else s.delayOverflow++;
       return;
     }
     s.discarded++;
@@ -293,11 +303,21 @@ export class InterceptEngine {
    * health check or port scan that never says hello never swallows a session's records. A stock
    * copier sends the hello right after connecting, long before its first SYN.
    */
-  private join(c: Conn, version: number): void {
+  private join(c: Conn, version: number, nowUs: number): void {
     this.live.push(c);
     this.singles.push(c);
     this.stats.connsLive = this.live.length;
     this.sink.log('info', `copier connected from ${c.peer} (connection ${c.id}, channel version ${version}, ${this.live.length} live)`);
+    if (this.live.length === 1 && this.delay.size > 0) {
+      // The first copier link after a time without any: deliver what was held while it was
+      // connecting. Older records (a connection that never said hello) are dropped: they may
+      // belong to an earlier run of a copier that reuses the same client addresses.
+      const expired = [0];
+      const held = this.delay.takeAll(nowUs, this.opts.groupWindowUs, expired);
+      this.stats.delayExpired += expired[0] ?? 0;
+      this.stats.delayFlushed += held.length;
+      for (const rec of held) this.dispatch(rec, true, nowUs);
+    }
   }
 
   /** Bytes from a copier. A bad message closes that connection (through the sink). */
@@ -315,7 +335,7 @@ export class InterceptEngine {
           if (m.type !== INTERNAL_VERSION) {
             this.sink.log('warn', `copier ${c.peer} speaks channel version ${m.type}, expected ${INTERNAL_VERSION}; continuing`);
           }
-          this.join(c, m.type);
+          this.join(c, m.type, nowUs);
           break;
         case 'client-add':
           this.clientAdd(c, m, nowUs);

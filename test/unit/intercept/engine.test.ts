@@ -364,18 +364,38 @@ test('flushAll writes whatever is pending; the timer flushes a frame whose tick 
   assert.equal(e.hasPending, false);
 });
 
-test('a connection that never sends its hello gets no records (health checks, scanners)', () => {
+test('a connection that never sends its hello gets no records (health checks, scanners); records held while a copier connects', () => {
   const { e, sink } = makeEngine();
   e.onConnect(1, 1, 'probe', 0);
   const p = response(C1, 1, SYN | ACK);
   e.onPacket(p, p.length, 0);
   settle(e, 0);
   assert.equal(sink.writes.length, 0);
-  assert.equal(e.stats.discarded, 1);
   assert.deepEqual(e.connectionIds, []);
-  e.onData(1, encodeHello(), 1);
+  // …but what arrived while it was connecting is delivered once it says hello (start-up race).
+  e.onData(1, encodeHello(), 1000);
   assert.deepEqual(e.connectionIds, [1]);
-  e.onPacket(p, p.length, 2);
-  settle(e, 2);
-  assert.equal(sink.records(1).length, 1);
+  settle(e, 1000);
+  assert.deepEqual(sink.records(1).map(recPort), [1]);
+  assert.deepEqual([e.stats.delayed, e.stats.delayFlushed], [1, 1]);
+  e.onPacket(p, p.length, 2000);
+  settle(e, 2000);
+  assert.equal(sink.records(1).length, 2);
+
+  // Records held longer than the group window (3 s) are not delivered to a later copier.
+  const late = makeEngine();
+  late.e.onConnect(1, 1, 'probe', 0);
+  late.e.onPacket(p, p.length, 0);
+  late.e.onClosed(1, 'eof'); // never said hello
+  late.e.onConnect(2, 1, 'copier', 4_000_000);
+  late.e.onData(2, encodeHello(), 4_000_000);
+  settle(late.e, 4_000_000);
+  assert.equal(late.sink.writes.length, 0);
+  assert.equal(late.e.stats.delayExpired, 1);
+
+  // With no connection at all, records are discarded (stock behaviour; nothing stale is kept).
+  const none = makeEngine();
+  none.e.onPacket(p, p.length, 0);
+  assert.equal(none.e.stats.discarded, 1);
+  assert.equal(none.e.delayedCount, 0);
 });

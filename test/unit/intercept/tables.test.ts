@@ -65,3 +65,18 @@ test('pickIndex is deterministic, in range and spreads ports of one address', ()
   }
   assert.ok(counts.every((c) => c > 850 && c < 1150), counts.join(','));
 });
+
+test('delay table takeAll: oldest routes first, per-route FIFO, old entries counted as expired', () => {
+  const d = new DelayTable(100, 30_000_000);
+  const r = (n: number): Buffer => Buffer.from([n]);
+  d.put(1, 1, 9, 9, r(1), 0); // expires (older than 1000 at now=2000)
+  d.put(2, 2, 9, 9, r(2), 1500);
+  d.put(3, 3, 9, 9, r(3), 1600);
+  d.put(2, 2, 9, 9, r(4), 1700);
+  d.put(3, 3, 9, 8, r(5), 1800); // same client, second target
+  const expired = [0];
+  assert.deepEqual(d.takeAll(2000, 1000, expired).map((b) => b[0]), [2, 4, 3, 5]);
+  assert.deepEqual(expired, [1]);
+  assert.equal(d.size, 0);
+  assert.deepEqual(d.takeAll(2000, 1000, expired), []);
+});
