@@ -70,7 +70,16 @@ export class NfqueueTap {
   static open(opts: NfqueueTapOptions, handler: PacketHandler, onHandlerError: (err: unknown) => void): NfqueueTap {
     const mod = loadAddon<NfqModule>('nfqueue');
     const q = new mod.NFQueue();
-    q.open(opts.queueNum, opts.rcvbufBytes);
+    try {
+      q.open(opts.queueNum, opts.rcvbufBytes);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new Error(
+        `cannot bind NFQUEUE ${opts.queueNum} (${why}): needs root (CAP_NET_ADMIN), and no other program ` +
+          `(another intercept?) may hold that queue; choose another with --queue-num`,
+        { cause: err },
+      );
+    }
     const tap = new NfqueueTap(q);
     const b = q.bindings;
     b.read((info, payload) => {
