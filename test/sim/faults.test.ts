@@ -157,3 +157,37 @@ test('RST and PSH flags reach the target as captured', () => {
   assert.ok(seen.some((f) => (f & TCP_PSH) !== 0));
   assert.ok(seen.some((f) => (f & TCP_RST) !== 0));
 });
+
+test('fast retransmit: a lost segment inside a window is resent on three duplicate ACKs, long before the RTO', () => {
+  let dataSeen = 0;
+  const sim = new Sim({
+    engine: { minRtoUs: 1_000_000, initialRtoUs: 1_000_000 },
+    target: { app: httpApp({ responseSize: () => 100, terminator: 'END' }) },
+    toTarget: (_, p) => (payloadOf(p) > 0 && ++dataSeen === 3 ? [] : [0]),
+  });
+  const body = 'F'.repeat(20_000) + 'END';
+  sim.feed(captureSession({ clientIp: CLIENT, clientPort: 41040, serverIp: ONLINE_SERVER, serverPort: 80, steps: [{ send: body }, { recv: 100 }, { fin: true }] }));
+  const t0 = sim.world.now;
+  sim.run();
+  assert.equal(sim.target.history[0]!.stream.toString(), body);
+  assert.equal(sim.engine.stats.fastRetransmits, 1);
+  assert.ok(sim.closed[0]!.endUs - t0 < 500_000, 'recovered without waiting for the 1 s RTO');
+  assert.deepEqual(sim.outcomes(), ['completed']);
+});
+
+test('-R fixes the RTT: the RTO is 3 × R (not the 1 s initial RTO) from the first SYN on', () => {
+  const synTimes: number[] = [];
+  const sim = new Sim({
+    engine: { fixedRttUs: 150_000 },
+    target: { app: httpApp({ responseSize: () => 100 }) },
+    toTarget: (_, p) => {
+      if ((flagsOf(p) & TCP_SYN) !== 0) synTimes.push(sim.world.now);
+      return (flagsOf(p) & TCP_SYN) !== 0 && synTimes.length === 1 ? [] : [0];
+    },
+  });
+  sim.feed(twoRequests(41041).cap);
+  sim.run();
+  assert.equal(synTimes.length, 2);
+  assert.equal(synTimes[1]! - synTimes[0]!, 450_000);
+  assert.deepEqual(sim.outcomes(), ['completed']);
+});

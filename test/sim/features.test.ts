@@ -370,3 +370,23 @@ test('several -x targets: the same client tuple to two online ports makes two se
   assert.notEqual(sim.target.history[0]!.clientPort, sim.target.history[1]!.clientPort);
   assert.deepEqual(sim.outcomes(), ['completed', 'completed']);
 });
+
+test('-D clamps the MSS of a captured SYN; -m caps the total buffered bytes', () => {
+  const sim = new Sim({ engine: { mss: 1000 }, target: { app: httpApp({ responseSize: () => 100 }) } });
+  const { steps } = simpleSteps(1, 100);
+  sim.feed(captureSession({ clientIp: CLIENT, clientPort: 42030, serverIp: ONLINE_SERVER, serverPort: 80, mss: 1460, steps }));
+  sim.run();
+  assert.equal(sim.target.history[0]!.peerMss, 1000);
+  // Two sessions whose SYNs go unanswered buffer 3000 bytes each; a 5000-byte total cap drops one.
+  const capped = new Sim({ engine: { totalBufferCap: 5000 }, target: { app: httpApp({ responseSize: () => 100 }) }, toTarget: () => [] });
+  const big: Step[] = [{ send: 'y'.repeat(3000) }, { recv: 100 }];
+  capped.feed(
+    mergeCaptures(
+      captureSession({ clientIp: CLIENT, clientPort: 42031, serverIp: ONLINE_SERVER, serverPort: 80, steps: big }),
+      captureSession({ clientIp: CLIENT, clientPort: 42032, serverIp: ONLINE_SERVER, serverPort: 80, steps: big, startUs: 1_000_100 }),
+    ),
+  );
+  capped.run(100_000);
+  assert.deepEqual(capped.outcomes(), ['buffer-overflow']);
+  assert.equal(capped.closed[0]!.onlineClientPort, 42032);
+});

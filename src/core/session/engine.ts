@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { onesSum, pseudoHeaderSum } from '../packet/checksum.js';
 import { classifyIpv4 } from '../packet/classify.js';
-import { newTcpOptions, parseTcpOptions } from '../packet/options.js';
+import { newTcpOptions, parseTcpOptions, type OptionSpec } from '../packet/options.js';
 import { SegmentView } from '../packet/segment.js';
 import { seqDiff, seqGeq, seqGt, seqLeq, seqLt } from '../packet/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../packet/tcp.js';
@@ -55,6 +55,8 @@ export class SessionEngine {
   private firstPacketUs = -1;
   private nextId = 1;
   private bufferedTotal = 0;
+  private readonly synTs = { val: 0, ecr: 0 };
+  private readonly synSpec: OptionSpec = { mss: -1, wscale: -1, sackOk: false, ts: undefined };
   /** IP offset of the captured packet being handled (the views don't expose it). */
   private curIpOff = 0;
 
@@ -183,7 +185,9 @@ export class SessionEngine {
         return;
       }
       conn = new OnlineConn(src, sport, dst, dport, clientIp, tIdx, false, (tcp.seq - 1) >>> 0);
-      conn.synWindow = tcp.window;
+      // A mid-stream window is in the client's unknown scale: announce the largest unscaled one
+      // (later packets say 65535 << FAKE_WSCALE anyway).
+      conn.synWindow = 65535;
       const o = parseTcpOptions(pkt, tcp.optionsOffset, tcp.optionsOffset + tcp.optionsLength, this.opts);
       conn.synTs = o.hasTs;
       conn.synWscale = FAKE_WSCALE;
@@ -388,6 +392,7 @@ export class SessionEngine {
       st.captureGaps++;
       const copy = Buffer.from(pkt.subarray(off, off + payLen));
       const sg = new Seg(seq, payLen, copy, onesSum(copy, 0, payLen), ack, think, tos);
+      if (conn.ooo.length === 0) conn.ooo = [];
       insertSorted(conn.ooo, sg);
       if (conn.gapSinceUs < 0) {
         conn.gapSinceUs = nowUs;
@@ -402,7 +407,8 @@ export class SessionEngine {
     const trim = seqDiff(conn.capNxt, seq);
     let sg: Seg;
     if (trim === 0) {
-      const copy = Buffer.from(pkt.subarray(off, off + payLen));
+      const copy = Buffer.allocUnsafe(payLen);
+      pkt.copy(copy, 0, off, off + payLen);
       let psum: number;
       if (this.cfg.checksum === 'incremental') {
         // Valid captured checksum ⇒ pseudo + header + payload ≡ 0, so the payload's sum is the
@@ -683,7 +689,10 @@ export class SessionEngine {
       items[s.head] = undefined as unknown as Seg;
       s.head++;
     }
-    if (s.head > 32 && s.head * 2 > items.length) {
+    if (s.head === items.length && s.sendIdx >= s.head) {
+      // Everything sent was acknowledged: drop the array (idle sessions hold no buffer).
+      s.dropItems();
+    } else if (s.head > 32 && s.head * 2 > items.length) {
       s.items = items.slice(s.head);
       s.sendIdx -= s.head;
       s.head = 0;
@@ -876,13 +885,16 @@ export class SessionEngine {
 
   private sendSyn(s: Session, nowUs: number): void {
     const c = s.conn;
-    const ts = c.synTs ? { val: this.tsNow(s, nowUs), ecr: 0 } : undefined;
-    const len = this.writer.writeSyn(s.clientIp, s.targetIp, s.clientPort, s.targetPort, s.iss, c.synWindow, this.nextIpId(s), {
-      mss: s.ourMss,
-      wscale: c.synWscale,
-      sackOk: c.synSackOk,
-      ts,
-    });
+    // One reused option spec: SYNs are one per session, but sessions/s matters too.
+    const spec = this.synSpec;
+    spec.mss = s.ourMss;
+    spec.wscale = c.synWscale;
+    spec.sackOk = c.synSackOk;
+    if (c.synTs) {
+      this.synTs.val = this.tsNow(s, nowUs);
+      spec.ts = this.synTs;
+    } else spec.ts = undefined;
+    const len = this.writer.writeSyn(s.clientIp, s.targetIp, s.clientPort, s.targetPort, s.iss, c.synWindow, this.nextIpId(s), spec);
     s.sndNxt = (s.iss + 1) >>> 0;
     s.sndMax = s.sndNxt;
     s.synSentAt = nowUs;

@@ -18,6 +18,8 @@ export interface PendingControl {
   thinkUs: number;
 }
 
+const NO_SEGS: Seg[] = [];
+
 /**
  * One captured client connection (by its online 4-tuple): capture ordering, the online
  * response base, and its replicas (sessions). Capture-side state lives here once, not per copy.
@@ -35,8 +37,8 @@ export class OnlineConn {
   capIsn: number;
   /** Next captured seq expected in order. */
   capNxt: number;
-  /** Captured out-of-order segments, sorted by seq (capture gaps). */
-  ooo: Seg[] = [];
+  /** Captured out-of-order segments, sorted by seq (capture gaps); shared empty until needed. */
+  ooo: Seg[] = NO_SEGS;
   gapSinceUs = -1;
   fin: PendingControl | null = null;
 
@@ -69,8 +71,6 @@ export class OnlineConn {
     this.capNxt = (capIsn + 1) >>> 0;
   }
 }
-
-const NO_SEGS: Seg[] = [];
 
 /** One simulated client session against the target (one replica of an OnlineConn). */
 export class Session implements Timed, SessionInfo {
@@ -193,5 +193,6 @@ export class Session implements Timed, SessionInfo {
     this.head = 0;
     this.sendIdx = 0;
     this.buffered = 0;
+    this.gatedItem = null;
   }
 }
