@@ -10,6 +10,7 @@
  *   {"op":"syn","client":"ip:port","target":"ip:port","seq":1000,"tsval":7}   raw SYN from a fake client
  *   {"op":"synFlood","clientNet":"10.77","count":N,"target":"ip:port","rate":pps}  many SYNs (bench)
  *   {"op":"sleep","ms":100}
+ *   {"op":"pause"}                                             stop reading the channel (a stuck copier)
  *   {"op":"waitRecords","count":N,"timeoutMs":5000}
  *   {"op":"end"}
  *
@@ -190,6 +191,9 @@ async function run(steps: Step[]): Promise<void> {
       }
       case 'sleep':
         await sleep(Number(st.ms));
+        break;
+      case 'pause':
+        for (const s of conns) s.pause();
         break;
       case 'waitRecords': {
         const deadline = performance.now() + Number(st.timeoutMs ?? 5000);

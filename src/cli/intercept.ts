@@ -31,6 +31,7 @@ const program = new Command('intercept')
   .option('--log-level <level>', 'error, warn, info or debug (default info)')
   .option('--install-rule <port,...>', 'insert the NFQUEUE rule for these service ports at start, remove it at exit')
   .option('--conn-buffer <bytes>', 'bytes a copier connection may have queued before records are dropped (default 4m)')
+  .option('--stuck-timeout <seconds>', 'close a copier that stays over --conn-buffer this long without reading (default 10)')
   .addHelpText(
     'after',
     '\nWithout --install-rule, add the rule yourself on the test server, e.g.:\n' +

@@ -236,3 +236,31 @@ test('two route-aware copiers: CLIENT_ADD routes each session to its owner; an e
   assert.equal((await intercept.stop('SIGTERM', 5000)).code, 0);
   assert.match(intercept.stderr, /final stats: .*routed=[4-9].*delayed=1 delayFlushed=1/);
 });
+
+test('a copier that stops reading loses records beyond its buffer and is closed; another copier keeps receiving', { skip, timeout: 120_000 }, async (t) => {
+  const lab = await labFor(t, { name: 'icpt-stuck' });
+  const { net, intercept } = await setup(lab, () => ['--install-rule', String(SERVICE_PORT), '--conn-buffer', '64k', '--stuck-timeout', '2']);
+  // The stuck copier: says hello, then never reads again.
+  const stuck = standin(lab, net.copier, [
+    { op: 'connect', host: net.targetIp, port: 36524, n: 1 },
+    { op: 'hello' },
+    { op: 'pause' },
+    { op: 'sleep', ms: 9000 },
+    { op: 'end' },
+  ]);
+  await intercept.waitFor(/copier connected from .*1 live/, 'stderr');
+  // The reading copier and the responses: the flood driver sends 120k TCP responses from port 80
+  // through the rule (30k/s) and reads its share of the records on its own channel connection.
+  const flood = join(repoRoot, 'dist', 'scripts', 'bench', 'intercept-flood.js');
+  const r = await lab.exec(net.target, process.execPath, [flood, '127.0.0.1', '36524', net.targetIp, '120000', '30000'], { timeoutMs: 60_000 });
+  const res = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, number>;
+  await stuck;
+  assert.match(intercept.stderr, /closed: copier not reading: \d+ bytes queued for [\d.]+ s, [1-9]\d* records dropped/);
+  assert.ok(intercept.running, 'the daemon kept running');
+  // The reader got its hashed share while both were connected, and everything after the close.
+  assert.ok(res.received! > 0.5 * res.sent!, JSON.stringify(res));
+  assert.equal((await intercept.stop('SIGTERM', 5000)).code, 0);
+  if (process.env.ICPT_DEBUG !== undefined) console.log(JSON.stringify(res), intercept.stderr);
+  const drops = /backpressureDrops=(\d+)/.exec(intercept.stderr);
+  assert.ok(drops && Number(drops[1]) > 0, 'records beyond the bound were dropped and counted');
+});

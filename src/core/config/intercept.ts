@@ -40,6 +40,8 @@ export interface InterceptConfig {
   installRulePorts: number[];
   /** --conn-buffer: bytes a copier connection may have queued before records are dropped. */
   connBufferBytes: number;
+  /** --stuck-timeout: a copier over its buffer bound this long without reading is closed. */
+  stuckTimeoutMs: number;
 }
 
 /** What commander collects (option values are strings; switches booleans). */
@@ -62,6 +64,7 @@ export interface InterceptRawOptions {
   logLevel?: string;
   installRule?: string;
   connBuffer?: string;
+  stuckTimeout?: string;
 }
 
 export const MAX_PASS_LIST = 32;
@@ -160,6 +163,13 @@ export function parseInterceptOptions(raw: InterceptRawOptions): { config: Inter
     statsIntervalMs = Math.round(Number(raw.statsInterval) * 1000);
     if (statsIntervalMs > 86_400_000) throw new ConfigError('--stats-interval', raw.statsInterval, form);
   }
+  let stuckTimeoutMs = DEFAULT_ENGINE_OPTIONS.stuckUs / 1000;
+  if (raw.stuckTimeout !== undefined) {
+    const form = 'expected seconds a copier may stay over its buffer bound without reading before it is closed, e.g. 10';
+    if (!/^\s*[0-9]+(\.[0-9]+)?\s*$/.test(raw.stuckTimeout)) throw new ConfigError('--stuck-timeout', raw.stuckTimeout, form);
+    stuckTimeoutMs = Math.round(Number(raw.stuckTimeout) * 1000);
+    if (stuckTimeoutMs < 100 || stuckTimeoutMs > 3_600_000) throw new ConfigError('--stuck-timeout', raw.stuckTimeout, form);
+  }
   const config: InterceptConfig = {
     port: raw.port === undefined ? DEFAULT_CHANNEL_PORT : intIn(raw.port, '-p', 1, 65535, 'expected a TCP port, 1..65535 (default 36524)'),
     bind,
@@ -179,6 +189,7 @@ export function parseInterceptOptions(raw: InterceptRawOptions): { config: Inter
     logLevel,
     installRulePorts: raw.installRule === undefined ? [] : parsePortList(raw.installRule),
     connBufferBytes: raw.connBuffer === undefined ? DEFAULT_ENGINE_OPTIONS.connBufferBytes : parseBytes(raw.connBuffer, '--conn-buffer', 4096),
+    stuckTimeoutMs,
   };
   if (config.installRulePorts.includes(config.port)) {
     throw new ConfigError('--install-rule', raw.installRule ?? '', `must not include the channel port (-p ${config.port}): the channel itself must never be queued`);
@@ -202,5 +213,6 @@ export function engineOptionsFrom(c: InterceptConfig): EngineOptions {
     protect: c.protect,
     allow: c.allow,
     connBufferBytes: c.connBufferBytes,
+    stuckUs: c.stuckTimeoutMs * 1000,
   };
 }

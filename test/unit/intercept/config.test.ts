@@ -41,6 +41,7 @@ test('stock flags parse to typed values', () => {
     logLevel: 'DEBUG',
     installRule: '80,8080,80',
     connBuffer: '1m',
+    stuckTimeout: '2.5',
   });
   assert.equal(config.port, 4000);
   assert.deepEqual(config.passList, [0x0a000005, 0x0a000006]);
@@ -60,6 +61,8 @@ test('stock flags parse to typed values', () => {
   assert.equal(e.withPayload, true);
   assert.equal(e.protect, true);
   assert.equal(e.maxFrameRecords, 4);
+  assert.equal(e.stuckUs, 2_500_000);
+  assert.equal(engineOptionsFrom(parseInterceptOptions({}).config).stuckUs, 10_000_000);
 });
 
 test('-n outside 1..15 is ignored as stock does; payload variant caps frames at 6', () => {
@@ -85,6 +88,7 @@ test('bad values throw a ConfigError naming the flag and the accepted form', () 
     [{ installRule: '80,x' }, '--install-rule'],
     [{ installRule: '36524' }, '--install-rule'],
     [{ connBuffer: '12' }, '--conn-buffer'],
+    [{ stuckTimeout: '0' }, '--stuck-timeout'],
     [{ bind: 'not an address' }, '-b'],
   ];
   for (const [raw, flag] of cases) {
