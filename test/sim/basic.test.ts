@@ -149,3 +149,14 @@ test('server-first greeting: the first request goes as soon as the greeting arri
   assert.equal(sim.target.stats.retransmits, 0, 'greeting ACKed before the target had to retransmit it');
   assert.equal(sim.engine.stats.quietReleases + sim.engine.stats.responseWaitsExpired, 0);
 });
+
+test('a test response larger than the captured one: the next request waits for its end (PSH), not just the captured size', () => {
+  const sim = new Sim({ target: { cwnd: 20_000, app: httpApp({ responseSize: () => 400_000 }) }, linkDelayUs: 2000 });
+  const { steps, stream } = keepAliveSteps(4, 1000);
+  sim.feed(captureSession({ clientIp: CLIENT, clientPort: 40006, serverIp: ONLINE_SERVER, serverPort: 80, steps }));
+  sim.run();
+  const c = sim.target.history[0]!;
+  assert.equal(c.stream.toString(), stream);
+  assert.equal(state(c).early, 0);
+  assert.deepEqual(sim.outcomes(), ['completed']);
+});

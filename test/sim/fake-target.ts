@@ -53,6 +53,8 @@ export interface TargetOptions {
   timeWaitUs?: number;
   /** Largest packet accepted from the copier (MTU check). */
   mtu?: number;
+  /** A fixed congestion window: at most this many response bytes in flight. */
+  cwnd?: number;
   app: (c: TargetConn) => AppHandler;
 }
 
@@ -430,7 +432,7 @@ export class FakeTarget {
       const off = seqDiff(c.sndNxt, c.iss) - 1;
       const left = total - off;
       if (left <= 0) break;
-      const room = c.peerWnd - seqDiff(c.sndNxt, c.sndUna);
+      const room = Math.min(c.peerWnd, this.o.cwnd ?? Infinity) - seqDiff(c.sndNxt, c.sndUna);
       if (room <= 0) break;
       const n = Math.min(left, seg, room);
       this.sendSeg(c, TCP_ACK | (n === left ? TCP_PSH : 0), c.sndNxt, n);

@@ -651,6 +651,7 @@ export class SessionEngine {
       s.rcvNxt = segEnd;
       if (payLen > 0) {
         s.lastRespAt = nowUs;
+        s.respPush = (flags & TCP_PSH) !== 0;
         if ((flags & TCP_PSH) !== 0 || seqDiff(s.rcvNxt, s.rcvAcked) >= 2 * s.ourMss) ackNow = true;
         else if (s.delAckAt === Infinity) s.delAckAt = nowUs + this.cfg.delayedAckUs;
       }
@@ -664,6 +665,7 @@ export class SessionEngine {
         s.serverFin = true;
         s.targetClosedFirst = !s.finSent;
         s.lastRespAt = nowUs;
+        s.respPush = true;
       }
       ackNow = true;
     }
@@ -800,7 +802,9 @@ export class SessionEngine {
       const got = s.respBytes - s.turnResp + (s.serverFin ? 1 : 0);
       const since = Math.max(s.lastDataSentAt, s.establishedAt);
       const quiet = Math.max(cfg.responseQuietUs, 4 * (cfg.fixedRttUs > 0 ? cfg.fixedRttUs : s.srtt));
-      if (got >= need) {
+      // More than the capture showed is complete only at a push (the end of one of the
+      // target's writes): a bigger test response may still be streaming.
+      if (got >= need && (got === need || s.respPush)) {
         s.turnReadyAt = s.lastRespAt;
       } else if (got > 0 && nowUs - s.lastRespAt >= quiet) {
         s.turnReadyAt = s.lastRespAt + quiet;

@@ -103,6 +103,8 @@ export class Session implements Timed, SessionInfo {
   rcvAcked = 0;
   respBytes = 0;
   lastRespAt = 0;
+  /** The last response data ended a write (PSH) or was the FIN. */
+  respPush = false;
   lastServerAt = 0;
 
   tsOk = false;
