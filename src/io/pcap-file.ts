@@ -29,6 +29,7 @@ export class CaptureFileReader {
   private readonly buf: Buffer;
   private position = 0;
   private eof = false;
+  private closed = false;
 
   private constructor(
     readonly path: string,
@@ -67,7 +68,7 @@ export class CaptureFileReader {
 
   /** A record already available without I/O, or null (then call fill()/fillSync()). */
   nextBuffered(): CaptureRecord | null {
-    return this.parser.next();
+    return this.closed ? null : this.parser.next();
   }
 
   /** Reads the next chunk; false at end of file (after the parser checked the file's tail). */
@@ -99,7 +100,7 @@ export class CaptureFileReader {
   /** The next packet, or null at end of file. Throws CaptureError on corrupt input. */
   async next(): Promise<CaptureRecord | null> {
     for (;;) {
-      const rec = this.parser.next();
+      const rec = this.nextBuffered();
       if (rec !== null) return rec;
       if (!(await this.fill())) return null;
     }
@@ -107,7 +108,7 @@ export class CaptureFileReader {
 
   nextSync(): CaptureRecord | null {
     for (;;) {
-      const rec = this.parser.next();
+      const rec = this.nextBuffered();
       if (rec !== null) return rec;
       if (!this.fillSync()) return null;
     }
@@ -129,7 +130,7 @@ export class CaptureFileReader {
     };
     return {
       next: () => {
-        const rec = this.parser.next();
+        const rec = this.nextBuffered();
         if (rec === null) return this.next().then(afterFill, (e: unknown) => {
           this.close();
           throw e;
@@ -156,8 +157,12 @@ export class CaptureFileReader {
     }
   }
 
-  /** Closes the file (idempotent); called automatically at EOF and when an iterator stops. */
+  /**
+   * Closes the file (idempotent); called automatically at EOF and when an iterator stops.
+   * Afterwards every next*() returns null.
+   */
   close(): void {
+    this.closed = true;
     if (this.fd >= 0) {
       closeSync(this.fd);
       this.fd = -1;
