@@ -105,8 +105,11 @@ class MiniTarget implements EngineSink {
   }
 }
 
-/** Captured packets of one client connection: SYN, ACK, request, ACK of response, FIN, last ACK. */
-function connectionPackets(cip: number, cport: number, withClose: boolean, out: Buffer[]): void {
+/**
+ * Captured packets of one client connection: SYN, ACK, `requests` × (request, ACK of response),
+ * FIN, last ACK.
+ */
+function connectionPackets(cip: number, cport: number, withClose: boolean, out: Buffer[], requests = 1): void {
   const isn = (cport * 7919) >>> 0;
   const srv = 1000;
   const base: SegmentSpec = { src: cip, dst: ONLINE, srcPort: cport, dstPort: 80, seq: isn, ack: 0, flags: TCP_SYN, window: 502, ipId: 1 };
@@ -119,15 +122,19 @@ function connectionPackets(cip: number, cport: number, withClose: boolean, out: 
   const ts = { ts: { val: 100, ecr: 5 } };
   out.push(mk({ options: { mss: 1460, sackOk: true, wscale: 7, ts: { val: 100, ecr: 0 } } }));
   out.push(mk({ seq: isn + 1, ack: srv + 1, flags: TCP_ACK, options: ts }));
-  out.push(mk({ seq: isn + 1, ack: srv + 1, flags: TCP_ACK | TCP_PSH, options: ts, payload: Buffer.alloc(REQUEST, 0x41) }));
-  out.push(mk({ seq: isn + 1 + REQUEST, ack: srv + 1 + RESPONSE, flags: TCP_ACK, options: ts }));
+  for (let r = 0; r < requests; r++) {
+    out.push(mk({ seq: isn + 1 + r * REQUEST, ack: srv + 1 + r * RESPONSE, flags: TCP_ACK | TCP_PSH, options: ts, payload: Buffer.alloc(REQUEST, 0x41) }));
+    out.push(mk({ seq: isn + 1 + (r + 1) * REQUEST, ack: srv + 1 + (r + 1) * RESPONSE, flags: TCP_ACK, options: ts }));
+  }
+  const end = isn + 1 + requests * REQUEST;
+  const sack = srv + 1 + requests * RESPONSE;
   if (withClose) {
-    out.push(mk({ seq: isn + 1 + REQUEST, ack: srv + 1 + RESPONSE, flags: TCP_ACK | TCP_FIN, options: ts }));
-    out.push(mk({ seq: isn + 2 + REQUEST, ack: srv + 2 + RESPONSE, flags: TCP_ACK, options: ts }));
+    out.push(mk({ seq: end, ack: sack, flags: TCP_ACK | TCP_FIN, options: ts }));
+    out.push(mk({ seq: end + 1, ack: sack + 1, flags: TCP_ACK, options: ts }));
   }
 }
 
-function throughput(sessions: number, concurrency: number): { pps: number; sps: number; sent: number; completed: number; ms: number } {
+function throughput(sessions: number, concurrency: number, requests = 1): { pps: number; sps: number; sent: number; completed: number; ms: number } {
   const engine0 = { cfg: defaultEngineConfig(parseTransfers(`80-10.0.0.2:${TPORT}`), { lingerUs: 1_000_000 }) };
   const target = new MiniTarget();
   const engine = new SessionEngine(engine0.cfg, target);
@@ -138,10 +145,11 @@ function throughput(sessions: number, concurrency: number): { pps: number; sps: 
     const per: Buffer[][] = [];
     for (let i = b; i < Math.min(sessions, b + concurrency); i++) {
       const list: Buffer[] = [];
-      connectionPackets(0xc0000200 + (i >>> 15), 1024 + (i & 0x7fff), true, list);
+      connectionPackets(0xc0000200 + (i >>> 15), 1024 + (i & 0x7fff), true, list, requests);
       per.push(list);
     }
-    for (let k = 0; k < 6; k++) for (const l of per) parts.push(l[k] as Buffer);
+    const perConn = (per[0] as Buffer[]).length;
+    for (let k = 0; k < perConn; k++) for (const l of per) parts.push(l[k] as Buffer);
   }
   const slab = Buffer.concat(parts);
   const offs = new Int32Array(parts.length + 1);
@@ -193,11 +201,17 @@ function idleMemory(n: number): { perSession: number; active: number } {
 
 const n = Number(process.argv[2] ?? 100_000);
 const rows: [string, string][] = [];
-for (const conc of [100, 10_000]) {
-  throughput(Math.min(n, 20_000), conc); // warm-up
-  const r = throughput(n, conc);
-  rows.push([`client packets/s (${conc} concurrent)`, Math.round(r.pps).toLocaleString('en-US')]);
-  rows.push([`sessions/s (${conc} concurrent)`, Math.round(r.sps).toLocaleString('en-US')]);
+for (const [conc, reqs] of [
+  [100, 1],
+  [10_000, 1],
+  [1_000, 10],
+] as const) {
+  const sessions = reqs > 1 ? Math.floor(n / 4) : n;
+  throughput(Math.min(sessions, 20_000), conc, reqs); // warm-up
+  const r = throughput(sessions, conc, reqs);
+  const label = `${conc} concurrent, ${reqs} request${reqs > 1 ? 's' : ''}/session`;
+  rows.push([`client packets/s (${label})`, Math.round(r.pps).toLocaleString('en-US')]);
+  rows.push([`sessions/s (${label})`, Math.round(r.sps).toLocaleString('en-US')]);
   rows.push([`  sessions completed / packets sent`, `${r.completed} / ${r.sent}`]);
 }
 const m = idleMemory(100_000);
