@@ -1,2 +1,3 @@
 // Offline replay building blocks that do not depend on the session engine.
 export * from './pacer.js';
+export * from './progress.js';
