@@ -390,3 +390,17 @@ test('-D clamps the MSS of a captured SYN; -m caps the total buffered bytes', ()
   assert.deepEqual(capped.outcomes(), ['buffer-overflow']);
   assert.equal(capped.closed[0]!.onlineClientPort, 42032);
 });
+
+test('a sampled-out connection is reported once, even with its SYN retransmitted in the capture', () => {
+  const sim = new Sim({ engine: { samplePercent: 1, seed: 5 }, target: { app: httpApp({ responseSize: () => 100 }) } });
+  const caps = [];
+  for (let i = 0; i < 20; i++) {
+    const c = captureSession({ clientIp: CLIENT, clientPort: 42100 + i, serverIp: ONLINE_SERVER, serverPort: 80, startUs: 1_000_000 + i * 1000, steps: [{ send: request('s') }, { recv: 100 }, { fin: true }] });
+    caps.push([c[0]!, { ...c[0]!, tsUs: c[0]!.tsUs + 500 }, ...c.slice(1)]);
+  }
+  sim.feed(mergeCaptures(...caps));
+  sim.run();
+  assert.equal(sim.closed.length, 20);
+  assert.equal(sim.closed.filter((c) => c.outcome === 'sampled-out').length, 20 - sim.target.history.length);
+  assert.equal(sim.engine.stats.sessionsWithoutSyn, 0, 'later packets of sampled-out connections start nothing');
+});

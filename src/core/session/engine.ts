@@ -129,9 +129,10 @@ export class SessionEngine {
 
     let conn = this.byOnline.get(src, sport, dst, dport);
     if (conn !== undefined && conn.lingerUntil >= 0) {
-      // Every session of this connection has ended: a SYN starts a new incarnation, anything
-      // else is a leftover of the old one.
-      if (conn.lingerUntil > nowUs && (flags & TCP_SYN) === 0) {
+      // Every session of this connection has ended (or it was never started): a new SYN starts
+      // a new incarnation, anything else (a retransmitted SYN too) is a leftover of the old one.
+      const synAgain = conn.capIsn === tcp.seq && conn.sessions.length === 0;
+      if (conn.lingerUntil > nowUs && ((flags & TCP_SYN) === 0 || synAgain)) {
         st.capturedForUnknown++;
         // Still talking: keep ignoring it rather than starting a fake session later.
         conn.lingerUntil = Math.max(conn.lingerUntil, nowUs + this.cfg.lingerUs);
@@ -156,11 +157,14 @@ export class SessionEngine {
         this.detach(conn);
       }
       st.capturedSyn++;
+      conn = new OnlineConn(src, sport, dst, dport, clientIp, tIdx, true, seq);
       if (!this.sampled(src, sport, dst, dport, nowUs)) {
+        // Remember the decision for the rest of this connection (SYN retransmissions, -g ramp).
+        this.byOnline.set(src, sport, dst, dport, conn);
+        this.markIgnored(conn, nowUs);
         this.neverStarted(src, sport, dst, dport, tr.targetIp, tr.targetPort, nowUs, 'sampled-out');
         return;
       }
-      conn = new OnlineConn(src, sport, dst, dport, clientIp, tIdx, true, seq);
       conn.synWindow = tcp.window;
       const o = parseTcpOptions(pkt, tcp.optionsOffset, tcp.optionsOffset + tcp.optionsLength, this.opts);
       conn.synMss = o.mss;
