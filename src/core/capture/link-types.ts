@@ -157,7 +157,11 @@ export function decodeLink(linkType: number, buf: Uint8Array, off: number, capLe
   out.vlanCount = 0;
   switch (linkType) {
     case LINKTYPE_ETHERNET:
-      if (capLen >= 14) etherTypeAt(buf, off, capLen, 12, out);
+      // Untagged IPv4 first: the overwhelmingly common frame.
+      if (capLen > 14 && buf[off + 12] === 0x08 && buf[off + 13] === 0x00) {
+        out.l3Kind = 'ipv4';
+        out.ipOffset = 14;
+      } else if (capLen >= 14) etherTypeAt(buf, off, capLen, 12, out);
       return true;
     case LINKTYPE_LINUX_SLL:
       // 16-byte header: packet type, ARPHRD, address length, 8 address bytes, protocol.

@@ -72,6 +72,14 @@ interface Iface {
 
 const EMPTY = Buffer.alloc(0);
 
+function le32(b: Buffer, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+function be32(b: Buffer, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
 export class CaptureParser {
   readonly source: string;
   readonly warnings: CaptureWarning[] = [];
@@ -253,9 +261,7 @@ export class CaptureParser {
   }
 
   private u32(b: Buffer, o: number): number {
-    return this.le
-      ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0
-      : ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+    return this.le ? le32(b, o) : be32(b, o);
   }
 
   private u16(b: Buffer, o: number): number {
@@ -317,35 +323,56 @@ export class CaptureParser {
 
   /** 0: need input, 1: record ready. */
   private pcapRecord(): number {
+    // Fast path (nearly every record of a big file): header and data wholly inside the chunk.
+    if (this.carryLen === 0) {
+      const c = this.chunk;
+      const o = this.pos;
+      const avail = c.length - o;
+      if (avail >= 16) {
+        const capLen = this.le ? le32(c, o + 8) : be32(c, o + 8);
+        if (capLen <= this.maxCaplen && avail >= 16 + capLen) {
+          this.fillPcapRecord(c, o, capLen);
+          this.pos = o + 16 + capLen;
+          this.offset += 16 + capLen;
+          return 1;
+        }
+      }
+    }
     if (!this.ensure(16)) return 0;
-    let b = this.ub;
-    let o = this.uo;
-    const capLen = this.u32(b, o + 8);
+    const capLen = this.u32(this.ub, this.uo + 8);
     if (capLen > this.maxCaplen) {
       throw this.error(this.offset, `impossible record length: caplen ${capLen} exceeds ${this.maxCaplen} (snaplen ${this.snaplen})`);
     }
     const total = 16 + capLen;
     if (!this.ensure(total)) return 0;
-    b = this.ub;
-    o = this.uo;
+    this.fillPcapRecord(this.ub, this.uo, capLen);
+    this.consume(total);
+    return 1;
+  }
+
+  private fillPcapRecord(b: Buffer, o: number, capLen: number): void {
     const rec = this.rec;
+    const le = this.le;
     rec.resetView();
     rec.index = ++this.packets;
-    const sec = this.u32(b, o);
-    const frac = this.u32(b, o + 4);
+    const sec = le ? le32(b, o) : be32(b, o);
+    const frac = le ? le32(b, o + 4) : be32(b, o + 4);
     rec.tsSec = sec;
-    rec.tsNsec = this.nanos ? frac : frac * 1000;
-    rec.tsUs = sec * 1e6 + (this.nanos ? Math.floor(frac / 1000) : frac);
+    if (this.nanos) {
+      rec.tsNsec = frac;
+      rec.tsUs = sec * 1e6 + Math.floor(frac / 1000);
+    } else {
+      rec.tsNsec = frac * 1000;
+      rec.tsUs = sec * 1e6 + frac;
+    }
     rec.capLen = capLen;
-    rec.origLen = this.u32(b, o + 12);
+    rec.origLen = le ? le32(b, o + 12) : be32(b, o + 12);
     rec.linkType = this.pcapLinkType;
     rec.interfaceId = 0;
     rec.fileOffset = this.offset;
     rec.buf = b;
     rec.dataOffset = o + 16;
     decodeLink(this.pcapLinkType, b, o + 16, capLen, rec);
-    this.consume(total);
-    return 1;
   }
 
   // ---- pcapng ----
