@@ -324,16 +324,19 @@ test('-M segments big captured packets; every packet fits the MTU', () => {
   assert.deepEqual(sim.outcomes(), ['completed']);
 });
 
-test('full checksum mode handles captures with bad (offloaded) checksums', () => {
-  const sim = new Sim({ engine: { checksum: 'full' }, target: { app: httpApp({ responseSize: () => 100 }) } });
-  const { steps, stream } = simpleSteps(2, 100);
-  const cap = captureSession({ clientIp: CLIENT, clientPort: 42018, serverIp: ONLINE_SERVER, serverPort: 80, steps });
-  for (const p of cap) p.pkt.writeUInt16BE(0x1234, 36);
-  sim.feed(cap);
-  sim.run();
-  assert.equal(sim.target.history[0]!.stream.toString(), stream);
-  assert.equal(sim.target.stats.badChecksum, 0);
-});
+for (const mode of ['full', 'incremental'] as const) {
+  test(`${mode} checksum mode handles captures with bad (offloaded) checksums`, () => {
+    const sim = new Sim({ engine: { checksum: mode }, target: { app: httpApp({ responseSize: () => 100 }) } });
+    const { steps, stream } = simpleSteps(2, 100);
+    const cap = captureSession({ clientIp: CLIENT, clientPort: 42018, serverIp: ONLINE_SERVER, serverPort: 80, steps });
+    for (const p of cap) p.pkt.writeUInt16BE(0x1234, 36);
+    sim.feed(cap);
+    sim.run();
+    assert.equal(sim.target.history[0]!.stream.toString(), stream);
+    assert.equal(sim.target.stats.badChecksum, 0);
+    assert.equal(sim.engine.stats.capturedBadChecksumConns, mode === 'incremental' ? 1 : 0);
+  });
+}
 
 test('buffer cap: a session over -U is dropped, counted, and the target is reset', () => {
   const sim = new Sim({ engine: { sessionBufferCap: 5000 }, target: { app: httpApp({ responseSize: () => 100, terminator: 'END' }) }, toTarget: (_, p) => ((p[33]! & TCP_SYN) !== 0 ? [] : [0]) });

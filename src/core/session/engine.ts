@@ -414,7 +414,7 @@ export class SessionEngine {
       const copy = Buffer.allocUnsafe(payLen);
       pkt.copy(copy, 0, off, off + payLen);
       let psum: number;
-      if (this.cfg.checksum === 'incremental') {
+      if (this.cfg.checksum === 'incremental' && conn.capturedCsumValid !== 0) {
         // Valid captured checksum ⇒ pseudo + header + payload ≡ 0, so the payload's sum is the
         // complement of the other two: O(header) instead of O(payload).
         const ipOff = this.curIpOff;
@@ -422,6 +422,16 @@ export class SessionEngine {
         const tcpLen = v.ip.totalLength - v.ip.headerLength;
         const ph = onesSum(pkt, tcpOff, v.tcp.headerLength, pseudoHeaderSum(pkt, ipOff, tcpLen));
         psum = ~ph & 0xffff;
+        if (conn.capturedCsumValid < 0) {
+          // First data of the connection: check once that the capture's checksums are real
+          // (captures of locally sent packets carry offload placeholders); if not, re-sum.
+          const full = onesSum(copy, 0, payLen);
+          conn.capturedCsumValid = full % 0xffff === psum % 0xffff ? 1 : 0;
+          if (conn.capturedCsumValid === 0) {
+            this.stats.capturedBadChecksumConns++;
+            psum = full;
+          }
+        }
       } else {
         psum = onesSum(copy, 0, payLen);
       }
@@ -534,10 +544,11 @@ export class SessionEngine {
     if ((flags & TCP_RST) !== 0) st.responseRsts++;
     s.lastServerAt = nowUs;
     if (s.phase === 'closed') {
-      // Lingering: ACK a retransmitted FIN or data so the target can finish its close.
-      if ((flags & TCP_RST) === 0 && (payLen > 0 || (flags & TCP_FIN) !== 0) && s.establishedAt >= 0 && s.rst === null) {
-        this.sendAck(s, nowUs);
-      }
+      if ((flags & TCP_RST) !== 0) return;
+      // Lingering after a reset of ours: the target missed it, so reset again (RFC 9293).
+      if (s.resetSent) this.sendRst(s, ack, false, nowUs);
+      // After a clean close: ACK a retransmitted FIN or data so the target can finish.
+      else if ((payLen > 0 || (flags & TCP_FIN) !== 0) && s.establishedAt >= 0) this.sendAck(s, nowUs);
       return;
     }
     if (s.phase === 'synSent') this.onSynSentRecord(s, flags, seq, ack, window, nowUs);
@@ -778,6 +789,7 @@ export class SessionEngine {
         }
         if (s.sndUna !== s.sndNxt) return; // let the data land first
         this.sendRst(s, s.sndNxt, true, nowUs);
+        s.resetSent = true;
         this.finish(s, 'reset-as-captured', nowUs, false);
       }
       return;
@@ -1110,7 +1122,10 @@ export class SessionEngine {
   /** Report the outcome, release buffers, and linger (tuple kept, stray packets ACKed). */
   private finish(s: Session, outcome: Outcome, nowUs: number, sendRst: boolean): void {
     if (s.phase === 'closed') return;
-    if (sendRst) this.sendRst(s, s.sndMax, s.phase === 'established', nowUs);
+    if (sendRst) {
+      this.sendRst(s, s.sndMax, s.phase === 'established', nowUs);
+      s.resetSent = true;
+    }
     s.phase = 'closed';
     s.endUs = nowUs;
     this.bufferedTotal -= s.buffered;

@@ -41,6 +41,8 @@ export class OnlineConn {
   ooo: Seg[] = NO_SEGS;
   gapSinceUs = -1;
   fin: PendingControl | null = null;
+  /** Captured TCP checksums of this connection: -1 not checked yet, 1 valid, 0 not (re-sum). */
+  capturedCsumValid = -1;
 
   /** Online server ISN + 1: the ack of the first ACK-bearing client packet. */
   base = 0;
@@ -125,6 +127,8 @@ export class Session implements Timed, SessionInfo {
   fin: PendingControl | null = null;
   rst: PendingControl | null = null;
   finSent = false;
+  /** We reset the target (captured RST, timeout, drop): stray packets get another RST. */
+  resetSent = false;
   finAcked = false;
   serverFin = false;
   targetClosedFirst = false;

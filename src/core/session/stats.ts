@@ -16,6 +16,8 @@ export class EngineStats {
   capturedForUnknown = 0;
   clientRetransmitsSkipped = 0;
   captureGaps = 0;
+  /** Connections whose captured checksums were wrong (offload): their payloads are re-summed. */
+  capturedBadChecksumConns = 0;
   sampledOutPackets = 0;
   skippedNoSynPackets = 0;
   // Sessions.

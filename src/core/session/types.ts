@@ -153,8 +153,10 @@ export interface EngineConfig {
   sessionBufferCap: number;
   /** -m: total buffered-bytes cap. */
   totalBufferCap: number;
-  /** 'incremental': derive payload sums from the captured TCP checksum (O(header) per packet);
-   *  'full': re-sum every payload (needed when captures carry offloaded, invalid checksums). */
+  /** 'incremental': derive payload sums from the captured TCP checksum (O(header) per packet),
+   *  after checking once per connection that the capture's checksums are valid (captures of
+   *  locally sent packets carry offload placeholders; such connections are re-summed);
+   *  'full': re-sum every payload. */
   checksum: 'incremental' | 'full';
   /** Seed of every pseudo-random choice (sampling, port-shift R, IP IDs). */
   seed: number;
