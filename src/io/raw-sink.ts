@@ -53,6 +53,8 @@ export interface RawSinkStats {
   /** Largest queue depth reached. */
   maxQueueDepth: number;
   drains: number;
+  /** Sockets replaced after a socket error (see onSocketError). */
+  reopens: number;
 }
 
 export interface RawSinkEvents {
@@ -60,7 +62,7 @@ export interface RawSinkEvents {
   drain: [];
   /** A packet was refused for good (reason: errno name or 'queue-full'). */
   refused: [string];
-  /** The socket failed (poll error) and was closed; queued packets were refused. */
+  /** The socket failed and no new one could be opened; queued packets were refused. */
   failed: [Error];
 }
 
@@ -76,7 +78,7 @@ interface RawSocket {
   resumeSend(): RawSocket;
   pauseSend(): RawSocket;
   close(): RawSocket;
-  on(event: 'error', fn: (err: Error) => void): void;
+  on(event: 'error', fn: (err?: Error) => void): void;
   on(event: 'close', fn: () => void): void;
 }
 interface RawSocketModule {
@@ -123,12 +125,12 @@ export class RawSinkError extends Error {
 }
 
 export class RawSink extends EventEmitter<RawSinkEvents> {
-  readonly stats: RawSinkStats = { sent: 0, sentBytes: 0, queued: 0, refused: 0, refusedBy: {}, eagain: 0, enobufs: 0, maxQueueDepth: 0, drains: 0 };
+  readonly stats: RawSinkStats = { sent: 0, sentBytes: 0, queued: 0, refused: 0, refusedBy: {}, eagain: 0, enobufs: 0, maxQueueDepth: 0, drains: 0, reopens: 0 };
   readonly highWater: number;
   readonly maxQueued: number;
   private readonly retryMs: number;
   private socket: RawSocket | null;
-  private readonly wrap: RawSocketWrap;
+  private wrap: RawSocketWrap;
   // FIFO of copied packets: parallel arrays with a moving head (no shift()).
   private qBuf: Buffer[] = [];
   private qDst: string[] = [];
@@ -144,22 +146,26 @@ export class RawSink extends EventEmitter<RawSinkEvents> {
     this.lastBytes = bytes;
   };
 
-  private constructor(socket: RawSocket, opts: RawSinkOptions) {
+  private constructor(
+    private readonly raw: RawSocketModule,
+    private readonly opts: RawSinkOptions,
+  ) {
     super();
-    this.socket = socket;
-    this.wrap = socket.wrap;
     this.highWater = opts.highWater ?? 1024;
     this.maxQueued = Math.max(this.highWater, opts.maxQueued ?? 65536);
     this.retryMs = opts.retryMs ?? 1;
-    // Take writability events away from raw-socket's own queue (unused here).
-    this.wrap.removeAllListeners('sendReady');
-    this.wrap.on('sendReady', () => this.onWritable());
-    socket.on('error', (err) => this.fail(err));
+    const socket = this.createSocket();
+    this.socket = socket;
+    this.wrap = socket.wrap;
   }
 
   /** Opens the raw socket. Throws RawSinkError with the fix when that is not possible. */
   static open(opts: RawSinkOptions = {}): RawSink {
-    const raw = loadAddon<RawSocketModule>('raw-socket');
+    return new RawSink(loadAddon<RawSocketModule>('raw-socket'), opts);
+  }
+
+  private createSocket(): RawSocket {
+    const raw = this.raw;
     let socket: RawSocket;
     try {
       socket = raw.createSocket({ protocol: IPPROTO_RAW });
@@ -171,16 +177,47 @@ export class RawSink extends EventEmitter<RawSinkEvents> {
     try {
       // IPPROTO_RAW implies IP_HDRINCL on Linux; set it anyway so the header is always ours.
       socket.setOption(raw.SocketLevel.IPPROTO_IP, raw.SocketOption.IP_HDRINCL, 1);
-      socket.setOption(raw.SocketLevel.SOL_SOCKET, raw.SocketOption.SO_SNDBUF, opts.sendBufferBytes ?? 4 * 1024 * 1024);
+      socket.setOption(raw.SocketLevel.SOL_SOCKET, raw.SocketOption.SO_SNDBUF, this.opts.sendBufferBytes ?? 4 * 1024 * 1024);
       // Without IP_RECVERR, Linux turns a raw send's ENOBUFS (device queue full, packet dropped)
       // into success: the packet would be lost silently. With it, sendto reports ENOBUFS and the
-      // sink retries. (IPPROTO_RAW sockets receive nothing, so no error queue builds up.)
+      // sink retries. The price: an oversize packet (EMSGSIZE) also leaves an entry on the
+      // socket's error queue, which the addon's poll watcher reports as a socket error — see
+      // onSocketError, which replaces the socket.
       if (process.platform === 'linux') socket.setOption(raw.SocketLevel.IPPROTO_IP, IP_RECVERR, 1);
     } catch (err) {
       socket.close();
       throw new RawSinkError(`cannot configure the raw socket (${errnoOf(err)})`, { cause: err });
     }
-    return new RawSink(socket, opts);
+    // Take writability events away from raw-socket's own queue (unused here).
+    socket.wrap.removeAllListeners('sendReady');
+    socket.wrap.on('sendReady', () => {
+      if (socket === this.socket) this.onWritable();
+    });
+    // raw-socket emits 'error' with no argument for a poll error, then closes the socket itself.
+    socket.on('error', (err?: Error) => {
+      if (socket === this.socket) this.onSocketError(err);
+    });
+    return socket;
+  }
+
+  /**
+   * The poll watcher reported an error (in practice: the error-queue entry an EMSGSIZE leaves
+   * behind with IP_RECVERR). raw-socket has already closed that socket; open a fresh one and
+   * carry on with the queue intact. Only if that fails is the sink dead.
+   */
+  private onSocketError(err: Error | undefined): void {
+    this.stats.reopens++;
+    const wasWaiting = this.waitingWritable;
+    this.waitingWritable = false;
+    try {
+      const s = this.createSocket();
+      this.socket = s;
+      this.wrap = s.wrap;
+    } catch (e) {
+      this.fail(e instanceof Error ? e : new Error(String(err ?? e)));
+      return;
+    }
+    if (wasWaiting || this.queueLength > 0) this.waitWritable();
   }
 
   /** Packets waiting in the sink's queue. */
@@ -346,8 +383,9 @@ export class RawSink extends EventEmitter<RawSinkEvents> {
   }
 
   private fail(err: Error): void {
-    // raw-socket closes the socket itself after a poll error.
+    const s = this.socket;
     this.socket = null;
+    s?.close();
     const left = this.queueLength;
     this.clearQueue();
     for (let k = 0; k < left; k++) this.refuse('socket-error');

@@ -1,7 +1,8 @@
 // The raw IPv4 sink against a real kernel: handcrafted TCP SYNs from fake client addresses go from
 // a copier namespace to a Node TCP server in a target namespace (LAB.md two-host topology).
 //   1. N SYNs: the target's tcpdump sees exactly N, every checksum correct, and the target's
-//      kernel answers each one (it drops segments with bad checksums silently).
+//      kernel answers each one (it drops segments with bad checksums silently); oversize packets
+//      mixed in are refused as EMSGSIZE and do not kill the sink.
 //   2. A burst of 50,000 packets: all of them reach the target (iptables counter), none refused.
 //   3. A throttled device (tbf) and a small send buffer: the kernel pushes back (EAGAIN/ENOBUFS),
 //      the sink queues and retries, and still every packet arrives.
@@ -28,6 +29,8 @@ interface ChildJob {
   sendBufferBytes?: number;
   highWater?: number;
   pauseEvery?: number;
+  /** Also send an oversize (2,000-byte) packet before every k-th SYN; it must be refused. */
+  oversizeEvery?: number;
 }
 
 interface ChildReport {
@@ -49,6 +52,8 @@ async function childMain(job: ChildJob): Promise<void> {
   const scratch = Buffer.alloc(2048);
   const payload = Buffer.alloc(job.payload, 0x61);
   const results = { sent: 0, queued: 0, refused: 0 };
+  const big = Buffer.alloc(2000);
+  const bigLen = writeSegment(big, 0, { src: fake + 251, dst, srcPort: 9, dstPort: job.port, seq: 0, ack: 0, flags: TCP_SYN, window: 1, ipId: 0, payload: Buffer.alloc(1900) });
   let waitedForDrain = 0;
   const t0 = performance.now();
   for (let i = 0; i < job.count; i++) {
@@ -59,6 +64,11 @@ async function childMain(job: ChildJob): Promise<void> {
     }
     // Optional pacing, so a capturing tcpdump keeps up (it is not what is being tested).
     if (job.pauseEvery !== undefined && i > 0 && i % job.pauseEvery === 0) await new Promise((r) => setTimeout(r, 1));
+    if (job.oversizeEvery !== undefined && i % job.oversizeEvery === job.oversizeEvery - 1) {
+      results[sink.send(big, 0, bigLen, dst)]++;
+      // The error-queue entry it leaves is reported by the poll watcher on a later turn.
+      await new Promise((r) => setTimeout(r, 2));
+    }
     // Each packet gets a distinct (src, sport); the buffer is overwritten right after send().
     const len = writeSegment(scratch, 0, {
       src: fake + 1 + (i % 250),
@@ -150,13 +160,17 @@ if (process.env.RAW_SINK_CHILD !== undefined) {
     const dumpProc = lab.spawn(th.target, 'tcpdump', ['-i', th.targetIf, '-n', '-U', '--immediate-mode', '-B', '32768', '-s', '0', '-Z', 'root', '-w', file, `tcp port ${port}`]);
     await dumpProc.waitFor(/listening on/, 'stderr', 10_000);
     const dump = { stop: async (): Promise<string> => (await dumpProc.stop('SIGINT', 5000), dumpProc.stderr) };
-    const rep = await runChild(lab, th.copier, { target: th.targetIp, port, fakeBase, count: N, payload: 0, pauseEvery: 20 }, 60_000);
+    const rep = await runChild(lab, th.copier, { target: th.targetIp, port, fakeBase, count: N, payload: 0, pauseEvery: 20, oversizeEvery: 500 }, 60_000);
     // Let the SYN-ACKs of the last SYNs leave before stopping the capture.
     await new Promise((r) => setTimeout(r, 300));
     const summary = await dump.stop();
     assert.match(summary, /^0 packets dropped by kernel/m, summary);
     assert.equal(rep.stats.sent, N);
-    assert.equal(rep.stats.refused, 0, JSON.stringify(rep.stats.refusedBy));
+    // The four oversize packets are refused with their reason; the sink survives the socket error
+    // they cause (IP_RECVERR error queue) by replacing its socket.
+    assert.deepEqual(rep.stats.refusedBy, { EMSGSIZE: N / 500 });
+    assert.equal(rep.results.refused, N / 500);
+    assert.ok(rep.stats.reopens >= 1, `no socket replacement: ${JSON.stringify(rep.stats)}`);
 
     const text = await tcpdumpRead(lab, file, ['-nn', '-tt', '-vv']);
     // -vv prints two lines per packet: the IP header (with ", bad cksum" when wrong), then the TCP
@@ -192,7 +206,7 @@ if (process.env.RAW_SINK_CHILD !== undefined) {
       assert.ok(syns.has(`${fakeBase}.${1 + (probe % 250)}.${10000 + Math.floor(probe / 250)}`), `packet ${probe}`);
     }
     assert.equal(synAcks.size, N, 'the target kernel answered every SYN (bad checksums are dropped silently)');
-    t.diagnostic(`${N} SYNs in ${rep.elapsedMs.toFixed(0)} ms; queued ${rep.stats.queued}, eagain ${rep.stats.eagain}, enobufs ${rep.stats.enobufs}`);
+    t.diagnostic(`${N} SYNs in ${rep.elapsedMs.toFixed(0)} ms; queued ${rep.stats.queued}, eagain ${rep.stats.eagain}, enobufs ${rep.stats.enobufs}, socket reopens ${rep.stats.reopens}`);
   });
 
   test('a burst of 50,000 packets all reaches the target, none refused', { skip, timeout: 180_000 }, async (t) => {
