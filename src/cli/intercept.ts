@@ -51,7 +51,8 @@ program.action(async (raw: InterceptRawOptions) => {
   }
   if (parsed.config.daemon && process.env[DAEMON_CHILD_ENV] === undefined) {
     const pid = respawnDetached(process.execPath, process.execArgv, process.argv.slice(1));
-    process.stdout.write(`intercept: running in the background, PID ${pid}\n`);
+    const where = parsed.config.logFile === null ? ' (no -l given: its log is discarded)' : `, logging to ${parsed.config.logFile}`;
+    process.stdout.write(`intercept: running in the background, PID ${pid}${where}\n`);
     process.exit(0);
   }
   const fault = process.env.TCPCOPY_TS_FAULT_AFTER_MS;
