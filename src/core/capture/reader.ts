@@ -66,6 +66,7 @@ const S_TRAILER = 5;
 
 interface Iface {
   linkType: number;
+  supported: boolean;
   snaplen: number;
   ts: TsResolution;
 }
@@ -379,6 +380,23 @@ export class CaptureParser {
 
   /** 0: need input, 1: record ready, 2: block handled, continue. */
   private block(): number {
+    // Fast path: a well-formed EPB wholly inside the chunk (nearly every block of a big file).
+    if (this.carryLen === 0) {
+      const c = this.chunk;
+      const o = this.pos;
+      const avail = c.length - o;
+      if (avail >= 32) {
+        const le = this.le;
+        if ((le ? le32(c, o) : be32(c, o)) === BT_EPB) {
+          const len = le ? le32(c, o + 4) : be32(c, o + 4);
+          if (len <= avail && len >= 32 && (len & 3) === 0 && len <= MAX_PACKET_BLOCK) {
+            this.ub = c;
+            this.uo = o;
+            return this.packetBlock(BT_EPB, len);
+          }
+        }
+      }
+    }
     if (!this.ensure(12)) return 0;
     let b = this.ub;
     let o = this.uo;
@@ -502,7 +520,7 @@ export class CaptureParser {
     if ((resByte & 0x7f) > 63 || (!ts.base2 && ts.exponent > 18)) {
       throw this.error(this.offset, `unsupported if_tsresol 0x${resByte.toString(16)} in interface description block`);
     }
-    return { linkType, snaplen, ts };
+    return { linkType, supported: isSupportedLinkType(linkType), snaplen, ts };
   }
 
   /** Fills the record from an EPB/SPB/OPB available at ub[uo, uo+len). */
@@ -510,7 +528,8 @@ export class CaptureParser {
     const b = this.ub;
     const o = this.uo;
     const start = this.offset;
-    this.checkTrailer(b, o, start, len);
+    const le = this.le;
+    if ((le ? le32(b, o + len - 4) : be32(b, o + len - 4)) !== len) this.checkTrailer(b, o, start, len);
     const rec = this.rec;
     let ifId: number;
     let capLen: number;
@@ -526,11 +545,11 @@ export class CaptureParser {
       const first = this.ifaces[0];
       if (first !== undefined && first.snaplen > 0 && capLen > first.snaplen) capLen = first.snaplen;
     } else {
-      ifId = type === BT_EPB ? this.u32(b, o + 8) : this.u16(b, o + 8);
-      hi = this.u32(b, o + 12);
-      lo = this.u32(b, o + 16);
-      capLen = this.u32(b, o + 20);
-      origLen = this.u32(b, o + 24);
+      ifId = type === BT_EPB ? (le ? le32(b, o + 8) : be32(b, o + 8)) : this.u16(b, o + 8);
+      hi = le ? le32(b, o + 12) : be32(b, o + 12);
+      lo = le ? le32(b, o + 16) : be32(b, o + 16);
+      capLen = le ? le32(b, o + 20) : be32(b, o + 20);
+      origLen = le ? le32(b, o + 24) : be32(b, o + 24);
       dataAt = 28;
       if (capLen > MAX_CAPLEN) throw this.error(start + 20, `impossible record length: caplen ${capLen} exceeds ${MAX_CAPLEN}`);
       if (dataAt + capLen > len - 4) throw this.error(start + 20, `caplen ${capLen} does not fit in its ${len}-byte block`);
@@ -539,7 +558,7 @@ export class CaptureParser {
     if (iface === undefined) {
       throw this.error(start + 8, `packet refers to interface ${ifId} but the section (at ${this.sectionStart}) has ${this.ifaces.length} interface description block(s)`);
     }
-    if (!isSupportedLinkType(iface.linkType)) {
+    if (!iface.supported) {
       throw this.error(start, `unsupported link type ${describeLinkType(iface.linkType)} on interface ${ifId} (supported: ${SUPPORTED_LINK_TYPES_TEXT})`);
     }
     rec.resetView();

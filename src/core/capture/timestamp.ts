@@ -13,16 +13,29 @@ export interface TsResolution {
   readonly exponent: number;
   /** if_tsoffset: seconds added to every timestamp. */
   readonly offsetSec: number;
+  /** Precomputed (no Math.pow per packet): base 10, n ≤ 9: ns per unit; n > 9: units per ns. */
+  readonly nsPerUnit: number;
+  readonly unitsPerNs: number;
+  /** 1 / unitsPerSec: quotients by multiplication (then corrected by ±1), far cheaper than division. */
+  readonly inverse: number;
 }
-
-export const MICROSECONDS: TsResolution = { unitsPerSec: 1e6, base2: false, exponent: 6, offsetSec: 0 };
 
 /** Decodes the if_tsresol option byte: MSB clear → 10^-n, MSB set → 2^-n. */
 export function resolutionFromByte(b: number, offsetSec: number): TsResolution {
   const base2 = (b & 0x80) !== 0;
   const exponent = b & 0x7f;
-  return { unitsPerSec: base2 ? 2 ** exponent : 10 ** exponent, base2, exponent, offsetSec };
+  return {
+    unitsPerSec: base2 ? 2 ** exponent : 10 ** exponent,
+    base2,
+    exponent,
+    offsetSec,
+    nsPerUnit: !base2 && exponent <= 9 ? 10 ** (9 - exponent) : 0,
+    unitsPerNs: !base2 && exponent > 9 ? 10 ** (exponent - 9) : 0,
+    inverse: 1 / (base2 ? 2 ** exponent : 10 ** exponent),
+  };
 }
+
+export const MICROSECONDS: TsResolution = resolutionFromByte(6, 0);
 
 export interface TsTarget {
   tsSec: number;
@@ -34,9 +47,9 @@ const SAFE = 9007199254740992; // 2^53
 
 /** Nanoseconds for `rem` units (< unitsPerSec). */
 function fractionToNs(rem: number, r: TsResolution): number {
+  if (r.nsPerUnit !== 0) return rem * r.nsPerUnit;
   if (!r.base2) {
-    if (r.exponent <= 9) return rem * 10 ** (9 - r.exponent);
-    const div = 10 ** (r.exponent - 9);
+    const div = r.unitsPerNs;
     return (rem - (rem % div)) / div;
   }
   const scaled = rem * 1e9;
@@ -48,12 +61,13 @@ function fractionToNs(rem: number, r: TsResolution): number {
 /** Writes seconds and nanoseconds of the timestamp hi:lo into out. */
 export function splitTimestamp(hi: number, lo: number, r: TsResolution, out: TsTarget): void {
   const d = r.unitsPerSec;
+  const inv = r.inverse;
   let sec: number;
   let rem: number;
   if (hi < 0x200000) {
-    // The whole value fits in 53 bits: one division plus an off-by-one fix for rounding.
+    // The whole value fits in 53 bits: one quotient, off by at most one after rounding.
     const u = hi * TWO32 + lo;
-    sec = Math.floor(u / d);
+    sec = Math.floor(u * inv);
     rem = u - sec * d;
     if (rem < 0) {
       sec--;
@@ -63,23 +77,41 @@ export function splitTimestamp(hi: number, lo: number, r: TsResolution, out: TsT
       rem -= d;
     }
   } else if (d * 65536 < SAFE) {
-    // Long division in base 2^16 (e.g. nanosecond units): every partial value stays exact.
-    sec = 0;
-    rem = 0;
-    for (let i = 0; i < 4; i++) {
-      const digit = i === 0 ? hi >>> 16 : i === 1 ? hi & 0xffff : i === 2 ? lo >>> 16 : lo & 0xffff;
-      const cur = rem * 65536 + digit;
-      let q = Math.floor(cur / d);
-      rem = cur - q * d;
-      if (rem < 0) {
-        q--;
-        rem += d;
-      } else if (rem >= d) {
-        q++;
-        rem -= d;
-      }
-      sec = sec * 65536 + q;
+    // Long division: hi, then two 16-bit digits of lo (e.g. nanosecond units). Every partial
+    // dividend is below d * 2^16 < 2^53, so each step is exact after its ±1 correction.
+    let q = Math.floor(hi * inv);
+    let x = hi - q * d;
+    if (x < 0) {
+      q--;
+      x += d;
+    } else if (x >= d) {
+      q++;
+      x -= d;
     }
+    sec = q * TWO32;
+    x = x * 65536 + (lo >>> 16);
+    q = Math.floor(x * inv);
+    x -= q * d;
+    if (x < 0) {
+      q--;
+      x += d;
+    } else if (x >= d) {
+      q++;
+      x -= d;
+    }
+    sec += q * 65536;
+    x = x * 65536 + (lo & 0xffff);
+    q = Math.floor(x * inv);
+    x -= q * d;
+    if (x < 0) {
+      q--;
+      x += d;
+    } else if (x >= d) {
+      q++;
+      x -= d;
+    }
+    sec += q;
+    rem = x;
   } else {
     const u = (BigInt(hi) << 32n) | BigInt(lo);
     const bd = BigInt(d);
