@@ -1114,7 +1114,7 @@ export class SessionEngine {
     if (s.gapAt < d) d = s.gapAt;
     if (s.idleAt < d) d = s.idleAt;
     if (d < nowUs) d = nowUs;
-    this.heap.update(s, d);
+    if (d !== s.deadline || (s.heapIndex < 0 && d !== Infinity)) this.heap.update(s, d);
   }
 
   // ───────────────────────────── ending ─────────────────────────────
