@@ -160,3 +160,17 @@ test('a test response larger than the captured one: the next request waits for i
   assert.equal(state(c).early, 0);
   assert.deepEqual(sim.outcomes(), ['completed']);
 });
+
+test('upload into a slow reader: zero windows are waited out (persist probes), nothing lost or duplicated', () => {
+  const body = Buffer.alloc(200_000);
+  for (let i = 0; i < body.length; i++) body[i] = 0x61 + (i % 26);
+  const payload = Buffer.concat([body, Buffer.from('EOF')]);
+  const sim = new Sim({ target: { rcvWindow: 16_384, wscale: 0, readDelayUs: 300_000, app: httpApp({ responseSize: () => 100, terminator: 'EOF' }) } });
+  sim.feed(captureSession({ clientIp: CLIENT, clientPort: 40007, serverIp: ONLINE_SERVER, serverPort: 80, steps: [{ send: payload }, { recv: 100 }, { fin: true }] }));
+  sim.run();
+  const c = sim.target.history[0]!;
+  assert.ok(c.stream.equals(payload));
+  assert.ok(sim.engine.stats.persistProbes > 0, 'the window closed and was probed');
+  assert.ok(sim.target.stats.beyondWindow <= sim.engine.stats.persistProbes + sim.engine.stats.retransmits);
+  assert.deepEqual(sim.outcomes(), ['completed']);
+});

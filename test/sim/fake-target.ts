@@ -55,6 +55,9 @@ export interface TargetOptions {
   mtu?: number;
   /** A fixed congestion window: at most this many response bytes in flight. */
   cwnd?: number;
+  /** A slow application: it reads received bytes only this long after they arrive, so the
+   *  receive window fills up and closes (zero window) until it reads. */
+  readDelayUs?: number;
   app: (c: TargetConn) => AppHandler;
 }
 
@@ -106,6 +109,8 @@ export class TargetConn {
   /** Request boundaries as the app saw them and whether the previous response was complete. */
   readonly log: string[] = [];
   ooo = new Map<number, Buffer>();
+  /** Bytes received but not yet read by a slow application (they occupy the window). */
+  unread = 0;
   rtoGen = 0;
   rtoBackoff = 0;
   twUntil = 0;
@@ -363,7 +368,7 @@ export class FakeTarget {
       if (end <= 0) {
         st.dupData++;
         needAck = true;
-      } else if (d >= this.rcvWindow || end > this.rcvWindow) {
+      } else if (d >= this.window(c) || end > this.window(c)) {
         st.beyondWindow++;
         needAck = true;
       } else if (c.peerFin) {
@@ -408,10 +413,25 @@ export class FakeTarget {
     if (needAck && c.sndMax === before && c.state !== 'closed') this.sendAck(c);
   }
 
+  /** Free receive window: the buffer minus what a slow application has not read yet. */
+  window(c: TargetConn): number {
+    return Math.max(0, this.rcvWindow - c.unread);
+  }
+
   private deliver(c: TargetConn, data: Buffer): void {
     c.received.push(data);
     c.receivedBytes += data.length;
     c.rcvNxt = (c.rcvNxt + data.length) >>> 0;
+    const delay = this.o.readDelayUs ?? 0;
+    if (delay > 0) {
+      c.unread += data.length;
+      this.world.after(delay, () => {
+        const wasClosed = this.window(c) < 1000;
+        c.unread -= data.length;
+        // Window update once there is room again (as Linux does after the app reads).
+        if (wasClosed && c.state !== 'closed' && c.state !== 'timeWait') this.sendAck(c);
+      });
+    }
     c.handler.onData?.(c, data);
   }
 
@@ -526,7 +546,7 @@ export class FakeTarget {
   }
 
   private emit(c: TargetConn, flags: number, seq: number, n: number, options: OptionSpec | undefined): void {
-    const win = (flags & TCP_SYN) !== 0 ? Math.min(65535, this.rcvWindow) : Math.min(65535, this.rcvWindow >> c.ourWscale);
+    const win = (flags & TCP_SYN) !== 0 ? Math.min(65535, this.rcvWindow) : Math.min(65535, this.window(c) >> c.ourWscale);
     this.out(
       buildSegment({
         src: this.o.ip,
