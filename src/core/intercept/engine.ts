@@ -70,7 +70,10 @@ class Conn {
  *     connected → one of them, by a stable hash of the exact client address;
  *  3. otherwise, a SYN/RST (a SYN-ACK may overtake its CLIENT_ADD) waits in the delay table, and
  *     anything else goes to a live connection by the same hash;
- *  4. no copier at all → discarded (counted). The packet is dropped in every case.
+ *  4. no copier has said hello yet but one is connecting → held in the delay table and delivered
+ *     on its hello (if younger than the 3 s group window);
+ *  5. no connection at all → discarded (counted). The packet is dropped in every case.
+ * A connection joins the copier set only once its hello is read.
  *
  * Batching: records accumulate per connection and are flushed when the frame is full, or at
  * the first tick (`onTick`, run by the app right after the event loop's I/O phase) that saw no
