@@ -8,6 +8,8 @@ import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../packet/tcp.js';
 import { PortAllocator } from './port-allocator.js';
 import { Prng, hash4 } from './prng.js';
 import { Seg } from './segment.js';
+import { beginTurn, gate } from './pacing.js';
+import { baseRto, currentRto, rttSample } from './rtt.js';
 import { OnlineConn, Session, type PendingControl } from './session.js';
 import { EngineStats } from './stats.js';
 import { TimerHeap } from './timer-heap.js';
@@ -320,7 +322,7 @@ export class SessionEngine {
       s.ipId = hash4(cip, port, s.iss, 0, this.ipIdKey) & 0xffff;
       s.ourMss = Math.min(conn.synMss > 0 ? conn.synMss : cfg.mss, cfg.mss);
       s.lastServerAt = nowUs;
-      s.rto = this.baseRto(s);
+      s.rto = baseRto(s, this.cfg);
       this.sendSyn(s, nowUs);
       this.reschedule(s, nowUs);
     }
@@ -577,10 +579,10 @@ export class SessionEngine {
       s.sndWnd = window; // never scaled in a SYN-ACK
       s.tsOk = o.hasTs && conn.synTs;
       if (o.hasTs) s.tsRecent = o.tsVal;
-      if (s.retries === 0 && this.cfg.fixedRttUs === 0) this.rttSample(s, nowUs - s.synSentAt);
+      if (s.retries === 0 && this.cfg.fixedRttUs === 0) rttSample(s, this.cfg, nowUs - s.synSentAt);
       s.retries = 0;
       s.backoff = 0;
-      s.rto = this.baseRto(s);
+      s.rto = baseRto(s, this.cfg);
       s.rtoAt = Infinity;
       s.phase = 'established';
       s.establishedAt = nowUs;
@@ -649,7 +651,7 @@ export class SessionEngine {
           s.inRecovery = true;
           s.recover = s.sndMax;
           this.retransmitOne(s, nowUs);
-          s.rtoAt = nowUs + this.currentRto(s);
+          s.rtoAt = nowUs + currentRto(s, this.cfg);
         }
       }
     }
@@ -717,7 +719,7 @@ export class SessionEngine {
     this.stats.bufferedBytes = this.bufferedTotal;
     if (s.finSent && ack === s.sndMax) s.finAcked = true;
     if (s.rttSentAt >= 0 && seqGeq(ack, s.rttSeq)) {
-      if (this.cfg.fixedRttUs === 0) this.rttSample(s, nowUs - s.rttSentAt);
+      if (this.cfg.fixedRttUs === 0) rttSample(s, this.cfg, nowUs - s.rttSentAt);
       s.rttSentAt = -1;
     }
     s.retries = 0;
@@ -727,7 +729,7 @@ export class SessionEngine {
       if (seqLt(ack, s.recover)) this.retransmitOne(s, nowUs);
       else s.inRecovery = false;
     }
-    s.rtoAt = s.sndUna === s.sndMax ? Infinity : nowUs + this.currentRto(s);
+    s.rtoAt = s.sndUna === s.sndMax ? Infinity : nowUs + currentRto(s, this.cfg);
   }
 
   // ───────────────────────────── sending ─────────────────────────────
@@ -747,19 +749,19 @@ export class SessionEngine {
         while (it !== undefined && seqLeq(it.end, capPos)) it = s.items[++s.sendIdx];
         if (it === undefined) return;
         if (capPos === it.seq && s.gatedItem !== it) {
-          const wait = this.gate(s, it.origAck, it.thinkUs, nowUs);
+          const wait = gate(s, this.cfg, this.stats, it.origAck, it.thinkUs, nowUs);
           if (wait !== 0) {
             s.holdAt = wait;
             return;
           }
           s.gatedItem = it;
-          this.beginTurn(s, it.origAck);
+          beginTurn(s, this.stats, it.origAck);
         }
         const inFlight = seqDiff(s.sndNxt, s.sndUna);
         const room = s.sndWnd - inFlight;
         if (room <= 0) {
           // Zero window with nothing in flight: the RTO timer doubles as the persist timer.
-          if (inFlight === 0 && s.rtoAt === Infinity) s.rtoAt = nowUs + this.currentRto(s);
+          if (inFlight === 0 && s.rtoAt === Infinity) s.rtoAt = nowUs + currentRto(s, this.cfg);
           return;
         }
         const n = Math.min(seqDiff(it.end, capPos), this.pieceMax(s), room);
@@ -767,22 +769,22 @@ export class SessionEngine {
         continue;
       }
       if (s.fin !== null && !s.finSent && s.rst === null) {
-        const wait = this.gate(s, s.fin.origAck, s.fin.thinkUs, nowUs);
+        const wait = gate(s, this.cfg, this.stats, s.fin.origAck, s.fin.thinkUs, nowUs);
         if (wait !== 0) {
           s.holdAt = wait;
           return;
         }
-        this.beginTurn(s, s.fin.origAck);
+        beginTurn(s, this.stats, s.fin.origAck);
         s.finSent = true;
         this.emit(s, TCP_FIN | TCP_ACK, s.sndNxt, null, 0, 0, 0, 0, nowUs);
         this.stats.finsSent++;
         s.sndNxt = (s.sndNxt + 1) >>> 0;
         s.sndMax = s.sndNxt;
-        if (s.rtoAt === Infinity) s.rtoAt = nowUs + this.currentRto(s);
+        if (s.rtoAt === Infinity) s.rtoAt = nowUs + currentRto(s, this.cfg);
         return;
       }
       if (s.rst !== null) {
-        const wait = this.gate(s, s.rst.origAck, s.rst.thinkUs, nowUs);
+        const wait = gate(s, this.cfg, this.stats, s.rst.origAck, s.rst.thinkUs, nowUs);
         if (wait !== 0) {
           s.holdAt = wait;
           return;
@@ -793,68 +795,6 @@ export class SessionEngine {
         this.finish(s, 'reset-as-captured', nowUs, false);
       }
       return;
-    }
-  }
-
-  /**
-   * Response pacing. 0 = go now; otherwise the time to look again (Infinity = on the next
-   * record). A packet whose captured ack is ahead of the current turn's is a new request: the
-   * real client had received that many more response bytes before sending it, so wait until the
-   * target sent as many; if the target's response is smaller, a quiet period ends it; a
-   * response that never comes is waited for at most responseWaitMaxUs. Then keep the captured
-   * think time, divided by -a.
-   */
-  private gate(s: Session, origAck: number, thinkUs: number, nowUs: number): number {
-    const cfg = this.cfg;
-    if (cfg.noWait) return 0;
-    if (!s.turnInit) {
-      s.turnInit = true;
-      s.turnAck = s.conn.hasBase ? s.conn.base : origAck;
-    }
-    if (!seqGt(origAck, s.turnAck)) return 0;
-    if (s.turnReadyAt < 0) {
-      const need = seqDiff(origAck, s.turnAck);
-      // The target's FIN counts as one byte, as it does in the captured acks.
-      const got = s.respBytes - s.turnResp + (s.serverFin ? 1 : 0);
-      const since = Math.max(s.lastDataSentAt, s.establishedAt);
-      const quiet = Math.max(cfg.responseQuietUs, 4 * (cfg.fixedRttUs > 0 ? cfg.fixedRttUs : s.srtt));
-      // More than the capture showed is complete only at a push (the end of one of the
-      // target's writes): a bigger test response may still be streaming.
-      if (got >= need && (got === need || s.respPush)) {
-        s.turnReadyAt = s.lastRespAt;
-      } else if (got > 0 && nowUs - s.lastRespAt >= quiet) {
-        s.turnReadyAt = s.lastRespAt + quiet;
-        this.stats.quietReleases++;
-      } else if (nowUs - since >= cfg.responseWaitMaxUs) {
-        s.turnReadyAt = nowUs;
-        s.responseWaitsExpired++;
-        this.stats.responseWaitsExpired++;
-      } else {
-        s.waitingResponse = true;
-        let at = since + cfg.responseWaitMaxUs;
-        if (got > 0) at = Math.min(at, s.lastRespAt + quiet);
-        return at;
-      }
-    }
-    s.waitingResponse = false;
-    if (!cfg.preserveThinkTime || thinkUs <= 0) return 0;
-    const readyAt = s.turnReadyAt + thinkUs / cfg.acceleration;
-    if (nowUs >= readyAt) return 0;
-    this.stats.thinkHolds++;
-    return readyAt;
-  }
-
-  private beginTurn(s: Session, origAck: number): void {
-    if (!s.turnInit) {
-      s.turnInit = true;
-      s.turnAck = origAck;
-    }
-    if (seqGt(origAck, s.turnAck)) {
-      s.turnAck = origAck;
-      s.turnResp = s.respBytes + (s.serverFin ? 1 : 0);
-      s.turnReadyAt = -1;
-      s.turns++;
-      this.stats.turns++;
     }
   }
 
@@ -878,7 +818,7 @@ export class SessionEngine {
       s.rttSentAt = nowUs;
       s.rttSeq = s.sndNxt;
     }
-    if (s.rtoAt === Infinity) s.rtoAt = nowUs + this.currentRto(s);
+    if (s.rtoAt === Infinity) s.rtoAt = nowUs + currentRto(s, this.cfg);
   }
 
   /** Resend one segment from sndUna (RTO, fast retransmit, partial ACK in recovery). */
@@ -918,7 +858,7 @@ export class SessionEngine {
     s.sndNxt = (s.iss + 1) >>> 0;
     s.sndMax = s.sndNxt;
     s.synSentAt = nowUs;
-    s.rtoAt = nowUs + this.currentRto(s);
+    s.rtoAt = nowUs + currentRto(s, this.cfg);
     this.stats.synsSent++;
     this.stats.packetsSent++;
     this.sink.send(this.writer.buf, len);
@@ -1059,7 +999,7 @@ export class SessionEngine {
       s.recover = s.sndMax;
       s.dupAcks = 0;
       this.retransmitOne(s, nowUs);
-      s.rtoAt = nowUs + this.currentRto(s);
+      s.rtoAt = nowUs + currentRto(s, this.cfg);
       return;
     }
     // Nothing in flight: a persist probe if the window is shut and data waits.
@@ -1071,32 +1011,9 @@ export class SessionEngine {
         this.stats.persistProbes++;
         this.sendData(s, it, seqDiff(capPos, it.seq), 1, nowUs);
         s.backoff = Math.min(s.backoff + 1, 16);
-        s.rtoAt = nowUs + this.currentRto(s);
+        s.rtoAt = nowUs + currentRto(s, this.cfg);
       }
     }
-  }
-
-  private baseRto(s: Session): number {
-    const cfg = this.cfg;
-    if (cfg.fixedRttUs > 0) return Math.min(cfg.maxRtoUs, Math.max(cfg.minRtoUs, 3 * cfg.fixedRttUs));
-    if (s.srtt > 0) return Math.min(cfg.maxRtoUs, Math.max(cfg.minRtoUs, s.srtt + Math.max(4 * s.rttvar, 1000)));
-    return cfg.initialRtoUs;
-  }
-
-  private currentRto(s: Session): number {
-    return Math.min(this.cfg.maxRtoUs, s.rto * 2 ** s.backoff);
-  }
-
-  private rttSample(s: Session, r: number): void {
-    if (r < 0) return;
-    if (s.srtt === 0) {
-      s.srtt = r;
-      s.rttvar = r / 2;
-    } else {
-      s.rttvar = 0.75 * s.rttvar + 0.25 * Math.abs(s.srtt - r);
-      s.srtt = 0.875 * s.srtt + 0.125 * r;
-    }
-    s.rto = this.baseRto(s);
   }
 
   private reschedule(s: Session, nowUs: number): void {
