@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { onesSum, pseudoHeaderSum } from '../packet/checksum.js';
 import { classifyIpv4 } from '../packet/classify.js';
-import { newTcpOptions, parseTcpOptions, type OptionSpec } from '../packet/options.js';
+import { newTcpOptions, parseTcpOptions } from '../packet/options.js';
 import { SegmentView } from '../packet/segment.js';
 import { seqDiff, seqGeq, seqGt, seqLeq, seqLt } from '../packet/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../packet/tcp.js';
@@ -15,11 +15,9 @@ import { EngineStats } from './stats.js';
 import { TimerHeap } from './timer-heap.js';
 import { TupleMap } from './tuple-map.js';
 import type { EngineConfig, EngineSink, Outcome, SessionInfo } from './types.js';
-import { PacketWriter } from './writer.js';
+import { Sender } from './sender.js';
 
 const LOOPBACK = 0x7f000001;
-/** Window we advertise: we discard response data, so never limit the target. */
-const OUR_WINDOW = 65535;
 /** Our window-scale shift in fake SYNs (the real client's is unknown). */
 const FAKE_WSCALE = 7;
 /** Fixed hash keys: ISNs and TS values must keep rising across runs for the same tuple. */
@@ -46,7 +44,7 @@ export class SessionEngine {
   private readonly byTarget = new TupleMap<Session>(1024);
   private readonly heap = new TimerHeap<Session>();
   private readonly ports: PortAllocator;
-  private readonly writer = new PacketWriter();
+  private readonly tx: Sender;
   private readonly view = new SegmentView();
   private readonly opts = newTcpOptions();
   private readonly shiftR: number;
@@ -57,8 +55,6 @@ export class SessionEngine {
   private firstPacketUs = -1;
   private nextId = 1;
   private bufferedTotal = 0;
-  private readonly synTs = { val: 0, ecr: 0 };
-  private readonly synSpec: OptionSpec = { mss: -1, wscale: -1, sackOk: false, ts: undefined };
   /** IP offset of the captured packet being handled (the views don't expose it). */
   private curIpOff = 0;
 
@@ -69,6 +65,7 @@ export class SessionEngine {
     const rng = new Prng(cfg.seed);
     this.shiftR = rng.below(512);
     this.ipIdKey = rng.nextU32();
+    this.tx = new Sender(cfg, sink, this.stats);
     this.ports = new PortAllocator((a, b, c, d) => this.byTarget.has(a, b, c, d));
   }
 
@@ -323,7 +320,7 @@ export class SessionEngine {
       s.ourMss = Math.min(conn.synMss > 0 ? conn.synMss : cfg.mss, cfg.mss);
       s.lastServerAt = nowUs;
       s.rto = baseRto(s, this.cfg);
-      this.sendSyn(s, nowUs);
+      this.tx.sendSyn(s, nowUs);
       this.reschedule(s, nowUs);
     }
     if (conn.live === 0) {
@@ -548,9 +545,9 @@ export class SessionEngine {
     if (s.phase === 'closed') {
       if ((flags & TCP_RST) !== 0) return;
       // Lingering after a reset of ours: the target missed it, so reset again (RFC 9293).
-      if (s.resetSent) this.sendRst(s, ack, false, nowUs);
+      if (s.resetSent) this.tx.sendRst(s, ack, false, nowUs);
       // After a clean close: ACK a retransmitted FIN or data so the target can finish.
-      else if ((payLen > 0 || (flags & TCP_FIN) !== 0) && s.establishedAt >= 0) this.sendAck(s, nowUs);
+      else if ((payLen > 0 || (flags & TCP_FIN) !== 0) && s.establishedAt >= 0) this.tx.sendAck(s, nowUs);
       return;
     }
     if (s.phase === 'synSent') this.onSynSentRecord(s, flags, seq, ack, window, nowUs);
@@ -563,7 +560,7 @@ export class SessionEngine {
     const synAck = TCP_SYN | TCP_ACK;
     if ((flags & synAck) === synAck) {
       if (ack !== ((s.iss + 1) >>> 0)) {
-        this.sendRst(s, ack, false, 0);
+        this.tx.sendRst(s, ack, false, 0);
         return;
       }
       const conn = s.conn;
@@ -588,7 +585,7 @@ export class SessionEngine {
       s.establishedAt = nowUs;
       s.lastRespAt = nowUs;
       this.stats.connectionsEstablished++;
-      this.sendAck(s, nowUs);
+      this.tx.sendAck(s, nowUs);
       this.pump(s, nowUs);
       return;
     }
@@ -600,9 +597,9 @@ export class SessionEngine {
       // Not for our SYN: a stale connection on this tuple (or TIME_WAIT's challenge ACK). Reset
       // it as RFC 9293 says, then try the SYN again at once.
       this.stats.staleResponsesReset++;
-      this.sendRst(s, ack, false, 0);
+      this.tx.sendRst(s, ack, false, 0);
       if (s.staleResets++ < 3) {
-        this.sendSyn(s, nowUs);
+        this.tx.sendSyn(s, nowUs);
         this.stats.synRetransmits++;
       }
     }
@@ -622,7 +619,7 @@ export class SessionEngine {
     const st = this.stats;
     if ((flags & TCP_SYN) !== 0) {
       // A repeated SYN-ACK: our handshake ACK was lost.
-      if ((flags & TCP_ACK) !== 0 && seq === s.irs) this.sendAck(s, nowUs);
+      if ((flags & TCP_ACK) !== 0 && seq === s.irs) this.tx.sendAck(s, nowUs);
       return;
     }
     if ((flags & TCP_RST) !== 0) {
@@ -650,7 +647,7 @@ export class SessionEngine {
           st.fastRetransmits++;
           s.inRecovery = true;
           s.recover = s.sndMax;
-          this.retransmitOne(s, nowUs);
+          this.tx.retransmitOne(s, nowUs);
           s.rtoAt = nowUs + currentRto(s, this.cfg);
         }
       }
@@ -686,7 +683,7 @@ export class SessionEngine {
       }
       ackNow = true;
     }
-    if (ackNow) this.sendAck(s, nowUs);
+    if (ackNow) this.tx.sendAck(s, nowUs);
     if (s.finAcked && s.serverFin) {
       this.finish(s, 'completed', nowUs, false);
       return;
@@ -726,7 +723,7 @@ export class SessionEngine {
     s.backoff = 0;
     s.dupAcks = 0;
     if (s.inRecovery) {
-      if (seqLt(ack, s.recover)) this.retransmitOne(s, nowUs);
+      if (seqLt(ack, s.recover)) this.tx.retransmitOne(s, nowUs);
       else s.inRecovery = false;
     }
     s.rtoAt = s.sndUna === s.sndMax ? Infinity : nowUs + currentRto(s, this.cfg);
@@ -764,8 +761,8 @@ export class SessionEngine {
           if (inFlight === 0 && s.rtoAt === Infinity) s.rtoAt = nowUs + currentRto(s, this.cfg);
           return;
         }
-        const n = Math.min(seqDiff(it.end, capPos), this.pieceMax(s), room);
-        this.sendData(s, it, seqDiff(capPos, it.seq), n, nowUs);
+        const n = Math.min(seqDiff(it.end, capPos), this.tx.pieceMax(s), room);
+        this.tx.sendData(s, it, seqDiff(capPos, it.seq), n, nowUs);
         continue;
       }
       if (s.fin !== null && !s.finSent && s.rst === null) {
@@ -776,7 +773,7 @@ export class SessionEngine {
         }
         beginTurn(s, this.stats, s.fin.origAck);
         s.finSent = true;
-        this.emit(s, TCP_FIN | TCP_ACK, s.sndNxt, null, 0, 0, 0, 0, nowUs);
+        this.tx.emit(s, TCP_FIN | TCP_ACK, s.sndNxt, null, 0, 0, 0, 0, nowUs);
         this.stats.finsSent++;
         s.sndNxt = (s.sndNxt + 1) >>> 0;
         s.sndMax = s.sndNxt;
@@ -790,143 +787,12 @@ export class SessionEngine {
           return;
         }
         if (s.sndUna !== s.sndNxt) return; // let the data land first
-        this.sendRst(s, s.sndNxt, true, nowUs);
+        this.tx.sendRst(s, s.sndNxt, true, nowUs);
         s.resetSent = true;
         this.finish(s, 'reset-as-captured', nowUs, false);
       }
       return;
     }
-  }
-
-  private pieceMax(s: Session): number {
-    const opt = s.tsOk ? 12 : 0;
-    return Math.max(8, Math.min(this.cfg.mtu - 40, s.serverMss) - opt);
-  }
-
-  /** Send n bytes of item `it` starting at byte `at` of it, as new data. */
-  private sendData(s: Session, it: Seg, at: number, n: number, nowUs: number): void {
-    const whole = at === 0 && n === it.len;
-    const end = at + n === it.len;
-    this.emit(s, TCP_ACK | (end ? TCP_PSH : 0), s.sndNxt, it.payload, at, n, whole ? it.psum : -1, it.tos, nowUs);
-    const st = this.stats;
-    st.dataPacketsSent++;
-    st.payloadBytesSent += n;
-    s.sndNxt = (s.sndNxt + n) >>> 0;
-    if (seqGt(s.sndNxt, s.sndMax)) s.sndMax = s.sndNxt;
-    s.lastDataSentAt = nowUs;
-    if (s.rttSentAt < 0) {
-      s.rttSentAt = nowUs;
-      s.rttSeq = s.sndNxt;
-    }
-    if (s.rtoAt === Infinity) s.rtoAt = nowUs + currentRto(s, this.cfg);
-  }
-
-  /** Resend one segment from sndUna (RTO, fast retransmit, partial ACK in recovery). */
-  private retransmitOne(s: Session, nowUs: number): void {
-    s.retransmits++;
-    this.stats.retransmits++;
-    s.rttSentAt = -1; // Karn: no RTT sample across a retransmission
-    const capPos = (s.sndUna - s.seqOffset) >>> 0;
-    if (s.finSent && ((s.sndMax - 1) >>> 0) === s.sndUna) {
-      this.emit(s, TCP_FIN | TCP_ACK, s.sndUna, null, 0, 0, 0, 0, nowUs);
-      return;
-    }
-    for (let i = s.head; i < s.items.length; i++) {
-      const it = s.items[i] as Seg;
-      if (seqLeq(it.end, capPos)) continue;
-      const at = seqDiff(capPos, it.seq);
-      if (at < 0) return;
-      const n = Math.min(it.len - at, this.pieceMax(s), Math.max(1, seqDiff(s.sndMax, s.sndUna)));
-      const whole = at === 0 && n === it.len;
-      this.emit(s, TCP_ACK | TCP_PSH, s.sndUna, it.payload, at, n, whole ? it.psum : -1, it.tos, nowUs);
-      return;
-    }
-  }
-
-  private sendSyn(s: Session, nowUs: number): void {
-    const c = s.conn;
-    // One reused option spec: SYNs are one per session, but sessions/s matters too.
-    const spec = this.synSpec;
-    spec.mss = s.ourMss;
-    spec.wscale = c.synWscale;
-    spec.sackOk = c.synSackOk;
-    if (c.synTs) {
-      this.synTs.val = this.tsNow(s, nowUs);
-      spec.ts = this.synTs;
-    } else spec.ts = undefined;
-    const len = this.writer.writeSyn(s.clientIp, s.targetIp, s.clientPort, s.targetPort, s.iss, c.synWindow, this.nextIpId(s), spec);
-    s.sndNxt = (s.iss + 1) >>> 0;
-    s.sndMax = s.sndNxt;
-    s.synSentAt = nowUs;
-    s.rtoAt = nowUs + currentRto(s, this.cfg);
-    this.stats.synsSent++;
-    this.stats.packetsSent++;
-    this.sink.send(this.writer.buf, len);
-  }
-
-  private sendAck(s: Session, nowUs: number): void {
-    this.emit(s, TCP_ACK, s.sndNxt, null, 0, 0, 0, 0, nowUs);
-    this.stats.acksSent++;
-  }
-
-  /** RST with the given seq; with ACK when `withAck` (our ack = rcvNxt). */
-  private sendRst(s: Session, seq: number, withAck: boolean, nowUs: number): void {
-    if (withAck) this.emit(s, TCP_RST | TCP_ACK, seq, null, 0, 0, 0, 0, nowUs);
-    else {
-      const len = this.writer.write(s.clientIp, s.targetIp, s.clientPort, s.targetPort, seq, 0, TCP_RST, 0, this.nextIpId(s), 0, false, 0, 0, null, 0, 0, 0);
-      this.stats.packetsSent++;
-      this.sink.send(this.writer.buf, len);
-    }
-    this.stats.rstsSent++;
-  }
-
-  /** Every non-SYN packet: ack = rcvNxt, our window, TS when negotiated. */
-  private emit(
-    s: Session,
-    flags: number,
-    seq: number,
-    payload: Buffer | null,
-    at: number,
-    n: number,
-    psum: number,
-    tos: number,
-    nowUs: number,
-  ): void {
-    const len = this.writer.write(
-      s.clientIp,
-      s.targetIp,
-      s.clientPort,
-      s.targetPort,
-      seq,
-      s.rcvNxt,
-      flags,
-      OUR_WINDOW,
-      this.nextIpId(s),
-      tos,
-      s.tsOk,
-      s.tsOk ? this.tsNow(s, nowUs) : 0,
-      s.tsRecent,
-      payload,
-      at,
-      n,
-      psum,
-    );
-    s.rcvAcked = s.rcvNxt;
-    s.delAckAt = Infinity;
-    this.stats.packetsSent++;
-    this.sink.send(this.writer.buf, len);
-  }
-
-  private nextIpId(s: Session): number {
-    s.ipId = (s.ipId + 1) & 0xffff;
-    return s.ipId;
-  }
-
-  /** Our TSval: a per-tuple offset plus a 1 ms clock, never going backwards. */
-  private tsNow(s: Session, nowUs: number): number {
-    const v = (s.tsBase + Math.floor(nowUs / 1000)) >>> 0;
-    if (seqGt(v, s.tsLast) || s.tsLast === 0) s.tsLast = v;
-    return s.tsLast;
   }
 
   // ───────────────────────────── timers ─────────────────────────────
@@ -948,7 +814,7 @@ export class SessionEngine {
       this.retire(s);
       return;
     }
-    if (s.delAckAt <= nowUs) this.sendAck(s, nowUs);
+    if (s.delAckAt <= nowUs) this.tx.sendAck(s, nowUs);
     if (s.rtoAt <= nowUs) this.onRto(s, nowUs);
     if (closed(s)) return;
     if (s.holdAt <= nowUs) {
@@ -985,7 +851,7 @@ export class SessionEngine {
       s.retries++;
       s.backoff++;
       this.stats.synRetransmits++;
-      this.sendSyn(s, nowUs);
+      this.tx.sendSyn(s, nowUs);
       return;
     }
     if (s.sndUna !== s.sndMax) {
@@ -998,7 +864,7 @@ export class SessionEngine {
       s.inRecovery = true;
       s.recover = s.sndMax;
       s.dupAcks = 0;
-      this.retransmitOne(s, nowUs);
+      this.tx.retransmitOne(s, nowUs);
       s.rtoAt = nowUs + currentRto(s, this.cfg);
       return;
     }
@@ -1009,7 +875,7 @@ export class SessionEngine {
       const it = s.items[s.sendIdx];
       if (it !== undefined && seqGt(it.end, capPos) && (capPos !== it.seq || s.gatedItem === it)) {
         this.stats.persistProbes++;
-        this.sendData(s, it, seqDiff(capPos, it.seq), 1, nowUs);
+        this.tx.sendData(s, it, seqDiff(capPos, it.seq), 1, nowUs);
         s.backoff = Math.min(s.backoff + 1, 16);
         s.rtoAt = nowUs + currentRto(s, this.cfg);
       }
@@ -1040,7 +906,7 @@ export class SessionEngine {
   private finish(s: Session, outcome: Outcome, nowUs: number, sendRst: boolean): void {
     if (s.phase === 'closed') return;
     if (sendRst) {
-      this.sendRst(s, s.sndMax, s.phase === 'established', nowUs);
+      this.tx.sendRst(s, s.sndMax, s.phase === 'established', nowUs);
       s.resetSent = true;
     }
     s.phase = 'closed';
