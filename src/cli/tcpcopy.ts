@@ -1,15 +1,91 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { VERSION } from '../core/version.js';
+import { ConfigError } from '../core/config/errors.js';
+import { parseTcpcopyOptions, type TcpcopyRawOptions } from '../core/config/tcpcopy-cli.js';
+import { EXIT_USAGE, runTcpcopy } from '../app/tcpcopy.js';
+import { DAEMON_CHILD_ENV, respawnDetached } from '../app/intercept-daemon.js';
 
 const program = new Command('tcpcopy')
-  .description('TCP traffic copier: replays live or captured client traffic onto a test server')
+  .description(
+    'TCP traffic copier: replays the client side of a captured pcap/pcapng file against a test server, ' +
+      'one live TCP session per captured connection, with intercept running on the test server',
+  )
+  .usage('-x PORT-TARGETIP:TARGETPORT -s INTERCEPTOR -i FILE [options]')
   .version(VERSION, '-v, --version', 'print the version and exit')
-  .helpOption('-h, --help', 'show this help');
+  .helpOption('-h, --help', 'show this help')
+  .option('-x, --transfer <map>', 'what to replay where: [onlineIp:]port-targetIp:targetPort[,...] (required)')
+  .option('-s, --intercept <list>', 'interceptor(s): ip[:port][,ip[:port]...], up to 32 (required)')
+  .option('-i, --pcap <file>', 'pcap or pcapng file to replay (required: live capture is not in this build)')
+  .option('-F, --filter <expr>', 'pcap-filter expression applied to the file (host, net, port, src, dst, tcp, and, or, not, ())')
+  .option('-a, --accelerate <n>', 'replay speed-up factor ≥ 1 (default 1)')
+  .option('-I, --interval <ms>', 'compress idle gaps in the capture longer than this to this (default 0 = off)')
+  .option('-T, --times <n>', 'replay the file n times, each run with fresh ports and ISNs (default 1)')
+  .option('--rate', 'as fast as possible: ignore capture timestamps, keep the order within each session')
+  .option('-c, --client-ip <pool>', 'rewrite client addresses into this pool: ip, a.b.c.d-e, a.b.c.d-a.b.c.e, a.b.c.x (default: keep)')
+  .option('-H, --localhost <ip>', 'replace a 127.0.0.1 client source with this address')
+  .option('-n, --replicas <n>', 'sessions per captured connection, 0..1023 (0 or 1 = no copies)')
+  .option('-f, --port-shift <n>', 'shift client ports by n × 2048 (+ a random offset), 0..1023 (default 0 = off)')
+  .option('-m, --memory <MB>', 'stop cleanly when the process uses more than this much memory (default 2048)')
+  .option('-C, --connections <n>', 'connections per interceptor, 1..11 (default 2)')
+  .option('-p, --port <port>', 'interceptor port for -s entries without one (default 36524)')
+  .option('-r, --percentage <n>', 'replay this percentage of the connections, 1..99 (default 0 = all)')
+  .option('-M, --mtu <bytes>', 'MTU towards the target; bigger captured packets are cut (default 1500)')
+  .option('-D, --mss <bytes>', 'MSS of generated SYNs and the clamp for captured ones (default 1460)')
+  .option('-U, --pool-size <KB>', 'per-session cap of buffered captured bytes, KB (default 16384)')
+  .option('-R, --rtt <ms>', 'use this fixed round-trip time instead of measuring it')
+  .option('-t, --timeout <s>', 'end a session whose target is silent this long while work is pending (default 30 offline; negative = 600)')
+  .option('-k, --keepalive <s>', 'end an idle session after this long without traffic (default -t + 120; ≤ 0 = -t + 120)')
+  .option('-l, --log <file>', 'log to FILE (appended; SIGHUP reopens it) instead of stderr')
+  .option('-P, --pid-file <file>', 'write the PID to FILE (removed at exit)')
+  .option('-L, --lonely', 'keep replaying (and reconnecting) when no interceptor is reachable')
+  .option('-W, --no-wait', 'do not wait for responses before sending the next request')
+  .option('-O, --only-syn', 'replay only connections whose SYN was captured')
+  .option('-g, --gradual', 'ramp the replayed share up by one percent per second (overrides -r)')
+  .option('-d, --daemon', 'run in the background (detached re-spawn)')
+  .option('--quiet', 'no progress bar on a terminal')
+  .option('--log-level <level>', 'error, warn, info or debug (default info)')
+  .option('--stats-interval <s>', 'seconds between stats lines in the log (default 30; 0 = only the summary)')
+  .option('--end-grace <ms>', 'after the capture ended, idle sessions end after this long (default 1000)')
+  .option('--seed <n>', 'seed of sampling and port choices (default 1)')
+  .showHelpAfterError('(run tcpcopy -h for every flag and its accepted form)')
+  .addHelpText(
+    'after',
+    '\nExample: tcpcopy -x 80-10.0.0.2:8080 -s 10.0.0.2 -i traffic.pcap\n' +
+      'On the test server: intercept --install-rule 8080 (or iptables -I OUTPUT -p tcp --sport 8080 -j NFQUEUE --queue-num 0),\n' +
+      'and a route from it back to the client addresses via this host.\n' +
+      '\nExit status: 0 replay done, 1 nothing could be established or a runtime failure, 2 bad command line or input file,\n' +
+      '3 the -m memory limit was reached.\n',
+  );
 
-program.action(() => {
-  process.stderr.write('tcpcopy: replay is not yet available in this build\n');
-  process.exitCode = 1;
+program.exitOverride();
+program.action(async (raw: TcpcopyRawOptions) => {
+  let parsed;
+  try {
+    parsed = parseTcpcopyOptions(raw);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`tcpcopy: ${err.message}\n`);
+      process.exit(EXIT_USAGE);
+    }
+    throw err;
+  }
+  if (parsed.config.daemon && process.env[DAEMON_CHILD_ENV] === undefined) {
+    const pid = respawnDetached(process.execPath, process.execArgv, process.argv.slice(1));
+    const where = parsed.config.logFile === null ? ' (no -l given: its log and summary are discarded)' : `, logging to ${parsed.config.logFile}`;
+    process.stdout.write(`tcpcopy: running in the background, PID ${pid}${where}\n`);
+    process.exit(0);
+  }
+  const code = await runTcpcopy({ config: parsed.config, warnings: parsed.warnings, stdout: process.stdout, stderr: process.stderr });
+  process.exit(code);
 });
 
-program.parse();
+try {
+  await program.parseAsync();
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version exit 0; every command-line error exits 2 (commander would use 1).
+    process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
+  }
+  throw err;
+}

@@ -1,0 +1,540 @@
+import { statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { Buffer } from 'node:buffer';
+import { CaptureError } from '../core/capture/errors.js';
+import type { CaptureRecord } from '../core/capture/record.js';
+import type { TcpcopyConfig } from '../core/config/tcpcopy-cli.js';
+import { patchU32 } from '../core/packet/checksum.js';
+import { ipToString } from '../core/packet/ipv4.js';
+import { Pacer } from '../core/replay/pacer.js';
+import { formatProgress } from '../core/replay/progress.js';
+import { SessionEngine } from '../core/session/engine.js';
+import type { EngineSink } from '../core/session/types.js';
+import { ChannelClient, ChannelConnectError } from '../io/channel-client.js';
+import { Logger } from '../io/logger.js';
+import { CaptureFileReader } from '../io/pcap-file.js';
+import { RawSink, RawSinkError } from '../io/raw-sink.js';
+import { summarize, transfersText, type ReplayCounters } from './tcpcopy-summary.js';
+
+/**
+ * Composition root of the offline copier:
+ *
+ *   capture file → -F filter → -x match → pacer (-a, -I, -T, --rate) → session engine
+ *   engine effects → raw IPv4 sink (packets) / channel (CLIENT_ADD, CLIENT_DEL)
+ *   channel records → engine.onResponse
+ *
+ * One timer, armed for the earlier of the engine's next deadline and the next packet's release
+ * time; one setImmediate coalesces everything that happened in an I/O turn (records, drains).
+ * Resolves with the exit code; the CLI exits with it.
+ */
+export const EXIT_OK = 0;
+/** The replay ran but established nothing, or stopped on a runtime error. */
+export const EXIT_FAILED = 1;
+/** Bad command line or unusable input file. */
+export const EXIT_USAGE = 2;
+/** -m exceeded. */
+export const EXIT_MEMORY = 3;
+
+export interface TcpcopyRunOptions {
+  config: TcpcopyConfig;
+  warnings: readonly string[];
+  /** Summary and progress go here (stdout / stderr of the CLI). */
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+/** Packets handed to the engine per event-loop turn before I/O gets a chance. */
+const BATCH = 512;
+const HOUSEKEEPING_MS = 250;
+const MEMORY_CHECK_MS = 2000;
+/** After the input ended: no packet sent or record received for this long ends what is left. */
+const QUIET_END_US = 3_000_000;
+/** Distinct unmatched destinations remembered for the diagnosis. */
+const MAX_UNMATCHED_KEYS = 256;
+/** Added to every captured seq of run k (k × this): each -T run is a new connection to the engine. */
+const LOOP_SEQ_STEP = 0x9e3779b9;
+const IPPROTO_TCP = 6;
+
+/** Wall-clock µs (the engine derives ISNs and TS values from it), monotonic within the process. */
+function nowUs(): number {
+  return (performance.timeOrigin + performance.now()) * 1000;
+}
+
+export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
+  const cfg = opts.config;
+  const log = new Logger({ name: 'tcpcopy', level: cfg.logLevel, file: cfg.logFile });
+  const errOut = (line: string): void => {
+    opts.stderr.write(`tcpcopy: ${line}\n`);
+    if (cfg.logFile !== null) log.error(line);
+  };
+  for (const w of opts.warnings) log.warn(w);
+
+  // ---- input file: opened and its header checked before anything touches the network ----
+  let fileSize = 0;
+  let reader: CaptureFileReader;
+  let pending: CaptureRecord | null = null;
+  const onWarning = (w: { source: string; offset: number; message: string }): void => {
+    log.warn(`${w.source}: byte offset ${w.offset}: ${w.message}`);
+    warningsSeen.push(`${w.source}: byte offset ${w.offset}: ${w.message}`);
+  };
+  const warningsSeen: string[] = [];
+  try {
+    const st = statSync(cfg.pcapFile);
+    if (!st.isFile()) throw new Error('not a regular file');
+    fileSize = st.size;
+    reader = CaptureFileReader.open(cfg.pcapFile, { onWarning });
+    pending = await reader.next();
+  } catch (err) {
+    const why = err instanceof CaptureError ? err.message : `${cfg.pcapFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    errOut(`-i ${JSON.stringify(cfg.pcapFile)}: cannot replay: ${why} (expected a readable pcap or pcapng file)`);
+    log.close();
+    return EXIT_USAGE;
+  }
+
+  // ---- pid file ----
+  let pidWritten = false;
+  const removePid = (): void => {
+    if (!pidWritten || cfg.pidFile === null) return;
+    pidWritten = false;
+    try {
+      unlinkSync(cfg.pidFile);
+    } catch {
+      // already gone
+    }
+  };
+  if (cfg.pidFile !== null) {
+    try {
+      writeFileSync(cfg.pidFile, `${process.pid}\n`);
+      pidWritten = true;
+    } catch (err) {
+      errOut(`-P ${JSON.stringify(cfg.pidFile)}: cannot write the pid file: ${(err as Error).message}`);
+      reader.close();
+      log.close();
+      return EXIT_USAGE;
+    }
+  }
+  process.on('exit', removePid);
+
+  // ---- counters kept by the app ----
+  const counters: ReplayCounters = {
+    packetsRead: 0,
+    packetsUsed: 0,
+    nonIpv4: 0,
+    filteredOut: 0,
+    notMatched: 0,
+    truncatedRecords: 0,
+    runsDone: 0,
+    runs: cfg.loops,
+    unmatchedDestinations: [],
+    durationUs: 0,
+    records: 0,
+    channelConnects: 0,
+    rawSent: 0,
+    rawRefused: 0,
+    rawRefusedBy: {},
+    rawQueued: 0,
+  };
+  if (pending !== null) counters.packetsRead = 1;
+  const unmatched = new Map<string, number>();
+
+  // ---- engine and its effects ----
+  let sink: RawSink | null = null;
+  let channel: ChannelClient | null = null;
+  const engineSink: EngineSink = {
+    send: (buf: Buffer, len: number) => {
+      // Destination = the packet's own IP destination (the -x target).
+      sink?.send(buf, 0, len, buf.readUInt32BE(16));
+    },
+    routeAdd: (cip, cport, tip, tport) => (channel === null ? false : channel.sendClientAdd(cip, cport, tip, tport)),
+    routeDel: (cip, cport, tip, tport) => {
+      channel?.sendClientDel(cip, cport, tip, tport);
+    },
+    sessionClosed: (info, outcome) => {
+      if (log.enabled('debug')) {
+        log.debug(
+          `session ${info.id} ${ipToString(info.onlineClientIp)}:${info.onlineClientPort} as ${ipToString(info.clientIp)}:${info.clientPort} ` +
+            `→ ${ipToString(info.targetIp)}:${info.targetPort}: ${outcome} (${info.turns} turns, ${info.bytesDelivered} B delivered, ${info.retransmits} retransmits)`,
+        );
+      }
+    },
+    log: (message) => log.info(message),
+  };
+  const engine = new SessionEngine(cfg.engine, engineSink);
+
+  // ---- raw socket ----
+  try {
+    sink = RawSink.open();
+  } catch (err) {
+    errOut(err instanceof RawSinkError ? err.message : `cannot open the raw socket: ${(err as Error).message}`);
+    reader.close();
+    removePid();
+    log.close();
+    return EXIT_FAILED;
+  }
+
+  // ---- run state ----
+  const startUs = nowUs();
+  const pacer = new Pacer({ acceleration: cfg.fastest ? 1 : cfg.acceleration, idleCapMs: cfg.idleCapMs, fastest: cfg.fastest, loops: cfg.loops });
+  let pendingAt = 0;
+  let pendingUsed = false;
+  let filling = false;
+  let inputDone = false;
+  let finished = false;
+  let timer: NodeJS.Timeout | null = null;
+  let timerAt = Infinity;
+  let immediate = false;
+  let lastActivity = 0;
+  let lastActivityUs = 0;
+  let resolveExit: (code: number) => void = () => undefined;
+  const exited = new Promise<number>((r) => (resolveExit = r));
+  const intervals: NodeJS.Timeout[] = [];
+  const loopOffset = (): number => (pacer.loop * LOOP_SEQ_STEP) >>> 0;
+
+  const transfers = cfg.transfers;
+  const filter = cfg.filter;
+
+  /** -F and -x: is this record a client→server packet we replay? (cheap, allocation-free) */
+  const usable = (rec: CaptureRecord): boolean => {
+    if (rec.l3Kind !== 'ipv4' || rec.ipOffset < 0) {
+      counters.nonIpv4++;
+      return false;
+    }
+    const buf = rec.buf;
+    const ipOff = rec.dataOffset + rec.ipOffset;
+    const capLen = rec.capLen - rec.ipOffset;
+    if (filter !== null && !filter.match(buf, ipOff, capLen)) {
+      counters.filteredOut++;
+      return false;
+    }
+    if (capLen < 20) {
+      counters.notMatched++;
+      return false;
+    }
+    const ihl = ((buf[ipOff] as number) & 0x0f) << 2;
+    if (buf[ipOff + 9] !== IPPROTO_TCP || capLen < ihl + 4) {
+      counters.notMatched++;
+      return false;
+    }
+    const dst = buf.readUInt32BE(ipOff + 16);
+    const dport = buf.readUInt16BE(ipOff + ihl + 2);
+    for (let i = 0; i < transfers.length; i++) {
+      const t = transfers[i];
+      if (t !== undefined && t.onlinePort === dport && (t.onlineIp === null || t.onlineIp === dst)) {
+        if (rec.capLen < rec.origLen) counters.truncatedRecords++;
+        return true;
+      }
+    }
+    counters.notMatched++;
+    if (counters.notMatched <= 100_000) {
+      const key = `${ipToString(dst)}:${dport}`;
+      const n = unmatched.get(key);
+      if (n !== undefined) unmatched.set(key, n + 1);
+      else if (unmatched.size < MAX_UNMATCHED_KEYS) unmatched.set(key, 1);
+    }
+    return false;
+  };
+
+  const deliver = (rec: CaptureRecord, now: number): void => {
+    const buf = rec.buf;
+    const ipOff = rec.dataOffset + rec.ipOffset;
+    const capLen = rec.capLen - rec.ipOffset;
+    if (pacer.loop > 0) {
+      // A later -T run: shift the client's sequence space so the engine sees new connections
+      // (fresh ISNs, fresh ports where the old tuple is still busy) instead of retransmissions.
+      const tcpOff = ipOff + (((buf[ipOff] as number) & 0x0f) << 2);
+      if (capLen >= tcpOff - ipOff + 18) patchU32(buf, tcpOff + 4, (buf.readUInt32BE(tcpOff + 4) + loopOffset()) >>> 0, tcpOff + 16, tcpOff);
+    }
+    counters.packetsUsed++;
+    engine.onCaptured(buf, ipOff, capLen, now, rec.tsUs);
+  };
+
+  /** Hands due packets to the engine; stops at a future one, the batch size, push-back or I/O. */
+  const feed = (now: number): 'more' | 'wait' | 'io' | 'paused' | 'done' => {
+    for (let n = 0; n < BATCH; n++) {
+      if (inputDone || finished) return 'done';
+      if (sink !== null && !sink.writable) return 'paused';
+      if (pending === null) {
+        const rec = reader.nextBuffered();
+        if (rec === null) {
+          startFill();
+          return 'io';
+        }
+        counters.packetsRead++;
+        pending = rec;
+        pendingUsed = false;
+      }
+      if (!pendingUsed) {
+        if (!usable(pending)) {
+          pending = null;
+          continue;
+        }
+        pendingUsed = true;
+        pendingAt = pacer.releaseTimeUs(pending.tsUs);
+      }
+      if (pendingAt > now) return 'wait';
+      const rec = pending;
+      pending = null;
+      deliver(rec, now);
+    }
+    return 'more';
+  };
+
+  const startFill = (): void => {
+    if (filling || finished) return;
+    filling = true;
+    reader.fill().then(
+      (more) => {
+        filling = false;
+        if (finished) return;
+        if (!more) endOfRun();
+        kick();
+      },
+      (err: unknown) => {
+        filling = false;
+        if (finished) return;
+        const why = err instanceof Error ? err.message : String(err);
+        errOut(`cannot read on: ${why}`);
+        void finish(EXIT_FAILED, 'capture file error');
+      },
+    );
+  };
+
+  const endOfRun = (): void => {
+    counters.runsDone++;
+    if (pacer.startLoop()) {
+      log.info(`run ${pacer.loop} of ${cfg.loops} done; replaying ${cfg.pcapFile} again`);
+      try {
+        reader = CaptureFileReader.open(cfg.pcapFile, { onWarning });
+      } catch (err) {
+        errOut(`cannot reopen ${cfg.pcapFile} for run ${pacer.loop + 1}: ${(err as Error).message}`);
+        void finish(EXIT_FAILED, 'capture file error');
+      }
+      return;
+    }
+    inputDone = true;
+    log.info(`capture done: ${counters.packetsRead} packets read, ${counters.packetsUsed} replayed; ${engine.activeSessions} session(s) still open`);
+  };
+
+  const arm = (now: number): void => {
+    let at = engine.nextDeadline();
+    if (pending !== null && pendingUsed && !(sink !== null && !sink.writable) && pendingAt < at) at = pendingAt;
+    if (at === Infinity) {
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      timerAt = Infinity;
+      return;
+    }
+    if (timer !== null && timerAt <= at && timerAt > now) return; // an earlier wake-up is set
+    if (timer !== null) clearTimeout(timer);
+    const ms = Math.max(0, Math.ceil((at - now) / 1000));
+    timerAt = now + ms * 1000;
+    timer = setTimeout(onTimer, ms);
+  };
+
+  const onTimer = (): void => {
+    timer = null;
+    timerAt = Infinity;
+    service();
+  };
+
+  function kick(): void {
+    if (immediate || finished) return;
+    immediate = true;
+    setImmediate(() => {
+      immediate = false;
+      service();
+    });
+  }
+
+  function service(): void {
+    if (finished) return;
+    const now = nowUs();
+    if (engine.nextDeadline() <= now) engine.onTimer(now);
+    const r = feed(now);
+    if (r === 'more') kick();
+    arm(now);
+    if (inputDone && engine.activeSessions === 0) void finish(EXIT_OK, null);
+  }
+
+  // ---- channel ----
+  channel = new ChannelClient({
+    interceptors: cfg.interceptors,
+    connections: cfg.connections,
+    lonely: cfg.lonely,
+    onRecord: (buf, off) => {
+      counters.records++;
+      engine.onResponse(buf, off, nowUs());
+      kick();
+    },
+  });
+  channel.on('interceptorUp', (_i, address) => {
+    engine.setInterceptorAvailable(true);
+    log.info(`interceptor ${address} connected`);
+  });
+  channel.on('interceptorDown', (_i, address) => {
+    log.warn(`lost every connection to interceptor ${address}`);
+    if (channel !== null && channel.activeInterceptors === 0) engine.setInterceptorAvailable(false);
+  });
+  channel.on('connectFailed', (info, reason, retry) => {
+    if (channel !== null && channel.activeInterceptors > 0) log.debug(`connect to ${info.address} failed (${reason}); retry in ${retry} ms`);
+  });
+  channel.on('allDown', () => {
+    errOut('lost every interceptor connection; stopping (use -L to keep replaying without one)');
+    void finish(EXIT_FAILED, 'interceptor lost');
+  });
+  try {
+    await channel.start();
+  } catch (err) {
+    errOut(err instanceof ChannelConnectError ? err.message : `cannot connect to the interceptor: ${(err as Error).message}`);
+    channel.close();
+    sink.close();
+    reader.close();
+    removePid();
+    log.close();
+    return EXIT_FAILED;
+  }
+  engine.setInterceptorAvailable(channel.activeInterceptors > 0);
+  if (channel.activeInterceptors === 0) log.warn('no interceptor reachable; -L: replaying anyway, reconnecting in the background');
+
+  sink.on('drain', kick);
+  sink.on('failed', (err) => {
+    errOut(`the raw socket failed: ${err.message}`);
+    void finish(EXIT_FAILED, 'raw socket failed');
+  });
+
+  log.info(
+    `replaying ${cfg.pcapFile} (-x ${transfersText(cfg.transfers)}${cfg.filterText === null ? '' : `, -F "${cfg.filterText}"`}` +
+      `${cfg.fastest ? ', --rate' : `, -a ${cfg.acceleration}`}${cfg.loops > 1 ? `, -T ${cfg.loops}` : ''}) ` +
+      `through ${channel.activeInterceptors}/${cfg.interceptors.length} interceptor(s)`,
+  );
+
+  // ---- progress, stats, memory, quiet end ----
+  const showProgress = opts.stderr.isTTY === true && !cfg.quiet;
+  let progressShown = false;
+  const counterList = (): [string, number][] => [
+    ['active', engine.stats.activeSessions],
+    ['done', engine.stats.outcomeCompleted],
+    ['req', engine.stats.turns],
+    ['resp', engine.stats.responsesWithData],
+  ];
+  const drawProgress = (): void => {
+    const width = Math.max(40, (opts.stderr.columns ?? 100) - 1);
+    const line = formatProgress(
+      { bytesRead: Math.min(reader.bytesRead, fileSize), totalBytes: fileSize, elapsedUs: nowUs() - startUs, loop: pacer.loop, loops: cfg.loops, counters: counterList() },
+      width,
+    );
+    opts.stderr.write(`\r${line}\x1b[K`);
+    progressShown = true;
+  };
+  const clearProgress = (): void => {
+    if (progressShown) opts.stderr.write('\r\x1b[K');
+    progressShown = false;
+  };
+  const statsLine = (): string => {
+    const s = engine.stats;
+    const rs = sink?.stats;
+    return (
+      `stats: active ${s.activeSessions}, started ${s.sessionsStarted}, established ${s.connectionsEstablished}, completed ${s.outcomeCompleted}, ` +
+      `packets read ${counters.packetsRead}, used ${counters.packetsUsed}, sent ${s.packetsSent}, retransmits ${s.retransmits}, ` +
+      `requests ${s.turns}, response segments ${s.responsesWithData}, records ${counters.records}, ` +
+      `raw queued ${rs?.queued ?? 0}, refused ${rs?.refused ?? 0}, rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB`
+    );
+  };
+  let lastMemCheck = 0;
+  let lastStats = nowUs();
+  intervals.push(
+    setInterval(() => {
+      if (finished) return;
+      const now = nowUs();
+      if (showProgress) drawProgress();
+      if (cfg.statsIntervalMs > 0 && now - lastStats >= cfg.statsIntervalMs * 1000) {
+        lastStats = now;
+        // With the progress bar on stderr, stats lines only go to a log file.
+        if (!showProgress || cfg.logFile !== null) log.info(statsLine());
+      }
+      if (now - lastMemCheck >= MEMORY_CHECK_MS * 1000) {
+        lastMemCheck = now;
+        const rss = process.memoryUsage.rss();
+        if (rss > cfg.memoryMb * 1048576) {
+          errOut(`memory use ${Math.round(rss / 1048576)} MB is above the -m limit of ${cfg.memoryMb} MB; stopping`);
+          void finish(EXIT_MEMORY, 'memory limit');
+          return;
+        }
+      }
+      if (inputDone) {
+        // Nothing can move a session that neither sends nor hears anything once the capture
+        // is over: end what is left instead of waiting for -k.
+        const activity = engine.stats.packetsSent + counters.records;
+        if (activity !== lastActivity) {
+          lastActivity = activity;
+          lastActivityUs = now;
+        } else if (now - lastActivityUs >= Math.max(QUIET_END_US, cfg.endGraceUs) && engine.activeSessions > 0) {
+          log.info(`capture over and ${engine.activeSessions} session(s) idle for ${((now - lastActivityUs) / 1e6).toFixed(1)} s: ending them`);
+          engine.closeAll(now, 'idle-timeout');
+          service();
+        }
+      }
+    }, HOUSEKEEPING_MS),
+  );
+
+  // ---- signals ----
+  const onSigint = (): void => void finish(EXIT_OK, 'SIGINT');
+  const onSigterm = (): void => void finish(EXIT_OK, 'SIGTERM');
+  const onSighup = (): void => {
+    log.reopen();
+    log.info('log file reopened (SIGHUP)');
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  process.on('SIGHUP', onSighup);
+
+  async function finish(code: number, stoppedBy: string | null): Promise<void> {
+    if (finished) return;
+    finished = true;
+    for (const t of intervals) clearInterval(t);
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+    const now = nowUs();
+    // Sessions still open (signal, error): reset them so the target does not keep them.
+    if (engine.activeSessions > 0) engine.closeAll(now, 'idle-timeout');
+    const rawSink = sink;
+    if (rawSink !== null) {
+      await Promise.race([rawSink.flush(), new Promise((r) => setTimeout(r, 1000))]);
+      counters.rawSent = rawSink.stats.sent;
+      counters.rawRefused = rawSink.stats.refused;
+      counters.rawRefusedBy = { ...rawSink.stats.refusedBy };
+      counters.rawQueued = rawSink.stats.queued;
+      rawSink.close();
+    }
+    channel?.close();
+    reader.close();
+    clearProgress();
+    counters.durationUs = nowUs() - startUs;
+    counters.unmatchedDestinations = [...unmatched].sort((a, b) => b[1] - a[1]).slice(0, 5);
+    if (channel !== null) counters.channelConnects = channel.stats.connectsOk;
+    const summary = summarize({ file: cfg.pcapFile, transfers: cfg.transfers, filterText: cfg.filterText, engine: engine.stats, counters, stoppedBy });
+    for (const l of summary.lines) {
+      opts.stdout.write(`tcpcopy: ${l}\n`);
+      if (cfg.logFile !== null) log.info(l);
+    }
+    for (const w of summary.warnings) {
+      opts.stderr.write(`tcpcopy: warning: ${w}\n`);
+      if (cfg.logFile !== null) log.warn(w);
+    }
+    if (code === EXIT_OK && summary.failure !== null && stoppedBy === null) {
+      errOut(`no session could be established: ${summary.failure}`);
+      code = EXIT_FAILED;
+    }
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    process.off('SIGHUP', onSighup);
+    removePid();
+    process.off('exit', removePid);
+    log.close();
+    resolveExit(code);
+  }
+
+  pacer.begin(nowUs());
+  kick();
+  return exited;
+}

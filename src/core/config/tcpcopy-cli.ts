@@ -1,0 +1,236 @@
+import { compileFilter, FilterError, type PacketFilter } from '../filter/index.js';
+import { defaultEngineConfig, type EngineConfig } from '../session/types.js';
+import { DEFAULT_CHANNEL_PORT } from '../wire/constants.js';
+import {
+  parseAcceleration,
+  parseAddress,
+  parseClientPool,
+  parseConnections,
+  parseFixedRtt,
+  parseGapThreshold,
+  parseInterceptors,
+  parseIntRange,
+  parseKeepaliveTimeout,
+  parseMemoryMb,
+  parseMss,
+  parseMtu,
+  parsePort,
+  parsePortShift,
+  parseReplayTimes,
+  parseReplicas,
+  parseSampleRate,
+  parseSessionBufferKb,
+  parseSessionTimeout,
+  parseTransfers,
+  type InterceptorAddress,
+  type Transfer,
+} from './copier.js';
+import { ConfigError } from './errors.js';
+
+/**
+ * The copier's (tcpcopy's) command line, parsed once: commander hands over strings and switch
+ * booleans, every value is checked here, and a bad one throws a ConfigError naming the flag and
+ * the accepted form (the CLI prints it and exits 2). Stock flags keep stock meanings; defaults
+ * that differ on purpose are noted on the field.
+ */
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+/** What commander collects (strings for values, booleans for switches). */
+export interface TcpcopyRawOptions {
+  transfer?: string;
+  intercept?: string;
+  pcap?: string;
+  filter?: string;
+  accelerate?: string;
+  interval?: string;
+  times?: string;
+  rate?: boolean;
+  clientIp?: string;
+  localhost?: string;
+  replicas?: string;
+  portShift?: string;
+  memory?: string;
+  connections?: string;
+  port?: string;
+  percentage?: string;
+  mtu?: string;
+  mss?: string;
+  poolSize?: string;
+  rtt?: string;
+  timeout?: string;
+  keepalive?: string;
+  log?: string;
+  pidFile?: string;
+  lonely?: boolean;
+  /** commander's negatable `--no-wait` (-W): false when given. */
+  wait?: boolean;
+  onlySyn?: boolean;
+  gradual?: boolean;
+  daemon?: boolean;
+  quiet?: boolean;
+  logLevel?: string;
+  statsInterval?: string;
+  seed?: string;
+  endGrace?: string;
+}
+
+export interface TcpcopyConfig {
+  transfers: Transfer[];
+  interceptors: InterceptorAddress[];
+  /** -i */
+  pcapFile: string;
+  /** -F (null = every packet). */
+  filter: PacketFilter | null;
+  filterText: string | null;
+  /** -a, -I (ms), -T, --rate */
+  acceleration: number;
+  idleCapMs: number;
+  loops: number;
+  fastest: boolean;
+  /** -C */
+  connections: number;
+  /** -L */
+  lonely: boolean;
+  /** -m in MB: process RSS limit (checked periodically) and the engine's total buffer cap. */
+  memoryMb: number;
+  logFile: string | null;
+  pidFile: string | null;
+  daemon: boolean;
+  quiet: boolean;
+  logLevel: LogLevel;
+  /** Periodic stats lines, ms (0 = only at exit). */
+  statsIntervalMs: number;
+  /**
+   * After the last captured packet (all -T runs), a session with nothing left to send and no
+   * response awaited ends after this long ('idle-timeout'); one awaiting a response keeps -t.
+   */
+  endGraceUs: number;
+  engine: EngineConfig;
+}
+
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+/**
+ * Offline -t default, seconds. Stock uses 600 s (and -k = t + 120), sized for live traffic; a
+ * replay whose target stays silent that long is broken anyway, and a finished replay should
+ * not sit for ten minutes waiting for a session that will never move.
+ */
+export const OFFLINE_SESSION_TIMEOUT_S = 30;
+/** Default of --end-grace, ms. */
+export const DEFAULT_END_GRACE_MS = 1000;
+
+/** A plain path check (existence and readability are checked by the app when it opens the file). */
+function parseFile(value: string, flag: string, form: string): string {
+  if (value.trim() === '') throw new ConfigError(flag, value, form);
+  return value;
+}
+
+function parseLogLevel(value: string, flag = '--log-level'): LogLevel {
+  const v = value.trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new ConfigError(flag, value, `expected one of ${LOG_LEVELS.join(', ')}`);
+  return v as LogLevel;
+}
+
+export function parseFilterExpression(value: string, flag = '-F'): PacketFilter {
+  try {
+    return compileFilter(value);
+  } catch (err) {
+    if (err instanceof FilterError) {
+      throw new ConfigError(flag, value, `${err.message}; expected a pcap-filter expression such as "tcp and dst port 80" (host, net, port, src, dst, tcp, and, or, not, parentheses)`);
+    }
+    throw err;
+  }
+}
+
+/** Commander's view → typed config. Throws ConfigError on the first bad value. */
+export function parseTcpcopyOptions(raw: TcpcopyRawOptions): { config: TcpcopyConfig; warnings: string[] } {
+  const warnings: string[] = [];
+  if (raw.transfer === undefined) {
+    throw new ConfigError('-x', '', 'required: [onlineIp:]port-targetIp:targetPort[,...], e.g. -x 80-10.0.0.2:8080');
+  }
+  const transfers = parseTransfers(raw.transfer, '-x');
+  const port = raw.port === undefined ? DEFAULT_CHANNEL_PORT : parsePort(raw.port, '-p');
+  if (raw.intercept === undefined) {
+    throw new ConfigError('-s', '', 'required: the interceptor(s) as ip[:port][,ip[:port]...], e.g. -s 10.0.0.2');
+  }
+  const interceptors = parseInterceptors(raw.intercept, port, '-s');
+  if (raw.pcap === undefined) {
+    throw new ConfigError('-i', '', 'required in this build (live capture is not available yet): -i FILE, a pcap or pcapng file to replay');
+  }
+  const pcapFile = parseFile(raw.pcap, '-i', 'expected the path of a pcap or pcapng file');
+  const filter = raw.filter === undefined ? null : parseFilterExpression(raw.filter, '-F');
+
+  const targetIps = transfers.map((t) => t.targetIp);
+  const clientPool = raw.clientIp === undefined ? [] : parseClientPool(raw.clientIp, targetIps, '-c');
+  const localAddress = raw.localhost === undefined ? 0 : parseAddress(raw.localhost, '-H');
+  const replicas = raw.replicas === undefined ? 1 : parseReplicas(raw.replicas, '-n');
+  const portShift = raw.portShift === undefined ? 0 : parsePortShift(raw.portShift, '-f');
+  const memoryMb = raw.memory === undefined ? 2048 : parseMemoryMb(raw.memory, '-m');
+  const connections = raw.connections === undefined ? 2 : parseConnections(raw.connections, '-C');
+  const samplePercent = raw.percentage === undefined ? 100 : parseSampleRate(raw.percentage, '-r');
+  const mtu = raw.mtu === undefined ? 1500 : parseMtu(raw.mtu, '-M');
+  const mss = raw.mss === undefined ? 1460 : parseMss(raw.mss, '-D');
+  const sessionBufferKb = raw.poolSize === undefined ? null : parseSessionBufferKb(raw.poolSize, '-U');
+  const fixedRttMs = raw.rtt === undefined ? 0 : parseFixedRtt(raw.rtt, '-R');
+  const timeoutS = raw.timeout === undefined ? OFFLINE_SESSION_TIMEOUT_S : parseSessionTimeout(raw.timeout, '-t');
+  const keepaliveS = raw.keepalive === undefined ? timeoutS + 120 : parseKeepaliveTimeout(raw.keepalive, timeoutS, '-k');
+  const acceleration = raw.accelerate === undefined ? 1 : parseAcceleration(raw.accelerate, '-a');
+  if (acceleration < 1) throw new ConfigError('-a', raw.accelerate ?? '', 'expected a speed-up factor of at least 1, such as 1, 2.5 or 10');
+  const idleCapMs = raw.interval === undefined ? 0 : parseGapThreshold(raw.interval, '-I');
+  const loops = raw.times === undefined ? 1 : parseReplayTimes(raw.times, '-T');
+  const logLevel = raw.logLevel === undefined ? 'info' : parseLogLevel(raw.logLevel);
+  const statsS = raw.statsInterval === undefined ? 30 : parseIntRange(raw.statsInterval, '--stats-interval', 0, 86400, 'seconds between stats lines (0 = only at exit)');
+  const seed = raw.seed === undefined ? 1 : parseIntRange(raw.seed, '--seed', 0, 0x7fffffff, 'the seed of sampling and port choices');
+  const endGraceMs = raw.endGrace === undefined ? DEFAULT_END_GRACE_MS : parseIntRange(raw.endGrace, '--end-grace', 0, 3_600_000, 'milliseconds an idle session may stay after the capture ended');
+
+  if (raw.rate === true && raw.accelerate !== undefined) warnings.push('--rate replays as fast as possible: -a only scales think time');
+  if (raw.rate === true && raw.interval !== undefined) warnings.push('--rate ignores capture timestamps: -I has no effect');
+  if (raw.percentage !== undefined && raw.gradual === true) warnings.push('-g overrides -r');
+
+  const engine = defaultEngineConfig(transfers, {
+    clientPool,
+    localAddress,
+    replicas,
+    portShift,
+    samplePercent,
+    gradual: raw.gradual === true,
+    onlyFromSyn: raw.onlySyn === true,
+    noWait: raw.wait === false,
+    lonely: raw.lonely === true,
+    mtu,
+    mss,
+    fixedRttUs: fixedRttMs * 1000,
+    sessionTimeoutUs: timeoutS * 1_000_000,
+    keepaliveTimeoutUs: keepaliveS * 1_000_000,
+    acceleration,
+    totalBufferCap: memoryMb * 1024 * 1024,
+    seed,
+    ...(sessionBufferKb === null ? {} : { sessionBufferCap: sessionBufferKb * 1024 }),
+  });
+
+  return {
+    config: {
+      transfers,
+      interceptors,
+      pcapFile,
+      filter,
+      filterText: raw.filter ?? null,
+      acceleration,
+      idleCapMs,
+      loops,
+      fastest: raw.rate === true,
+      connections,
+      lonely: raw.lonely === true,
+      memoryMb,
+      logFile: raw.log === undefined ? null : parseFile(raw.log, '-l', 'expected the path of a log file'),
+      pidFile: raw.pidFile === undefined ? null : parseFile(raw.pidFile, '-P', 'expected the path of a pid file'),
+      daemon: raw.daemon === true,
+      quiet: raw.quiet === true,
+      logLevel,
+      statsIntervalMs: statsS * 1000,
+      endGraceUs: endGraceMs * 1000,
+      engine,
+    },
+    warnings,
+  };
+}
