@@ -10,7 +10,7 @@ import { Prng, hash4 } from './prng.js';
 import { Seg } from './segment.js';
 import { beginTurn, gate } from './pacing.js';
 import { baseRto, currentRto, rttSample } from './rtt.js';
-import { OnlineConn, Session, type PendingControl } from './session.js';
+import { NumSlab, OnlineConn, Session, type PendingControl } from './session.js';
 import { EngineStats } from './stats.js';
 import { TimerHeap } from './timer-heap.js';
 import { TupleMap } from './tuple-map.js';
@@ -45,6 +45,7 @@ export class SessionEngine {
   private readonly heap = new TimerHeap<Session>();
   private readonly ports: PortAllocator;
   private readonly tx: Sender;
+  private readonly slab = new NumSlab(1024);
   private readonly view = new SegmentView();
   private readonly opts = newTcpOptions();
   private readonly shiftR: number;
@@ -301,7 +302,7 @@ export class SessionEngine {
         this.neverStarted(conn.clientIp, conn.clientPort, conn.serverIp, conn.serverPort, tr.targetIp, tr.targetPort, nowUs, 'no-interceptor');
         continue;
       }
-      const s = new Session(this.nextId++, conn, r, cip, port, tr.targetIp, tr.targetPort, nowUs);
+      const s = new Session(this.nextId++, conn, r, cip, port, tr.targetIp, tr.targetPort, nowUs, this.slab);
       conn.sessions.push(s);
       conn.live++;
       this.byTarget.set(cip, port, tr.targetIp, tr.targetPort, s);
@@ -703,9 +704,11 @@ export class SessionEngine {
       s.buffered -= it.len;
       this.bufferedTotal -= it.len;
       items[s.head] = undefined as unknown as Seg;
+      if (s.gatedItem === it) s.gatedItem = null; // acked: it can never be at the send point again
       s.head++;
     }
-    if (s.head === items.length && s.sendIdx >= s.head) {
+    if (s.sendIdx < s.head) s.sendIdx = s.head;
+    if (s.head === items.length) {
       // Everything sent was acknowledged: drop the array (idle sessions hold no buffer).
       s.dropItems();
     } else if (s.head > 32 && s.head * 2 > items.length) {
@@ -941,6 +944,7 @@ export class SessionEngine {
     }
     this.stats.timeWaitTuples = this.ports.timeWaitCount;
     this.sink.routeDel(s.clientIp, s.clientPort, s.targetIp, s.targetPort);
+    s.release();
   }
 
   /** End every live session now (e.g. at the end of an offline replay), with `outcome`. */
