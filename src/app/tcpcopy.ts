@@ -49,6 +49,8 @@ const HOUSEKEEPING_MS = 250;
 const MEMORY_CHECK_MS = 2000;
 /** After the input ended: no packet sent or record received for this long ends what is left. */
 const QUIET_END_US = 3_000_000;
+/** Warn once when SYNs went out this long ago and no record ever came back. */
+const NO_RECORDS_WARN_US = 3_000_000;
 /** Distinct unmatched destinations remembered for the diagnosis. */
 const MAX_UNMATCHED_KEYS = 256;
 /** Added to every captured seq of run k (k × this): each -T run is a new connection to the engine. */
@@ -153,7 +155,8 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
       if (log.enabled('debug')) {
         log.debug(
           `session ${info.id} ${ipToString(info.onlineClientIp)}:${info.onlineClientPort} as ${ipToString(info.clientIp)}:${info.clientPort} ` +
-            `→ ${ipToString(info.targetIp)}:${info.targetPort}: ${outcome} (${info.turns} turns, ${info.bytesDelivered} B delivered, ${info.retransmits} retransmits)`,
+            `→ ${ipToString(info.targetIp)}:${info.targetPort}: ${outcome} in ${((info.endUs - info.startUs) / 1000).toFixed(1)} ms ` +
+            `(${info.turns} turns, ${info.bytesDelivered} B delivered, ${info.retransmits} retransmits)`,
         );
       }
     },
@@ -440,6 +443,9 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
       `raw queued ${rs?.queued ?? 0}, refused ${rs?.refused ?? 0}, rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB`
     );
   };
+  // Early hint while a long replay runs on: SYNs go out but nothing ever comes back.
+  let firstSynUs = -1;
+  let silenceWarned = false;
   let lastMemCheck = 0;
   let lastStats = nowUs();
   intervals.push(
@@ -459,6 +465,16 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
           errOut(`memory use ${Math.round(rss / 1048576)} MB is above the -m limit of ${cfg.memoryMb} MB; stopping`);
           void finish(EXIT_MEMORY, 'memory limit');
           return;
+        }
+      }
+      if (!silenceWarned && counters.records === 0 && engine.stats.synsSent > 0) {
+        if (firstSynUs < 0) firstSynUs = now;
+        else if (now - firstSynUs >= NO_RECORDS_WARN_US) {
+          silenceWarned = true;
+          log.warn(
+            `${engine.stats.synsSent} SYNs sent but no interceptor record arrived in ${((now - firstSynUs) / 1e6).toFixed(0)} s: ` +
+              'check the NFQUEUE rule for the service port and the route back to the client addresses on the test server',
+          );
         }
       }
       if (inputDone) {

@@ -6,15 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { labFor, requireRoot } from '../helpers/lab.js';
-import { record } from '../helpers/recorder.js';
 import { startNginx, startTcpdump, tcpdumpRead } from '../helpers/servers.js';
-import { describeRun, multisetMinus, replayTarget, runTcpcopy } from './replay-lab.js';
+import { describeRun, multisetMinus, recordLossless, replayTarget, runTcpcopy } from './replay-lab.js';
 
 const skip = requireRoot();
 
 test('HTTP replay into nginx: same request multiset, all 200, every session completed, no leak', { skip, timeout: 180_000 }, async (t) => {
   const lab = await labFor(t, { name: 'replay-http' });
-  const rec = await record(lab, {
+  const rec = await recordLossless(lab, {
     aliases: 40,
     http: { connections: 420, requestsPerConn: [1, 3, 5, 1, 4], postEvery: 7, postBytes: 3000 },
     rate: 400,
