@@ -123,7 +123,6 @@ export class SessionEngine {
       clientIp = this.cfg.localAddress;
     }
     if (this.firstPacketUs < 0) this.firstPacketUs = nowUs;
-    this.expireLingering(nowUs);
     const flags = tcp.flags;
     const payLen = v.payloadLength;
 
