@@ -88,6 +88,26 @@ test('bad input: clear messages, exit codes, nothing left behind', { skip, timeo
     await nothingLeft(lab, net.copier, pidFile, run);
   });
 
+  await t.test('SIGTERM mid-replay: summary printed, sessions reset, exit 0, pid file removed', async () => {
+    const p = lab.spawn(net.copier, process.execPath, [join(process.cwd(), 'dist/src/cli/tcpcopy.js'), ...base(rec.pcap), '-T', '100']);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(existsSync(pidFile), 'pid file written while running');
+    assert.equal(readFileSync(pidFile, 'utf8').trim(), String(p.pid));
+    const exit = await p.stop('SIGTERM', 10_000);
+    assert.equal(exit.code, 0, p.stderr);
+    assert.match(p.stdout, /replay stopped \(SIGTERM\) in .*: \d+\/100 run\(s\)/);
+    assert.match(p.stdout, /sessions: \d+ started .* 0 still open/);
+    assert.ok(!existsSync(pidFile));
+  });
+
+  await t.test('-m memory cap: clean stop with a message, exit 3', async () => {
+    const run = await runTcpcopy(lab, net.copier, [...base(rec.pcap), '-m', '1', '-T', '100'], 20_000);
+    assert.equal(run.code, 3, describeRun(run));
+    assert.match(run.stderr, /tcpcopy: memory use \d+ MB is above the -m limit of 1 MB; stopping/);
+    assert.match(run.stdout, /replay stopped \(memory limit\)/);
+    await nothingLeft(lab, net.copier, pidFile, run);
+  });
+
   await t.test('no NFQUEUE rule on the test server: exit 1 pointing at the rule and the route', async () => {
     // An intercept without --install-rule (and no rule): SYN-ACKs leave the target unseen.
     const icpt = lab.spawn(net.target, process.execPath, [join(process.cwd(), 'dist/src/cli/intercept.js'), '-p', '36601', '--queue-num', '2', '--stats-interval', '0']);

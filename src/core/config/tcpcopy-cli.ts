@@ -136,7 +136,12 @@ export function parseFilterExpression(value: string, flag = '-F'): PacketFilter 
     return compileFilter(value);
   } catch (err) {
     if (err instanceof FilterError) {
-      throw new ConfigError(flag, value, `${err.message}; expected a pcap-filter expression such as "tcp and dst port 80" (host, net, port, src, dst, tcp, and, or, not, parentheses)`);
+      // The message keeps the filter's caret line under the expression.
+      throw new ConfigError(
+        flag,
+        value,
+        `at character ${err.position + 1}: ${err.reason}; expected a pcap-filter expression such as "tcp and dst port 80"\n  ${value}\n  ${' '.repeat(err.position)}^`,
+      );
     }
     throw err;
   }

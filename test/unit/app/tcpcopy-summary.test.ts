@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { summarize, type ReplayCounters, type SummaryInput } from '../../../src/app/tcpcopy-summary.js';
+import { EngineStats } from '../../../src/core/session/stats.js';
+import { parseTransfers } from '../../../src/core/config/copier.js';
+
+function counters(over: Partial<ReplayCounters> = {}): ReplayCounters {
+  return {
+    packetsRead: 100, packetsUsed: 50, nonIpv4: 0, filteredOut: 0, notMatched: 50, truncatedRecords: 0, runsDone: 1, runs: 1,
+    unmatchedDestinations: [], durationUs: 2_500_000, records: 0, channelConnects: 2, rawSent: 0, rawRefused: 0, rawRefusedBy: {}, rawQueued: 0,
+    ...over,
+  };
+}
+
+function input(st: EngineStats, c: ReplayCounters): SummaryInput {
+  return { file: 'a.pcap', transfers: parseTransfers('80-10.0.0.2:8080'), filterText: null, engine: st, counters: c, stoppedBy: null };
+}
+
+test('summary lines: outcomes, packets, requests; no failure when something was established', () => {
+  const st = new EngineStats();
+  st.sessionsStarted = 10;
+  st.connectionsEstablished = 10;
+  st.outcomeCompleted = 9;
+  st.outcomeResetByTarget = 1;
+  st.packetsSent = 77;
+  st.retransmits = 3;
+  st.turns = 20;
+  st.responsesWithData = 21;
+  const s = summarize(input(st, counters({ records: 40 })));
+  assert.equal(s.failure, null);
+  assert.match(s.lines[0]!, /^replay finished in 2\.50 s: 1\/1 run\(s\) of a\.pcap, 100 packets read, 50 used$/);
+  assert.match(s.lines[1]!, /10 started .* 10 established, 0 still open; completed 9, reset-by-target 1$/);
+  assert.match(s.lines[2]!, /^packets sent: 77 .*retransmits 3 /);
+  assert.match(s.lines[3]!, /^requests 20, responses: 21 data segments/);
+  assert.ok(s.warnings.some((w) => /1 session\(s\) were reset by the target/.test(w)));
+});
+
+test('diagnosis: nothing matched -x names what the file holds', () => {
+  const st = new EngineStats();
+  const s = summarize(input(st, counters({ packetsUsed: 0, notMatched: 100, unmatchedDestinations: [['192.0.2.1:80', 60]] })));
+  assert.match(s.failure ?? '', /^no packet in a\.pcap matched -x 80-10\.0\.0\.2:8080 .*192\.0\.2\.1:80 \(60\)/);
+});
+
+test('diagnosis: no records means rule or route missing on the test server', () => {
+  const st = new EngineStats();
+  st.sessionsStarted = 5;
+  st.synsSent = 5;
+  const s = summarize(input(st, counters()));
+  assert.match(s.failure ?? '', /no interceptor records arrived .*--sport 8080 -j NFQUEUE.*route from the test server back/);
+});
+
+test('diagnosis: RST records mean a closed port or tuples in use', () => {
+  const st = new EngineStats();
+  st.sessionsStarted = 5;
+  st.responseRsts = 5;
+  st.responses = 5;
+  const s = summarize(input(st, counters({ records: 5 })));
+  assert.match(s.failure ?? '', /answered the SYNs with resets .*nothing listens on 10\.0\.0\.2:8080/);
+});
+
+test('diagnosis: sampled out, records for nobody, SYN-ACK timeouts', () => {
+  const st = new EngineStats();
+  st.outcomeSampledOut = 4;
+  assert.match(summarize(input(st, counters())).failure ?? '', /sampled out by -r/);
+  const st2 = new EngineStats();
+  st2.sessionsStarted = 3;
+  st2.responsesUnmatched = 9;
+  assert.match(summarize(input(st2, counters({ records: 9 }))).failure ?? '', /none belonged to a session of this run/);
+  const st3 = new EngineStats();
+  st3.sessionsStarted = 3;
+  st3.outcomeTimeoutSynAck = 3;
+  st3.responses = 2;
+  assert.match(summarize(input(st3, counters({ records: 2 }))).failure ?? '', /3 session\(s\) got no SYN-ACK/);
+});
+
+test('warnings: truncated records and kernel refusals', () => {
+  const st = new EngineStats();
+  st.connectionsEstablished = 1;
+  const s = summarize(input(st, counters({ truncatedRecords: 3, rawRefused: 2, rawRefusedBy: { EPERM: 2 } })));
+  assert.ok(s.warnings.some((w) => /3 capture records were shorter/.test(w)));
+  assert.ok(s.warnings.some((w) => /refused 2 packet\(s\) for good \(EPERM 2\)/.test(w)));
+});

@@ -1,0 +1,121 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cliPath } from '../../helpers/paths.js';
+import { parseTcpcopyOptions, OFFLINE_SESSION_TIMEOUT_S } from '../../../src/core/config/tcpcopy-cli.js';
+import { ConfigError } from '../../../src/core/config/errors.js';
+import { parseIpv4 } from '../../../src/core/packet/ipv4.js';
+
+const run = (args: string[]): { code: number | null; out: string; err: string } => {
+  const r = spawnSync(process.execPath, [cliPath('tcpcopy'), ...args], { encoding: 'utf8', timeout: 10_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+const BASE = ['-x', '80-10.0.0.2:8080', '-s', '10.0.0.2', '-i', '/nonexistent.pcap'];
+
+test('tcpcopy -h lists every stock flag with its long form', () => {
+  const { code, out } = run(['-h']);
+  assert.equal(code, 0);
+  const flags: [string, string][] = [
+    ['-x', '--transfer'], ['-s', '--intercept'], ['-i', '--pcap'], ['-F', '--filter'], ['-a', '--accelerate'],
+    ['-I', '--interval'], ['-T', '--times'], ['-c', '--client-ip'], ['-H', '--localhost'], ['-n', '--replicas'],
+    ['-f', '--port-shift'], ['-m', '--memory'], ['-C', '--connections'], ['-p', '--port'], ['-r', '--percentage'],
+    ['-M', '--mtu'], ['-D', '--mss'], ['-U', '--pool-size'], ['-R', '--rtt'], ['-t', '--timeout'], ['-k', '--keepalive'],
+    ['-l', '--log'], ['-P', '--pid-file'], ['-L', '--lonely'], ['-W', '--no-wait'], ['-O', '--only-syn'],
+    ['-g', '--gradual'], ['-d', '--daemon'], ['-v', '--version'], ['-h', '--help'],
+  ];
+  for (const [s, l] of flags) assert.ok(out.includes(`${s}, ${l}`), `${s}, ${l}`);
+  for (const l of ['--rate', '--quiet', '--log-level', '--stats-interval']) assert.ok(out.includes(l), l);
+  assert.match(out, /Exit status: 0 replay done, 1 /);
+});
+
+test('tcpcopy -v prints the version', () => {
+  const v = run(['-v']);
+  assert.equal(v.code, 0);
+  assert.match(v.out, /^\d+\.\d+\.\d+/);
+});
+
+test('bad or missing values exit 2 with the flag and the accepted form', () => {
+  const cases: [string[], RegExp][] = [
+    [['-s', '10.0.0.2', '-i', 'f.pcap'], /^tcpcopy: -x "": required: \[onlineIp:\]port-targetIp:targetPort/],
+    [['-x', '80-10.0.0.2:8080', '-i', 'f.pcap'], /^tcpcopy: -s "": required: the interceptor\(s\)/],
+    [['-x', '80-10.0.0.2:8080', '-s', '10.0.0.2'], /^tcpcopy: -i "": required in this build/],
+    [[...BASE, '-x', '80:10.0.0.2'], /^tcpcopy: -x "80:10.0.0.2": expected \[onlineIp:\]port-targetIp:targetPort/],
+    [[...BASE, '-s', '10.0.0.256'], /^tcpcopy: -s "10.0.0.256": expected ip\[:port\]/],
+    [[...BASE, '-a', '0'], /^tcpcopy: -a "0": expected a positive speed-up factor/],
+    [[...BASE, '-a', '0.5'], /^tcpcopy: -a "0.5": expected a speed-up factor of at least 1/],
+    [[...BASE, '-C', '12'], /^tcpcopy: -C "12": expected the number of connections per interceptor: a whole number 1..11/],
+    [[...BASE, '-r', '101'], /^tcpcopy: -r "101": expected the percentage/],
+    [[...BASE, '-T', '0'], /^tcpcopy: -T "0": expected how many times to replay the file/],
+    [[...BASE, '-t', '0'], /^tcpcopy: -t "0": expected the session timeout in seconds/],
+    [[...BASE, '-p', '70000'], /^tcpcopy: -p "70000": expected a TCP port 1..65535/],
+    [[...BASE, '-c', '10.0.0.*'], /^tcpcopy: -c "10.0.0.\*": wildcard \* is not supported/],
+    [[...BASE, '-F', 'tcp and ('], /^tcpcopy: -F "tcp and \(": at character 10: .*expected a pcap-filter expression/],
+    [[...BASE, '--log-level', 'loud'], /^tcpcopy: --log-level "loud": expected one of error, warn, info, debug/],
+    [[...BASE, '--bogus'], /unknown option '--bogus'[\s\S]*run tcpcopy -h/],
+    [[...BASE, '-a'], /option '-a, --accelerate <n>' argument missing/],
+    [[...BASE, 'extra'], /too many arguments|excess/i],
+  ];
+  for (const [args, re] of cases) {
+    const r = run(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, re, args.join(' '));
+  }
+});
+
+test('a missing capture file exits 2 naming -i and the path', () => {
+  const r = run(BASE);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /^tcpcopy: -i "\/nonexistent.pcap": cannot replay: \/nonexistent.pcap: ENOENT/);
+});
+
+test('flags map to the engine config with stock meanings; offline timeouts default short', () => {
+  const d = parseTcpcopyOptions({ transfer: '80-10.0.0.2:8080', intercept: '10.0.0.2', pcap: 'x.pcap' }).config;
+  assert.equal(d.engine.sessionTimeoutUs, OFFLINE_SESSION_TIMEOUT_S * 1e6);
+  assert.equal(d.engine.keepaliveTimeoutUs, (OFFLINE_SESSION_TIMEOUT_S + 120) * 1e6);
+  assert.equal(d.connections, 2);
+  assert.deepEqual(d.interceptors, [{ ip: parseIpv4('10.0.0.2'), port: 36524 }]);
+  assert.equal(d.engine.replicas, 1);
+  assert.equal(d.engine.samplePercent, 100);
+  assert.equal(d.memoryMb, 2048);
+  assert.equal(d.loops, 1);
+  assert.equal(d.acceleration, 1);
+  assert.equal(d.fastest, false);
+
+  const c = parseTcpcopyOptions({
+    transfer: '80-10.0.0.2:8080,10.1.1.1:443-10.0.0.3:443', intercept: '10.0.0.2,10.0.0.3:4000', pcap: 'x.pcap', port: '5000',
+    clientIp: '10.9.0.1-3', localhost: '10.8.0.1', replicas: '3', portShift: '2', memory: '512', connections: '4', percentage: '30',
+    mtu: '9000', mss: '1200', poolSize: '64', rtt: '20', timeout: '-1', keepalive: '0', lonely: true, wait: false, onlySyn: true,
+    gradual: true, accelerate: '2.5', interval: '500', times: '3', rate: true, filter: 'tcp and dst port 80', seed: '7',
+  }).config;
+  assert.equal(c.transfers.length, 2);
+  assert.deepEqual(c.interceptors.map((i) => i.port), [5000, 4000]);
+  assert.deepEqual(c.engine.clientPool, ['10.9.0.1', '10.9.0.2', '10.9.0.3'].map((s) => parseIpv4(s)));
+  assert.equal(c.engine.localAddress, parseIpv4('10.8.0.1'));
+  assert.equal(c.engine.replicas, 3);
+  assert.equal(c.engine.portShift, 2);
+  assert.equal(c.engine.totalBufferCap, 512 * 1024 * 1024);
+  assert.equal(c.connections, 4);
+  assert.equal(c.engine.samplePercent, 30);
+  assert.equal(c.engine.mtu, 9000);
+  assert.equal(c.engine.mss, 1200);
+  assert.equal(c.engine.sessionBufferCap, 64 * 1024);
+  assert.equal(c.engine.fixedRttUs, 20_000);
+  assert.equal(c.engine.sessionTimeoutUs, 600e6, 'negative -t means 600 s (stock)');
+  assert.equal(c.engine.keepaliveTimeoutUs, 720e6, '-k ≤ 0 means -t + 120');
+  assert.equal(c.engine.lonely, true);
+  assert.equal(c.engine.noWait, true);
+  assert.equal(c.engine.onlyFromSyn, true);
+  assert.equal(c.engine.gradual, true);
+  assert.equal(c.engine.acceleration, 2.5);
+  assert.equal(c.idleCapMs, 500);
+  assert.equal(c.loops, 3);
+  assert.equal(c.fastest, true);
+  assert.equal(c.engine.seed, 7);
+  assert.ok(c.filter !== null && c.filterText === 'tcp and dst port 80');
+});
+
+test('parse errors are ConfigErrors naming the flag', () => {
+  assert.throws(() => parseTcpcopyOptions({ transfer: '80-10.0.0.2:8080', intercept: '10.0.0.2', pcap: 'x', replicas: '2000' }), (e: unknown) => e instanceof ConfigError && e.flag === '-n');
+  assert.throws(() => parseTcpcopyOptions({ transfer: '80-10.0.0.2:8080', intercept: '10.0.0.2', pcap: 'x', mtu: '10' }), (e: unknown) => e instanceof ConfigError && e.flag === '-M');
+});
