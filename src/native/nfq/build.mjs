@@ -1,0 +1,28 @@
+// Builds the batched NFQUEUE addon (nfq.c) into src/native/nfq/build/Release/nfq.node with the
+// node-gyp that ships with npm, against the headers of the node that runs this script
+// (<prefix>/include/node): nothing is downloaded. Run through `npm run build:native`.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const prefix = dirname(dirname(process.execPath));
+const localHeaders = existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : '';
+const nodedir = process.env.npm_config_nodedir || localHeaders;
+// npm exports the path of its bundled node-gyp to scripts; run directly, look for npm's copy
+// next to this node, else a node-gyp on PATH.
+const bundled = join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+const gyp = process.env.npm_config_node_gyp || (existsSync(bundled) ? bundled : '');
+const cmd = gyp ? process.execPath : 'node-gyp';
+const args = [...(gyp ? [gyp] : []), 'rebuild', `--directory=${here}`, ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
+const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+if (r.status !== 0) {
+  const why = r.error ? r.error.message : `exit ${r.status ?? r.signal}`;
+  console.error(
+    `build:native: building src/native/nfq failed (${why}). It needs make, a C compiler (Debian: build-essential), python3 ` +
+      `and Node's headers${nodedir ? ` (using ${nodedir}/include/node)` : ' (none found next to this node: set npm_config_nodedir)'}. ` +
+      `Without it, intercept falls back to the slower 'nfqueue' package.`,
+  );
+  process.exit(1);
+}
