@@ -78,6 +78,7 @@ export interface TargetStats {
   rstsReceived: number;
   retransmits: number;
   noConnection: number;
+  abortOnData: number;
 }
 
 export class TargetConn {
@@ -182,6 +183,7 @@ export class FakeTarget {
     rstsReceived: 0,
     retransmits: 0,
     noConnection: 0,
+    abortOnData: 0,
   };
   /** Current connection per client tuple (live or TIME_WAIT). */
   readonly conns = new Map<string, TargetConn>();
@@ -365,6 +367,15 @@ export class FakeTarget {
     if (payLen > 0) {
       const d = seqDiff(seq, c.rcvNxt);
       const end = seqDiff((seq + payLen) >>> 0, c.rcvNxt);
+      if (end > 0 && c.closing) {
+        // New data for a socket the application closed: Linux resets (TCPAbortOnData).
+        st.abortOnData++;
+        this.sendRst(c, c.sndNxt);
+        c.state = 'closed';
+        c.rtoGen++;
+        this.conns.delete(k);
+        return;
+      }
       if (end <= 0) {
         st.dupData++;
         needAck = true;

@@ -191,3 +191,56 @@ test('-R fixes the RTT: the RTO is 3 × R (not the 1 s initial RTO) from the fir
   assert.equal(synTimes[1]! - synTimes[0]!, 450_000);
   assert.deepEqual(sim.outcomes(), ['completed']);
 });
+
+test('the target closes a keep-alive connection early (2 requests each): the rest continue on new connections', () => {
+  const reqs = [0, 1, 2, 3, 4].map((i) => request(`k${i}`, 150));
+  const steps: Step[] = [];
+  for (const r of reqs) steps.push({ send: r }, { recv: 500 }, { think: 1000 });
+  steps.push({ fin: true });
+  const sim = new Sim({ target: { app: httpApp({ responseSize: () => 500, closeAfter: (i) => i === 1 }) } });
+  sim.feed(captureSession({ clientIp: CLIENT, clientPort: 41050, serverIp: ONLINE_SERVER, serverPort: 80, steps }));
+  sim.run();
+  const conns = sim.target.history;
+  assert.equal(conns.length, 3);
+  assert.deepEqual(conns.map((c) => c.stream.toString()), [reqs[0]! + reqs[1]!, reqs[2]! + reqs[3]!, reqs[4]!]);
+  assert.deepEqual(sim.outcomes(), ['reconnected', 'reconnected', 'completed']);
+  assert.equal(sim.engine.stats.reconnects, 2);
+  assert.equal(sim.target.stats.abortOnData, 0, 'no request was sent into a closed connection');
+  assert.equal(new Set(conns.map((c) => c.clientPort)).size, 3);
+});
+
+test('the target resets a connection with a request in flight: that request and the rest go on a new connection', () => {
+  const reqs = [0, 1, 2, 3].map((i) => request(`z${i}`, 150));
+  const steps: Step[] = [];
+  for (const r of reqs) steps.push({ send: r }, { recv: 500 });
+  steps.push({ fin: true });
+  let resets = 0;
+  const app = httpApp({ responseSize: () => 500 });
+  const sim = new Sim({
+    target: {
+      app: (c) => {
+        const h = app(c);
+        return {
+          ...h,
+          onData: (conn, d) => {
+            // The first connection dies when its third request arrives.
+            if (resets === 0 && state(conn).requests === 2) {
+              resets++;
+              conn.reset();
+              return;
+            }
+            h.onData?.(conn, d);
+          },
+        };
+      },
+    },
+  });
+  sim.feed(captureSession({ clientIp: CLIENT, clientPort: 41051, serverIp: ONLINE_SERVER, serverPort: 80, steps }));
+  sim.run();
+  const conns = sim.target.history;
+  assert.equal(conns.length, 2);
+  assert.equal(conns[1]!.stream.toString(), reqs[2]! + reqs[3]!);
+  assert.equal(state(conns[1]!).requests, 2);
+  assert.deepEqual(sim.outcomes(), ['reconnected', 'completed']);
+  assert.equal(sim.closed[1]!.info.fromSyn, false);
+});

@@ -23,6 +23,8 @@ const FAKE_WSCALE = 7;
 /** Fixed hash keys: ISNs and TS values must keep rising across runs for the same tuple. */
 const ISN_KEY = 0x1f2e3d4c;
 const TS_KEY = 0x5a6b7c8d;
+/** Reconnects per captured connection before a target that keeps closing wins. */
+const MAX_RECONNECTS = 8;
 
 /**
  * The session engine (pure): captured client packets and interceptor records in, packets and
@@ -290,43 +292,88 @@ export class SessionEngine {
       const cip =
         pool.length === 0 ? conn.localClientIp : (pool[hash4(conn.localClientIp, r, 0, 0, cfg.seed) % pool.length] as number);
       const preferred = r === 0 ? basePort : wrapPort(basePort + (2 * r - 1) * 32 + this.shiftR);
-      const port = this.ports.allocate(cip, preferred, tr.targetIp, tr.targetPort, nowUs);
-      if (port < 0) {
-        this.sink.log?.(`no free port for client ${cip >>> 0} towards target ${tr.targetIp}:${tr.targetPort}`);
-        this.neverStarted(conn.clientIp, conn.clientPort, conn.serverIp, conn.serverPort, tr.targetIp, tr.targetPort, nowUs, 'port-exhausted');
-        continue;
+      const s = this.openSession(conn, r, cip, preferred, conn.capIsn, conn.capNxt, nowUs);
+      if (s !== null) {
+        if (conn.fromSyn) this.stats.sessionsFromSyn++;
+        else this.stats.sessionsWithoutSyn++;
       }
-      if (port !== preferred) this.stats.portReassigned++;
-      if (!this.sink.routeAdd(cip, port, tr.targetIp, tr.targetPort) && !cfg.lonely) {
-        this.neverStarted(conn.clientIp, conn.clientPort, conn.serverIp, conn.serverPort, tr.targetIp, tr.targetPort, nowUs, 'no-interceptor');
-        continue;
-      }
-      const s = new Session(this.nextId++, conn, r, cip, port, tr.targetIp, tr.targetPort, nowUs, this.slab);
-      conn.sessions.push(s);
-      conn.live++;
-      this.byTarget.set(cip, port, tr.targetIp, tr.targetPort, s);
-      this.stats.sessionsStarted++;
-      this.stats.activeSessions++;
-      if (conn.fromSyn) this.stats.sessionsFromSyn++;
-      else this.stats.sessionsWithoutSyn++;
-      s.iss = clockIsn(nowUs, cip, port, tr.targetIp, tr.targetPort);
-      s.seqOffset = (s.iss - conn.capIsn) >>> 0;
-      s.sndUna = s.iss;
-      s.sndNxt = s.iss;
-      s.sndMax = s.iss;
-      s.capEnd = conn.capNxt;
-      s.tsBase = hash4(cip, port, tr.targetIp, tr.targetPort, TS_KEY);
-      s.ipId = hash4(cip, port, s.iss, 0, this.ipIdKey) & 0xffff;
-      s.ourMss = Math.min(conn.synMss > 0 ? conn.synMss : cfg.mss, cfg.mss);
-      s.lastServerAt = nowUs;
-      s.rto = baseRto(s, this.cfg);
-      this.tx.sendSyn(s, nowUs);
-      this.reschedule(s, nowUs);
     }
     if (conn.live === 0) {
       this.markIgnored(conn, nowUs);
       return false;
     }
+    return true;
+  }
+
+  /**
+   * Allocate a port, announce the route and send the SYN of one session whose captured stream
+   * continues after capIsn. null (with the outcome reported) when it cannot start.
+   */
+  private openSession(conn: OnlineConn, r: number, cip: number, preferred: number, capIsn: number, capEnd: number, nowUs: number): Session | null {
+    const cfg = this.cfg;
+    const tr = cfg.transfers[conn.transferIdx];
+    if (tr === undefined) return null;
+    const port = this.ports.allocate(cip, preferred, tr.targetIp, tr.targetPort, nowUs);
+    if (port < 0) {
+      this.sink.log?.(`no free port for client ${cip >>> 0} towards target ${tr.targetIp}:${tr.targetPort}`);
+      this.neverStarted(conn.clientIp, conn.clientPort, conn.serverIp, conn.serverPort, tr.targetIp, tr.targetPort, nowUs, 'port-exhausted');
+      return null;
+    }
+    if (port !== preferred) this.stats.portReassigned++;
+    if (!this.sink.routeAdd(cip, port, tr.targetIp, tr.targetPort) && !cfg.lonely) {
+      this.neverStarted(conn.clientIp, conn.clientPort, conn.serverIp, conn.serverPort, tr.targetIp, tr.targetPort, nowUs, 'no-interceptor');
+      return null;
+    }
+    const s = new Session(this.nextId++, conn, r, cip, port, tr.targetIp, tr.targetPort, nowUs, this.slab);
+    conn.sessions.push(s);
+    conn.live++;
+    this.byTarget.set(cip, port, tr.targetIp, tr.targetPort, s);
+    this.stats.sessionsStarted++;
+    this.stats.activeSessions++;
+    s.iss = clockIsn(nowUs, cip, port, tr.targetIp, tr.targetPort);
+    s.seqOffset = (s.iss - capIsn) >>> 0;
+    s.sndUna = s.iss;
+    s.sndNxt = s.iss;
+    s.sndMax = s.iss;
+    s.capEnd = capEnd;
+    s.tsBase = hash4(cip, port, tr.targetIp, tr.targetPort, TS_KEY);
+    s.ipId = hash4(cip, port, s.iss, 0, this.ipIdKey) & 0xffff;
+    s.ourMss = Math.min(conn.synMss > 0 ? conn.synMss : cfg.mss, cfg.mss);
+    s.lastServerAt = nowUs;
+    s.rto = baseRto(s, this.cfg);
+    this.tx.sendSyn(s, nowUs);
+    this.reschedule(s, nowUs);
+    return s;
+  }
+
+  /**
+   * The target closed (FIN or RST) while captured requests remain: carry them on in a new
+   * session (new port, fake handshake) from the first byte the target did not acknowledge —
+   * only at a request boundary, so the target never sees a request cut in half. The stock
+   * copier reconnects the same way. Returns false when that is not possible.
+   */
+  private tryReconnect(s: Session, nowUs: number): boolean {
+    if (s.reconnects >= MAX_RECONNECTS || s.finSent || s.rst !== null || s.phase !== 'established') return false;
+    const resume = (s.sndUna - s.seqOffset) >>> 0;
+    if (resume === s.capEnd) return false;
+    const items = s.items;
+    let i = s.head;
+    while (i < items.length && seqLeq((items[i] as Seg).end, resume)) i++;
+    const it = items[i];
+    if (it === undefined || it.seq !== resume) return false;
+    if (!(seqGt(it.origAck, s.turnAck) || (s.turnInit && resume === s.turnStartCap))) return false;
+    const n = this.openSession(s.conn, s.replica, s.clientIp, s.clientPort, (resume - 1) >>> 0, s.capEnd, nowUs);
+    if (n === null) return false;
+    n.items = items.slice(i);
+    for (const x of n.items) n.buffered += x.len;
+    this.bufferedTotal += n.buffered;
+    n.fin = s.fin;
+    n.rst = s.rst;
+    // The response this request waited for came on the old connection: it may go at once.
+    n.turnInit = true;
+    n.turnAck = it.origAck;
+    n.reconnects = s.reconnects + 1;
+    this.stats.reconnects++;
     return true;
   }
 
@@ -365,7 +412,9 @@ export class SessionEngine {
     }
     if ((flags & TCP_RST) !== 0) {
       const rst: PendingControl = { seq, origAck: ack, thinkUs: think };
-      for (const s of conn.sessions) {
+      const count = conn.sessions.length;
+      for (let k = 0; k < count; k++) {
+        const s = conn.sessions[k] as Session;
         if (s.phase === 'closed' || s.rst !== null) continue;
         s.rst = rst;
         this.pump(s, nowUs);
@@ -463,7 +512,10 @@ export class SessionEngine {
   private deliver(conn: OnlineConn, sg: Seg, nowUs: number): void {
     conn.capNxt = sg.end;
     const cfg = this.cfg;
-    for (const s of conn.sessions) {
+    // Only the sessions that exist now: a reconnect below appends one that already has sg.
+    const count = conn.sessions.length;
+    for (let k = 0; k < count; k++) {
+      const s = conn.sessions[k] as Session;
       if (s.phase === 'closed' || s.fin !== null || s.rst !== null) continue;
       if (s.items.length === 0) s.items = [];
       s.items.push(sg);
@@ -487,7 +539,9 @@ export class SessionEngine {
   private deliverFinIfReady(conn: OnlineConn, nowUs: number): void {
     const fin = conn.fin;
     if (fin === null || fin.seq !== conn.capNxt) return;
-    for (const s of conn.sessions) {
+    const count = conn.sessions.length;
+    for (let k = 0; k < count; k++) {
+      const s = conn.sessions[k] as Session;
       if (s.phase === 'closed' || s.fin !== null) continue;
       s.fin = fin;
       this.pump(s, nowUs);
@@ -625,7 +679,8 @@ export class SessionEngine {
     if ((flags & TCP_RST) !== 0) {
       if (!seqInWindow(seq, s.rcvNxt)) return;
       const delivered = s.sndUna === s.sndMax && s.sendIdx >= s.items.length && (s.fin === null ? false : s.finSent);
-      this.finish(s, delivered ? 'completed' : 'reset-by-target', nowUs, false);
+      if (!delivered && this.tryReconnect(s, nowUs)) this.finish(s, 'reconnected', nowUs, false);
+      else this.finish(s, delivered ? 'completed' : 'reset-by-target', nowUs, false);
       return;
     }
     if (hasTs && seqGeq(tsVal, s.tsRecent)) s.tsRecent = tsVal;
@@ -686,6 +741,12 @@ export class SessionEngine {
     if (ackNow) this.tx.sendAck(s, nowUs);
     if (s.finAcked && s.serverFin) {
       this.finish(s, 'completed', nowUs, false);
+      return;
+    }
+    // The target closed first with captured requests still to come: continue them on a new
+    // connection and reset this one (which also spares the target a TIME_WAIT).
+    if (s.serverFin && (flags & TCP_FIN) !== 0 && this.tryReconnect(s, nowUs)) {
+      this.finish(s, 'reconnected', nowUs, true);
       return;
     }
     this.pump(s, nowUs);
@@ -753,8 +814,13 @@ export class SessionEngine {
             s.holdAt = wait;
             return;
           }
+          // The target already closed: a new request would only be reset. Open a new connection.
+          if (s.serverFin && this.tryReconnect(s, nowUs)) {
+            this.finish(s, 'reconnected', nowUs, true);
+            return;
+          }
           s.gatedItem = it;
-          beginTurn(s, this.stats, it.origAck);
+          beginTurn(s, this.stats, it.origAck, it.seq);
         }
         const inFlight = seqDiff(s.sndNxt, s.sndUna);
         const room = s.sndWnd - inFlight;
@@ -773,7 +839,7 @@ export class SessionEngine {
           s.holdAt = wait;
           return;
         }
-        beginTurn(s, this.stats, s.fin.origAck);
+        beginTurn(s, this.stats, s.fin.origAck, s.capEnd);
         s.finSent = true;
         this.tx.emit(s, TCP_FIN | TCP_ACK, s.sndNxt, null, 0, 0, 0, 0, nowUs);
         this.stats.finsSent++;

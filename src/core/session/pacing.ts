@@ -51,7 +51,7 @@ export function gate(s: Session, cfg: EngineConfig, stats: EngineStats, origAck:
 }
 
 /** The packet passed its gate: if it starts a new turn, count response bytes from here. */
-export function beginTurn(s: Session, stats: EngineStats, origAck: number): void {
+export function beginTurn(s: Session, stats: EngineStats, origAck: number, capPos: number): void {
   if (!s.turnInit) {
     s.turnInit = true;
     s.turnAck = origAck;
@@ -60,6 +60,7 @@ export function beginTurn(s: Session, stats: EngineStats, origAck: number): void
     s.turnAck = origAck;
     s.turnResp = s.respBytes + (s.serverFin ? 1 : 0);
     s.turnReadyAt = -1;
+    s.turnStartCap = capPos;
     s.turns++;
     stats.turns++;
   }

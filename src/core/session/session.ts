@@ -55,6 +55,7 @@ const ROW_DEFAULTS = [
   -1, // rttSentAt
   0, // synSentAt
   0, // recover
+  0, // turnStartCap
 ];
 const STRIDE = ROW_DEFAULTS.length;
 const TEMPLATE = Float64Array.from(ROW_DEFAULTS);
@@ -196,6 +197,9 @@ export class Session implements Timed, SessionInfo {
   dupAcks = 0;
   inRecovery = false;
   staleResets = 0;
+
+  /** How many reconnects led to this session (0 = the original). */
+  reconnects = 0;
 
   // Report.
   endUs = 0;
@@ -429,6 +433,13 @@ export class Session implements Timed, SessionInfo {
     this.slab.f[this.o + 32] = v;
   }
 
+  get turnStartCap(): number {
+    return this.slab.f[this.o + 33] as number;
+  }
+  set turnStartCap(v: number) {
+    this.slab.f[this.o + 33] = v;
+  }
+
   get onlineClientIp(): number {
     return this.conn.clientIp;
   }
@@ -442,7 +453,7 @@ export class Session implements Timed, SessionInfo {
     return this.conn.serverPort;
   }
   get fromSyn(): boolean {
-    return this.conn.fromSyn;
+    return this.conn.fromSyn && this.reconnects === 0;
   }
   get responseBytes(): number {
     return this.respBytes;

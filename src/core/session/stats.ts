@@ -27,6 +27,8 @@ export class EngineStats {
   sessionsWithoutSyn = 0;
   connectionsEstablished = 0;
   portReassigned = 0;
+  /** Sessions started to continue a connection the target closed early. */
+  reconnects = 0;
   // Sent to the target.
   packetsSent = 0;
   dataPacketsSent = 0;
@@ -59,6 +61,7 @@ export class EngineStats {
   outcomeCompleted = 0;
   outcomeResetByTarget = 0;
   outcomeResetAsCaptured = 0;
+  outcomeReconnected = 0;
   outcomeTimeoutSynAck = 0;
   outcomeTimeoutResponse = 0;
   outcomeTimeoutAck = 0;
@@ -79,6 +82,7 @@ export class EngineStats {
       case 'completed': this.outcomeCompleted++; break;
       case 'reset-by-target': this.outcomeResetByTarget++; break;
       case 'reset-as-captured': this.outcomeResetAsCaptured++; break;
+      case 'reconnected': this.outcomeReconnected++; break;
       case 'timeout-synack': this.outcomeTimeoutSynAck++; break;
       case 'timeout-response': this.outcomeTimeoutResponse++; break;
       case 'timeout-ack': this.outcomeTimeoutAck++; break;

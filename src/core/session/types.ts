@@ -16,6 +16,9 @@ export type Outcome =
   | 'timeout-synack'
   /** The target stayed silent for -t while a request waited for its response. */
   | 'timeout-response'
+  /** The target closed while captured requests remained; they continue in a new session
+   *  (fake handshake, new port) that gets its own outcome. */
+  | 'reconnected'
   /** Sent data was never acknowledged (retransmissions exhausted, or -t). */
   | 'timeout-ack'
   /** Nothing left to send and no traffic for -k (capture ended without a close). */
@@ -35,6 +38,7 @@ export const OUTCOMES: readonly Outcome[] = [
   'completed',
   'reset-by-target',
   'reset-as-captured',
+  'reconnected',
   'timeout-synack',
   'timeout-response',
   'timeout-ack',

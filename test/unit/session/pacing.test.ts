@@ -27,7 +27,7 @@ test('a new turn waits for as many response bytes as the capture shows, then kee
   const st = new EngineStats();
   const s = session();
   const next = (s.conn.base + 1000) >>> 0;
-  beginTurn(s, st, s.conn.base);
+  beginTurn(s, st, s.conn.base, 0);
   s.lastDataSentAt = T0;
   // Nothing yet: look again when the bounded wait would expire.
   assert.equal(gate(s, cfg, st, next, 400_000, T0 + 10), T0 + cfg.responseWaitMaxUs);
@@ -41,7 +41,7 @@ test('a new turn waits for as many response bytes as the capture shows, then kee
   s.lastRespAt = T0 + 50;
   assert.equal(gate(s, cfg, st, next, 400_000, T0 + 60), T0 + 50 + 100_000);
   assert.equal(gate(s, cfg, st, next, 400_000, T0 + 50 + 100_000), 0);
-  beginTurn(s, st, next);
+  beginTurn(s, st, next, 500);
   assert.equal(s.turnAck, next);
   assert.equal(s.turnResp, 1000);
   assert.equal(st.turns, 1);
