@@ -21,7 +21,7 @@ import { NfqueueTap, readKernelQueueStats, type NfqBackend } from '../../src/io/
 const { values: o } = parseArgs({
   options: {
     queue: { type: 'string', default: '0' },
-    backend: { type: 'string', default: 'auto' },
+    backend: { type: 'string' }, // unset: TCPCOPY_TS_NFQ_BACKEND, else auto
     'max-len': { type: 'string' },
     'copy-range': { type: 'string', default: '64' },
     rcvbuf: { type: 'string', default: String(16 * 1024 * 1024) },
@@ -56,7 +56,7 @@ const tap = NfqueueTap.open(
     copyRange: Number(o['copy-range']),
     maxLen: o['max-len'] === undefined ? null : Number(o['max-len']),
     batchSize: o.batch === undefined ? undefined : Number(o.batch),
-    backend: o.backend as NfqBackend | 'auto',
+    backend: o.backend as NfqBackend | 'auto' | undefined,
     onWarning: (m) => process.stderr.write(`WARN ${m}\n`),
   },
   handler,
@@ -78,7 +78,6 @@ const stats = (): string =>
     kernel: readKernelQueueStats(queueNum),
   });
 
-process.stderr.write(`intercept ready (bare baseline, backend ${tap.backend}${o.paused === true ? ', paused' : ''})\n`);
 process.on('SIGUSR1', () => tap.resume());
 process.on('SIGUSR2', () => process.stderr.write(`stats ${stats()}\n`));
 process.on('SIGINT', () => {
@@ -93,3 +92,5 @@ process.on('SIGTERM', () => {
   process.stderr.write(`final stats: ${stats()}\n`);
   process.exit(0);
 });
+// Last: the handlers above must be in place before anyone is told to signal us.
+process.stderr.write(`intercept ready (bare baseline, backend ${tap.backend}${o.paused === true ? ', paused' : ''})\n`);
