@@ -21,6 +21,8 @@ export interface ClosedSession {
   onlineClientPort: number;
   replica: number;
   endUs: number;
+  /** Our ISN: the target connection whose irs equals it is this session's. */
+  iss: number;
 }
 
 export interface SimOptions {
@@ -105,6 +107,7 @@ export class Sim {
           onlineClientPort: info.onlineClientPort,
           replica: info.replica,
           endUs: info.endUs,
+          iss: info.iss,
         });
       },
     });
@@ -147,6 +150,11 @@ export class Sim {
         this.world.runOne();
       }
     }
+  }
+
+  /** The target connection of a closed session. */
+  targetConnOf(cl: ClosedSession): import('./fake-target.js').TargetConn | undefined {
+    return this.target.history.find((c) => c.clientIp === cl.clientIp && c.clientPort === cl.clientPort && c.irs === cl.iss);
   }
 
   outcomes(): Outcome[] {

@@ -270,6 +270,7 @@ export class SessionEngine {
       turns: 0,
       responseWaitsExpired: 0,
       retransmits: 0,
+      iss: 0,
     };
     this.stats.countOutcome(outcome);
     this.sink.sessionClosed(info, outcome);

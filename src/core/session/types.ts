@@ -78,6 +78,8 @@ export interface SessionInfo {
   /** Turns released by the bounded wait because the response never completed. */
   readonly responseWaitsExpired: number;
   readonly retransmits: number;
+  /** Our initial sequence number towards the target (0 when never started). */
+  readonly iss: number;
 }
 
 /**
