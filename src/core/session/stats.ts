@@ -95,6 +95,25 @@ export class EngineStats {
     }
   }
 
+  /** How many sessions ended with outcome `o`. */
+  outcomeCount(o: Outcome): number {
+    switch (o) {
+      case 'completed': return this.outcomeCompleted;
+      case 'reset-by-target': return this.outcomeResetByTarget;
+      case 'reset-as-captured': return this.outcomeResetAsCaptured;
+      case 'reconnected': return this.outcomeReconnected;
+      case 'timeout-synack': return this.outcomeTimeoutSynAck;
+      case 'timeout-response': return this.outcomeTimeoutResponse;
+      case 'timeout-ack': return this.outcomeTimeoutAck;
+      case 'idle-timeout': return this.outcomeIdleTimeout;
+      case 'capture-gap': return this.outcomeCaptureGap;
+      case 'buffer-overflow': return this.outcomeBufferOverflow;
+      case 'sampled-out': return this.outcomeSampledOut;
+      case 'port-exhausted': return this.outcomePortExhausted;
+      case 'no-interceptor': return this.outcomeNoInterceptor;
+    }
+  }
+
   /** A copy of every counter, for logging and metrics. */
   snapshot(): Record<string, number> {
     const out: Record<string, number> = {};
