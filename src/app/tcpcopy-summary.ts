@@ -28,6 +28,10 @@ export interface ReplayCounters {
   rawRefused: number;
   rawRefusedBy: Record<string, number>;
   rawQueued: number;
+  /** Process CPU (µs) and peak RSS (bytes), from process.resourceUsage(). */
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  maxRssBytes: number;
 }
 
 export interface SummaryInput {
@@ -47,23 +51,8 @@ export interface Summary {
   warnings: string[];
 }
 
-const OUTCOME_FIELD: Record<Outcome, keyof EngineStats> = {
-  completed: 'outcomeCompleted',
-  'reset-by-target': 'outcomeResetByTarget',
-  'reset-as-captured': 'outcomeResetAsCaptured',
-  'timeout-synack': 'outcomeTimeoutSynAck',
-  'timeout-response': 'outcomeTimeoutResponse',
-  'timeout-ack': 'outcomeTimeoutAck',
-  'idle-timeout': 'outcomeIdleTimeout',
-  'capture-gap': 'outcomeCaptureGap',
-  'buffer-overflow': 'outcomeBufferOverflow',
-  'sampled-out': 'outcomeSampledOut',
-  'port-exhausted': 'outcomePortExhausted',
-  'no-interceptor': 'outcomeNoInterceptor',
-};
-
 export function outcomeCount(st: Readonly<EngineStats>, o: Outcome): number {
-  return st[OUTCOME_FIELD[o]] as number;
+  return st.outcomeCount(o);
 }
 
 export function transfersText(transfers: readonly Transfer[]): string {
@@ -118,6 +107,10 @@ export function summarize(input: SummaryInput): Summary {
       `${c.records} interceptor records (${st.responsesUnmatched} for no session)`,
   );
 
+  lines.push(
+    `resources: cpu ${((c.cpuUserUs + c.cpuSystemUs) / 1e6).toFixed(2)} s (user ${(c.cpuUserUs / 1e6).toFixed(2)}, system ${(c.cpuSystemUs / 1e6).toFixed(2)}), ` +
+      `peak RSS ${Math.round(c.maxRssBytes / 1048576)} MB, ${c.rawQueued} packets waited for the kernel`,
+  );
   if (c.truncatedRecords > 0) {
     warnings.push(
       `${c.truncatedRecords} capture records were shorter than the packet on the wire (snap length): their payload is missing and they were not replayed; record with tcpdump -s 0`,

@@ -47,8 +47,6 @@ export interface TcpcopyRunOptions {
 const BATCH = 512;
 const HOUSEKEEPING_MS = 250;
 const MEMORY_CHECK_MS = 2000;
-/** After the input ended: no packet sent or record received for this long ends what is left. */
-const QUIET_END_US = 3_000_000;
 /** Warn once when SYNs went out this long ago and no record ever came back. */
 const NO_RECORDS_WARN_US = 3_000_000;
 /** Distinct unmatched destinations remembered for the diagnosis. */
@@ -135,6 +133,9 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     rawRefused: 0,
     rawRefusedBy: {},
     rawQueued: 0,
+    cpuUserUs: 0,
+    cpuSystemUs: 0,
+    maxRssBytes: 0,
   };
   if (pending !== null) counters.packetsRead = 1;
   const unmatched = new Map<string, number>();
@@ -478,13 +479,14 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
         }
       }
       if (inputDone) {
-        // Nothing can move a session that neither sends nor hears anything once the capture
-        // is over: end what is left instead of waiting for -k.
+        // Once the capture is over, a session that neither sends nor hears anything has nothing
+        // left to wait for but -k: when the whole replay has been silent for --end-grace, end
+        // what is left (a capture cut before its connections closed) instead of idling.
         const activity = engine.stats.packetsSent + counters.records;
         if (activity !== lastActivity) {
           lastActivity = activity;
           lastActivityUs = now;
-        } else if (now - lastActivityUs >= Math.max(QUIET_END_US, cfg.endGraceUs) && engine.activeSessions > 0) {
+        } else if (now - lastActivityUs >= cfg.endGraceUs && engine.activeSessions > 0) {
           log.info(`capture over and ${engine.activeSessions} session(s) idle for ${((now - lastActivityUs) / 1e6).toFixed(1)} s: ending them`);
           engine.closeAll(now, 'idle-timeout');
           service();
@@ -528,6 +530,10 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     counters.durationUs = nowUs() - startUs;
     counters.unmatchedDestinations = [...unmatched].sort((a, b) => b[1] - a[1]).slice(0, 5);
     if (channel !== null) counters.channelConnects = channel.stats.connectsOk;
+    const ru = process.resourceUsage();
+    counters.cpuUserUs = ru.userCPUTime;
+    counters.cpuSystemUs = ru.systemCPUTime;
+    counters.maxRssBytes = ru.maxRSS * 1024;
     const summary = summarize({ file: cfg.pcapFile, transfers: cfg.transfers, filterText: cfg.filterText, engine: engine.stats, counters, stoppedBy });
     for (const l of summary.lines) {
       opts.stdout.write(`tcpcopy: ${l}\n`);

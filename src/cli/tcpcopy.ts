@@ -46,7 +46,7 @@ const program = new Command('tcpcopy')
   .option('--quiet', 'no progress bar on a terminal')
   .option('--log-level <level>', 'error, warn, info or debug (default info)')
   .option('--stats-interval <s>', 'seconds between stats lines in the log (default 30; 0 = only the summary)')
-  .option('--end-grace <ms>', 'after the capture ended, idle sessions end after this long (default 1000)')
+  .option('--end-grace <ms>', 'after the capture ended, end the sessions still open once the replay was silent this long (default 3000)')
   .option('--seed <n>', 'seed of sampling and port choices (default 1)')
   .showHelpAfterError('(run tcpcopy -h for every flag and its accepted form)')
   .addHelpText(

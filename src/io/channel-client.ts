@@ -125,6 +125,13 @@ interface Conn {
   timer: NodeJS.Timeout | null;
   /** Resolves the start() wait for this connection's first attempt. */
   firstAttempt: ((ok: boolean, reason: string) => void) | null;
+  /** Writes are corked until the end of the current synchronous run. */
+  corked: boolean;
+}
+
+function uncorkConn(c: Conn): void {
+  c.corked = false;
+  c.socket?.uncork();
 }
 
 interface Peer {
@@ -179,6 +186,7 @@ export class ChannelClient extends EventEmitter<ChannelClientEvents> {
           openedAt: 0,
           timer: null,
           firstAttempt: null,
+          corked: false,
         });
       }
       return { address, conns, openCount: 0, rr: 0 };
@@ -273,6 +281,14 @@ export class ChannelClient extends EventEmitter<ChannelClientEvents> {
         // (allocUnsafe takes them from Node's shared slab).
         const b = Buffer.allocUnsafe(MESSAGE_SIZE);
         writeMessage(b, 0, m);
+        // Messages made in one synchronous run (a burst of new sessions) leave in one write at
+        // the end of it instead of one syscall each; a SYN-ACK that overtakes its CLIENT_ADD
+        // waits in the interceptor's delay table (wire-protocol §5.2).
+        if (!c.corked) {
+          c.corked = true;
+          c.socket.cork();
+          process.nextTick(uncorkConn, c);
+        }
         c.socket.write(b);
         any = true;
         break;

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { labFor, requireRoot, type Lab } from '../helpers/lab.js';
 import { startNginx } from '../helpers/servers.js';
 import { describeRun, multisetMinus, recordLossless, replayTarget, runTcpcopy, startIntercept, type TcpcopyRun } from './replay-lab.js';
@@ -88,16 +88,38 @@ test('bad input: clear messages, exit codes, nothing left behind', { skip, timeo
     await nothingLeft(lab, net.copier, pidFile, run);
   });
 
-  await t.test('SIGTERM mid-replay: summary printed, sessions reset, exit 0, pid file removed', async () => {
-    const p = lab.spawn(net.copier, process.execPath, [join(process.cwd(), 'dist/src/cli/tcpcopy.js'), ...base(rec.pcap), '-T', '100']);
-    await new Promise((r) => setTimeout(r, 1500));
+  await t.test('SIGTERM mid-replay: summary printed, sessions reset, exit 0, pid file removed; SIGHUP reopens -l; stats lines', async () => {
+    const logFile = join(lab.tmpDir, 'run.log');
+    const p = lab.spawn(net.copier, process.execPath, [join(process.cwd(), 'dist/src/cli/tcpcopy.js'), ...base(rec.pcap), '-T', '100', '-l', logFile, '--stats-interval', '1']);
+    await new Promise((r) => setTimeout(r, 1200));
     assert.ok(existsSync(pidFile), 'pid file written while running');
     assert.equal(readFileSync(pidFile, 'utf8').trim(), String(p.pid));
+    // logrotate: move the file away, SIGHUP, the daemon writes to a new file at the old path.
+    renameSync(logFile, `${logFile}.1`);
+    p.signal('SIGHUP');
+    await new Promise((r) => setTimeout(r, 1300));
+    assert.match(readFileSync(`${logFile}.1`, 'utf8'), /INFO replaying /);
+    const fresh = readFileSync(logFile, 'utf8');
+    assert.match(fresh, /log file reopened \(SIGHUP\)/);
+    assert.match(fresh, /INFO stats: active \d+, started \d+, established \d+/);
     const exit = await p.stop('SIGTERM', 10_000);
     assert.equal(exit.code, 0, p.stderr);
     assert.match(p.stdout, /replay stopped \(SIGTERM\) in .*: \d+\/100 run\(s\)/);
     assert.match(p.stdout, /sessions: \d+ started .* 0 still open/);
+    assert.match(readFileSync(logFile, 'utf8'), /INFO replay stopped \(SIGTERM\)/);
     assert.ok(!existsSync(pidFile));
+  });
+
+  await t.test('-d: detaches, the background run logs to -l and removes its pid file', async () => {
+    const logFile = join(lab.tmpDir, 'daemon.log');
+    const run = await runTcpcopy(lab, net.copier, [...base(rec.pcap, undefined, `${net.targetIp}:36999`), '-d', '-l', logFile], 10_000);
+    assert.equal(run.code, 0, describeRun(run));
+    const pid = Number(/running in the background, PID (\d+), logging to /.exec(run.stdout)?.[1]);
+    assert.ok(pid > 0, run.stdout);
+    for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(!existsSync(`/proc/${pid}`), 'background copier still running');
+    assert.match(readFileSync(logFile, 'utf8'), /ERROR no interceptor reachable: [0-9.]+:36999/);
+    await nothingLeft(lab, net.copier, pidFile, run);
   });
 
   await t.test('-m memory cap: clean stop with a message, exit 3', async () => {

@@ -102,7 +102,7 @@ export function describeRun(r: TcpcopyRun): string {
  * record() with a second, loss-free capture. The recorder's tcpdump runs with `-s 0` in immediate
  * mode, where libpcap sizes every ring frame for a 256 KiB snap length: its default 2 MiB buffer
  * then holds a handful of packets and bursts are dropped (seen: 5–10% of a Redis recording). This
- * capture uses a 64 KiB snap length (the MTU is 1500) and a 64 MiB buffer; the test fails if it
+ * capture uses a 4 KiB snap length (offload is off, so frames are ≤ 1514 bytes) and a 128 MiB buffer; it fails if it
  * still lost anything, since a replay cannot bring back packets the capture never had.
  */
 export async function recordLossless(lab: Lab, opts: RecordOptions & { aliases: number }): Promise<Recording> {
@@ -110,7 +110,7 @@ export async function recordLossless(lab: Lab, opts: RecordOptions & { aliases: 
   const ports = [opts.http ? (opts.http.port ?? 80) : 0, opts.redis ? (opts.redis.port ?? 6379) : 0, opts.greeting ? (opts.greeting.port ?? 2525) : 0].filter((p) => p > 0);
   const file = join(lab.tmpDir, `replay-capture-${Date.now()}.pcap`);
   const dump = lab.spawn(pair.server, 'tcpdump', [
-    '-i', pair.serverIf, '-n', '-U', '--immediate-mode', '-B', '65536', '-s', '65535', '-Z', 'root', '-w', file,
+    '-i', pair.serverIf, '-n', '-U', '--immediate-mode', '-B', '131072', '-s', '4096', '-Z', 'root', '-w', file,
     `tcp and (${ports.map((p) => `port ${p}`).join(' or ')})`,
   ]);
   await dump.waitFor(/listening on/, 'stderr', 10_000);

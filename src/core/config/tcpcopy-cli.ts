@@ -101,8 +101,8 @@ export interface TcpcopyConfig {
   /** Periodic stats lines, ms (0 = only at exit). */
   statsIntervalMs: number;
   /**
-   * After the last captured packet (all -T runs), a session with nothing left to send and no
-   * response awaited ends after this long ('idle-timeout'); one awaiting a response keeps -t.
+   * After the last captured packet (all -T runs): when nothing was sent to the target and no
+   * record arrived for this long, the sessions still open end ('idle-timeout').
    */
   endGraceUs: number;
   engine: EngineConfig;
@@ -117,7 +117,7 @@ export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'
  */
 export const OFFLINE_SESSION_TIMEOUT_S = 30;
 /** Default of --end-grace, ms. */
-export const DEFAULT_END_GRACE_MS = 1000;
+export const DEFAULT_END_GRACE_MS = 3000;
 
 /** A plain path check (existence and readability are checked by the app when it opens the file). */
 function parseFile(value: string, flag: string, form: string): string {
@@ -186,7 +186,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions): { config: TcpcopyCo
   const logLevel = raw.logLevel === undefined ? 'info' : parseLogLevel(raw.logLevel);
   const statsS = raw.statsInterval === undefined ? 30 : parseIntRange(raw.statsInterval, '--stats-interval', 0, 86400, 'seconds between stats lines (0 = only at exit)');
   const seed = raw.seed === undefined ? 1 : parseIntRange(raw.seed, '--seed', 0, 0x7fffffff, 'the seed of sampling and port choices');
-  const endGraceMs = raw.endGrace === undefined ? DEFAULT_END_GRACE_MS : parseIntRange(raw.endGrace, '--end-grace', 0, 3_600_000, 'milliseconds an idle session may stay after the capture ended');
+  const endGraceMs = raw.endGrace === undefined ? DEFAULT_END_GRACE_MS : parseIntRange(raw.endGrace, '--end-grace', 0, 3_600_000, 'milliseconds of silence after the capture ended before open sessions are ended');
 
   if (raw.rate === true && raw.accelerate !== undefined) warnings.push('--rate replays as fast as possible: -a only scales think time');
   if (raw.rate === true && raw.interval !== undefined) warnings.push('--rate ignores capture timestamps: -I has no effect');

@@ -7,7 +7,7 @@ import { parseTransfers } from '../../../src/core/config/copier.js';
 function counters(over: Partial<ReplayCounters> = {}): ReplayCounters {
   return {
     packetsRead: 100, packetsUsed: 50, nonIpv4: 0, filteredOut: 0, notMatched: 50, truncatedRecords: 0, runsDone: 1, runs: 1,
-    unmatchedDestinations: [], durationUs: 2_500_000, records: 0, channelConnects: 2, rawSent: 0, rawRefused: 0, rawRefusedBy: {}, rawQueued: 0,
+    unmatchedDestinations: [], durationUs: 2_500_000, records: 0, channelConnects: 2, rawSent: 0, rawRefused: 0, rawRefusedBy: {}, rawQueued: 0, cpuUserUs: 1_500_000, cpuSystemUs: 500_000, maxRssBytes: 80 * 1048576,
     ...over,
   };
 }
@@ -32,6 +32,7 @@ test('summary lines: outcomes, packets, requests; no failure when something was 
   assert.match(s.lines[1]!, /10 started .* 10 established, 0 still open; completed 9, reset-by-target 1$/);
   assert.match(s.lines[2]!, /^packets sent: 77 .*retransmits 3 /);
   assert.match(s.lines[3]!, /^requests 20, responses: 21 data segments/);
+  assert.match(s.lines[4]!, /^resources: cpu 2\.00 s \(user 1\.50, system 0\.50\), peak RSS 80 MB/);
   assert.ok(s.warnings.some((w) => /1 session\(s\) were reset by the target/.test(w)));
 });
 
