@@ -5,7 +5,7 @@ import { cliPath, repoRoot } from '../helpers/paths.js';
 import { labFor, requireRoot, twoHost, type Lab, type LabProcess } from '../helpers/lab.js';
 import { startGreetingServer } from '../helpers/servers.js';
 import { parseKernelQueueStats, type KernelQueueStats, type TapCounters } from '../../src/io/nfqueue-tap.js';
-import { loadAddon } from '../../src/io/native.js';
+import { loadAddon, nfqAddonPath } from '../../src/io/native.js';
 
 // The NFQUEUE tap against a real kernel, in a namespace of its own: UDP datagrams to
 // 127.0.0.1:9999 are queued by an OUTPUT rule; the bare driver (scripts/bench/intercept-bare.ts)
@@ -215,6 +215,40 @@ test('fast backend: close() releases the queue and the process ends on its own',
   assert.equal(exit.code, 0);
   assert.match(d.stderr, /closed .*"closed":true/);
   assert.equal(await kernel(lab, ns), null, 'the queue is unbound');
+});
+
+// The addon used directly, with a batch callback that throws every time: the exception is
+// caught and counted inside the addon (no uncaughtException, no crash), every packet still gets
+// its DROP verdict, and after close() nothing keeps the process alive.
+const THROWER = `
+const m = require(process.argv[1]);
+const q = new m.NfqQueue({ queueNum: 0, copyRange: 64 });
+process.on('uncaughtException', (e) => console.log('UNCAUGHT ' + e.message));
+let calls = 0;
+q.start(() => { calls++; throw new Error('boom'); });
+const d = require('dgram').createSocket('udp4');
+let k = 0;
+const t = setInterval(() => { d.send('x', ${PORT}, '127.0.0.1'); if (++k === 20) clearInterval(t); }, 5);
+setTimeout(() => {
+  const proc = require('fs').readFileSync('/proc/net/netfilter/nfnetlink_queue', 'utf8');
+  console.log(JSON.stringify({ calls, stats: q.stats(), proc }));
+  q.close();
+  d.close();
+}, 600);`;
+
+test('fast backend: a batch callback that throws is contained: counted, verdicts still sent, the process lives on', { skip: fastSkip, timeout: 30_000 }, async (t) => {
+  const lab = await labFor(t, { name: 'nfq-throw' });
+  const ns = await queueNs(lab);
+  const r = await lab.exec(ns, process.execPath, ['-e', THROWER, nfqAddonPath()], { timeoutMs: 10_000 });
+  assert.doesNotMatch(r.stdout, /UNCAUGHT/);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { calls: number; stats: TapCounters; proc: string };
+  assert.ok(out.calls > 0);
+  assert.equal(out.stats.callbackErrors, out.calls);
+  assert.equal(out.stats.packets, 20);
+  const k = parseKernelQueueStats(out.proc, 0);
+  assert.equal(k?.idSequence, 20);
+  assert.equal(k?.queueTotal, 0, 'every packet got its verdict');
+  assert.equal(r.code, 0, 'exited by itself after close()');
 });
 
 test('backend choice: auto picks the addon; TCPCOPY_TS_NFQ_BACKEND=nfqueue runs the fallback with a warning naming what is lost', { skip: rootSkip, timeout: 60_000 }, async (t) => {
