@@ -174,3 +174,20 @@ test('upload into a slow reader: zero windows are waited out (persist probes), n
   assert.ok(sim.target.stats.beyondWindow <= sim.engine.stats.persistProbes + sim.engine.stats.retransmits);
   assert.deepEqual(sim.outcomes(), ['completed']);
 });
+
+test('a test greeting shorter than the captured one releases the first request at its push, not after a quiet period', () => {
+  const sim = new Sim({ target: { app: httpApp({ responseSize: () => 50, greeting: 80, terminator: '\r\n' }) } });
+  sim.feed(
+    captureSession({
+      clientIp: CLIENT,
+      clientPort: 40008,
+      serverIp: ONLINE_SERVER,
+      serverPort: 80,
+      steps: [{ recv: 120 }, { send: 'HELO x\r\n' }, { recv: 50 }, { fin: true }],
+    }),
+  );
+  sim.run();
+  assert.equal(sim.target.history[0]!.stream.toString(), 'HELO x\r\n');
+  assert.equal(sim.engine.stats.quietReleases, 0);
+  assert.deepEqual(sim.outcomes(), ['completed']);
+});

@@ -28,6 +28,10 @@ export function gate(s: Session, cfg: EngineConfig, stats: EngineStats, origAck:
     // target's writes): a bigger test response may still be streaming.
     if (got >= need && (got === need || s.respPush)) {
       s.turnReadyAt = s.lastRespAt;
+    } else if (got > 0 && s.respPush && s.lastDataSentAt < 0) {
+      // A server-first greeting is one write: once it is pushed, a test build's greeting of
+      // another length is complete too (no quiet-period stall per connection).
+      s.turnReadyAt = s.lastRespAt;
     } else if (got > 0 && nowUs - s.lastRespAt >= quiet) {
       s.turnReadyAt = s.lastRespAt + quiet;
       stats.quietReleases++;
