@@ -11,7 +11,7 @@ import { formatProgress } from '../core/replay/progress.js';
 import { SessionEngine } from '../core/session/engine.js';
 import type { EngineSink } from '../core/session/types.js';
 import { ChannelClient, ChannelConnectError } from '../io/channel-client.js';
-import { Logger } from '../io/logger.js';
+import { Logger, type LogLevel } from '../io/logger.js';
 import { CaptureFileReader } from '../io/pcap-file.js';
 import { RawSink, RawSinkError } from '../io/raw-sink.js';
 import { summarize, transfersText, type ReplayCounters } from './tcpcopy-summary.js';
@@ -62,8 +62,18 @@ function nowUs(): number {
 
 export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   const cfg = opts.config;
-  const log = new Logger({ name: 'tcpcopy', level: cfg.logLevel, file: cfg.logFile });
+  // The progress bar shares stderr with log lines: each line first clears the bar (it is
+  // redrawn on the next tick).
+  let beforeStderrLine = (): void => undefined;
+  class ReplayLogger extends Logger {
+    override log(level: LogLevel, message: string): void {
+      if (cfg.logFile === null && this.enabled(level)) beforeStderrLine();
+      super.log(level, message);
+    }
+  }
+  const log = new ReplayLogger({ name: 'tcpcopy', level: cfg.logLevel, file: cfg.logFile });
   const errOut = (line: string): void => {
+    beforeStderrLine();
     opts.stderr.write(`tcpcopy: ${line}\n`);
     if (cfg.logFile !== null) log.error(line);
   };
@@ -180,6 +190,8 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   const startUs = nowUs();
   const pacer = new Pacer({ acceleration: cfg.fastest ? 1 : cfg.acceleration, idleCapMs: cfg.idleCapMs, fastest: cfg.fastest, loops: cfg.loops });
   let pendingAt = 0;
+  /** File offset of the last record taken from the reader (progress: reads run ahead). */
+  let fileOffset = 0;
   let pendingUsed = false;
   let filling = false;
   let inputDone = false;
@@ -264,6 +276,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
           return 'io';
         }
         counters.packetsRead++;
+        fileOffset = rec.fileOffset;
         pending = rec;
         pendingUsed = false;
       }
@@ -305,6 +318,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
 
   const endOfRun = (): void => {
     counters.runsDone++;
+    fileOffset = fileSize;
     if (pacer.startLoop()) {
       log.info(`run ${pacer.loop} of ${cfg.loops} done; replaying ${cfg.pcapFile} again`);
       try {
@@ -422,9 +436,10 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     ['resp', engine.stats.responsesWithData],
   ];
   const drawProgress = (): void => {
-    const width = Math.max(40, (opts.stderr.columns ?? 100) - 1);
+    const cols = opts.stderr.columns ?? 0;
+    const width = cols > 0 ? Math.max(40, cols - 1) : 100;
     const line = formatProgress(
-      { bytesRead: Math.min(reader.bytesRead, fileSize), totalBytes: fileSize, elapsedUs: nowUs() - startUs, loop: pacer.loop, loops: cfg.loops, counters: counterList() },
+      { bytesRead: Math.min(fileOffset, fileSize), totalBytes: fileSize, elapsedUs: nowUs() - startUs, loop: pacer.loop, loops: cfg.loops, counters: counterList() },
       width,
     );
     opts.stderr.write(`\r${line}\x1b[K`);
@@ -434,6 +449,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     if (progressShown) opts.stderr.write('\r\x1b[K');
     progressShown = false;
   };
+  if (showProgress) beforeStderrLine = clearProgress;
   const statsLine = (): string => {
     const s = engine.stats;
     const rs = sink?.stats;
