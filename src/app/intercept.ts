@@ -7,6 +7,7 @@ import { ChannelServer } from '../io/channel-server.js';
 import { NfqueueRules, nfqueueRuleCommand, queueHasRule } from '../io/iptables.js';
 import { Logger } from '../io/logger.js';
 import { NfqueueTap, readKernelQueueStats } from '../io/nfqueue-tap.js';
+import { startMetricsServer, type MetricsServer } from '../io/metrics.js';
 
 /** Netlink receive buffer asked for, as stock (16 MiB). */
 const RCVBUF_BYTES = 16 * 1024 * 1024;
@@ -21,6 +22,8 @@ export interface InterceptRunOptions {
   warnings: readonly string[];
   /** Test hook: raise an uncaught error this long after start (checks crash clean-up). */
   faultAfterMs?: number | null;
+  /** --metrics-port/--metrics-bind: Prometheus endpoint; null/absent = none. */
+  metrics?: { port: number; host: string } | null;
 }
 
 /**
@@ -49,6 +52,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
 
   // ---- engine and its effects ----
   let server: ChannelServer | null = null;
+  let metrics: MetricsServer | null = null;
   const sink: InterceptSink = {
     write: (id, frame) => (server === null ? 0 : server.write(id, frame)),
     close: (id, reason) => server?.close(id, reason),
@@ -84,6 +88,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
     finished = true;
     log.info(`shutting down: ${why}`);
     for (const t of timers) clearInterval(t);
+    if (metrics !== null) await metrics.close();
     try {
       engine.flushAll(nowUs());
       if (server !== null) await server.shutdown(SHUTDOWN_GRACE_MS);
@@ -182,6 +187,22 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
       },
       (err) => log.error(`internal error handling a queued packet (verdict DROP): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
     );
+    if (opts.metrics !== undefined && opts.metrics !== null) {
+      metrics = await startMetricsServer({
+        prefix: 'tcpcopy_intercept',
+        port: opts.metrics.port,
+        host: opts.metrics.host,
+        // Kernel queue counters are refreshed from /proc at scrape time too, not only each second.
+        snapshot: () => {
+          stats();
+          return engine.stats.snapshot();
+        },
+        gauges: new Set(['connsLive', 'routes']),
+      }).catch((err: unknown) => {
+        throw new Error(`cannot serve metrics on ${opts.metrics?.host}:${opts.metrics?.port}: ${err instanceof Error ? err.message : String(err)}`);
+      });
+      log.info(`metrics on http://${metrics.address.address}:${metrics.address.port}/metrics`);
+    }
     const k = readKernelQueueStats(cfg.queueNum);
     log.info(
       `intercept ready: copiers on ${addr.address}:${addr.port}, NFQUEUE ${cfg.queueNum}` +

@@ -5,6 +5,8 @@ import { ConfigError } from '../core/config/errors.js';
 import { parseInterceptOptions, type InterceptRawOptions } from '../core/config/intercept.js';
 import { runIntercept } from '../app/intercept.js';
 import { DAEMON_CHILD_ENV, respawnDetached } from '../app/intercept-daemon.js';
+import { interceptDoctor } from '../app/doctor.js';
+import { checkExitCode, formatReport, parseOpsOptions, type OpsRawOptions } from '../core/doctor/index.js';
 
 const program = new Command('intercept')
   .description(
@@ -32,22 +34,43 @@ const program = new Command('intercept')
   .option('--install-rule <port,...>', 'insert the NFQUEUE rule for these service ports at start, remove it at exit')
   .option('--conn-buffer <bytes>', 'bytes a copier connection may have queued before records are dropped (default 4m)')
   .option('--stuck-timeout <seconds>', 'close a copier that stays over --conn-buffer this long without reading (default 10)')
+  .option('--check', 'run the preflight checks (privileges, nfnetlink_queue, rule, queue, channel port, routes) and exit: 0 all ok, 1 problems')
+  .option('--check-ports <port,...>', 'with --check: service ports the rule must queue (default: the --install-rule ports)')
+  .option('--check-clients <ip|cidr,...>', 'with --check: fake client addresses that need a route back (default: check for a default route)')
+  .option('--check-copier <ip>', "with --check: the copier host's address (rp_filter and route check)")
+  .option('--metrics-port <port>', 'serve Prometheus metrics (every stats counter + process metrics) on this port')
+  .option('--metrics-bind <ip>', 'address of the metrics endpoint (default 127.0.0.1)')
   .addHelpText(
     'after',
     '\nWithout --install-rule, add the rule yourself on the test server, e.g.:\n' +
       '  iptables -I OUTPUT -p tcp --sport 80 ! -o lo -j NFQUEUE --queue-num 0\n',
   );
 
-program.action(async (raw: InterceptRawOptions) => {
+program.action(async (raw: InterceptRawOptions & OpsRawOptions) => {
   let parsed;
+  let ops;
   try {
     parsed = parseInterceptOptions(raw);
+    ops = parseOpsOptions(raw);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`intercept: ${err.message}\n`);
       process.exit(2);
     }
     throw err;
+  }
+  if (ops.check) {
+    const results = await interceptDoctor({
+      queueNum: parsed.config.queueNum,
+      port: parsed.config.port,
+      bind: parsed.config.bind,
+      installRulePorts: parsed.config.installRulePorts,
+      servicePorts: ops.checkPorts,
+      clients: ops.checkClients,
+      copier: ops.checkCopier,
+    });
+    process.stdout.write(formatReport('intercept', results));
+    process.exit(checkExitCode(results));
   }
   if (parsed.config.daemon && process.env[DAEMON_CHILD_ENV] === undefined) {
     const pid = respawnDetached(process.execPath, process.execArgv, process.argv.slice(1));
@@ -60,6 +83,7 @@ program.action(async (raw: InterceptRawOptions) => {
     config: parsed.config,
     warnings: parsed.warnings,
     faultAfterMs: fault !== undefined && /^[0-9]+$/.test(fault) ? Number(fault) : null,
+    metrics: ops.metrics,
   });
   process.exit(code);
 });
