@@ -257,8 +257,11 @@ test('a copier that stops reading loses records beyond its buffer and is closed;
   await stuck;
   assert.match(intercept.stderr, /closed: copier not reading: \d+ bytes queued for [\d.]+ s, [1-9]\d* records dropped/);
   assert.ok(intercept.running, 'the daemon kept running');
-  // The reader got its hashed share while both were connected, and everything after the close.
-  assert.ok(res.received! > 0.5 * res.sent!, JSON.stringify(res));
+  // The reader got at least its hashed share (about half) whatever the stuck copier did. How much
+  // more it got depends on when the stuck one was closed: the kernel's socket buffers (send
+  // buffer autotuned up to ~4 MB on loopback) can absorb that copier's whole share of this flood
+  // before anything queues in intercept, so the close may come only after the flood.
+  assert.ok(res.received! > 0.45 * res.sent!, JSON.stringify(res));
   assert.equal((await intercept.stop('SIGTERM', 5000)).code, 0);
   if (process.env.ICPT_DEBUG !== undefined) console.log(JSON.stringify(res), intercept.stderr);
   const drops = /backpressureDrops=(\d+)/.exec(intercept.stderr);
