@@ -7,7 +7,7 @@
  *   requests recorded · requests the target saw (its own access log / DBSIZE) · fidelity % ·
  *   achieved requests/s · CPU s of tcpcopy and of intercept per 10,000 requests · peak RSS of each
  *
- *   node dist/scripts/bench/replay.js [workload,…] [accel,…]
+ *   node dist/scripts/bench/replay.js [workload,…] [accel,…]      (accel 0 = --rate, as fast as possible)
  *     workloads: http500 (1,500 conns at 500/s), http2000 (6,000 conns at 2,000/s), redis (SETs)
  *   e.g. node dist/scripts/bench/replay.js http2000 5
  *
@@ -68,6 +68,8 @@ interface Row {
   copierRssMb: number;
   interceptRssMb: number;
   completed: string;
+  /** Busy cores of the whole machine during the replay (copier, target, interceptor, kernel). */
+  busyCores: number;
 }
 
 async function runCopier(lab: Lab, ns: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number | null }> {
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
         if (redis !== null) await redis.cli(['FLUSHALL']);
         const cpu0 = procCpuS(icpt.pid);
         const m0 = machineCpu();
-        const out = await runCopier(lab, net.copier, ['-x', `${port}-${net.targetIp}:${port}`, '-s', net.targetIp, '-i', rec.pcap, '--quiet', '-a', String(accel)]);
+        const out = await runCopier(lab, net.copier, ['-x', `${port}-${net.targetIp}:${port}`, '-s', net.targetIp, '-i', rec.pcap, '--quiet', ...(accel === 0 ? ['--rate'] : ['-a', String(accel)])]);
         const m1 = machineCpu();
         await new Promise((r) => setTimeout(r, 500));
         const icptCpu = procCpuS(icpt.pid) - cpu0;
@@ -132,20 +134,20 @@ async function main(): Promise<void> {
           copierRssMb: rss,
           interceptRssMb: procPeakRssMb(icpt.pid),
           completed: sess?.[2] ?? '',
+          busyCores: ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * os.cpus().length,
         });
         const r = rows[rows.length - 1] as Row;
-        const cores = ((m1.busy - m0.busy) / (m1.total - m0.total)) * os.cpus().length;
-        process.stderr.write(`  ${accel}×: ${seen}/${recorded} (${r.fidelity.toFixed(2)}%) in ${dur} s; ${r.completed}; machine busy ${cores.toFixed(2)} of ${os.cpus().length} cores\n`);
+        process.stderr.write(`  ${accel}×: ${seen}/${recorded} (${r.fidelity.toFixed(2)}%) in ${dur} s; ${r.completed}; machine busy ${r.busyCores.toFixed(2)} of ${os.cpus().length} cores\n`);
       }
     } finally {
       await lab.destroy();
     }
   }
-  const head = ['workload', 'accel', 'recorded', 'seen', 'fidelity %', 'req/s', 'tcpcopy CPU s/10k', 'intercept CPU s/10k', 'tcpcopy peak RSS MB', 'intercept peak RSS MB'];
+  const head = ['workload', 'accel', 'recorded', 'seen', 'fidelity %', 'req/s', 'tcpcopy CPU s/10k', 'intercept CPU s/10k', 'tcpcopy peak RSS MB', 'intercept peak RSS MB', 'machine busy cores'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
     lines.push(
-      `| ${r.workload} | ${r.accel}× | ${r.recorded} | ${r.seen} | ${r.fidelity.toFixed(2)} | ${Math.round(r.reqPerS)} | ${r.copierCpuPer10k.toFixed(2)} | ${r.interceptCpuPer10k.toFixed(2)} | ${r.copierRssMb} | ${r.interceptRssMb} |`,
+      `| ${r.workload} | ${r.accel === 0 ? '--rate' : `${r.accel}×`} | ${r.recorded} | ${r.seen} | ${r.fidelity.toFixed(2)} | ${Math.round(r.reqPerS)} | ${r.copierCpuPer10k.toFixed(2)} | ${r.interceptCpuPer10k.toFixed(2)} | ${r.copierRssMb} | ${r.interceptRssMb} | ${r.busyCores.toFixed(2)} |`,
     );
   }
   process.stdout.write(lines.join('\n') + '\n');
