@@ -4,7 +4,8 @@
  * integration tests. Run inside a namespace whose iptables rule feeds the queue.
  *
  *   node intercept-bare.js [--queue N] [--backend fast|nfqueue|auto] [--max-len N] [--copy-range N]
- *                          [--rcvbuf BYTES] [--batch N] [--paused] [--verdict-by-byte]
+ *                          [--rcvbuf BYTES (exact; default 16 MiB grown to fit the max length)]
+ *                          [--batch N] [--paused] [--verdict-by-byte]
  *
  * --verdict-by-byte: the verdict comes from the packet's first UDP payload byte ('A' ACCEPT,
  * 'T' throw inside the handler, anything else DROP); otherwise every packet is dropped.
@@ -24,7 +25,7 @@ const { values: o } = parseArgs({
     backend: { type: 'string' }, // unset: TCPCOPY_TS_NFQ_BACKEND, else auto
     'max-len': { type: 'string' },
     'copy-range': { type: 'string', default: '64' },
-    rcvbuf: { type: 'string', default: String(16 * 1024 * 1024) },
+    rcvbuf: { type: 'string' }, // given: used as is; unset: 16 MiB, grown to fit the max length
     batch: { type: 'string' },
     paused: { type: 'boolean', default: false },
     'verdict-by-byte': { type: 'boolean', default: false },
@@ -52,7 +53,8 @@ const handler = (p: Buffer, len: number): number => {
 const tap = NfqueueTap.open(
   {
     queueNum,
-    rcvbufBytes: Number(o.rcvbuf),
+    rcvbufBytes: o.rcvbuf === undefined ? 16 * 1024 * 1024 : Number(o.rcvbuf),
+    autoRcvbuf: o.rcvbuf === undefined,
     copyRange: Number(o['copy-range']),
     maxLen: o['max-len'] === undefined ? null : Number(o['max-len']),
     batchSize: o.batch === undefined ? undefined : Number(o.batch),
@@ -74,6 +76,7 @@ const stats = (): string =>
     handlerErrors: tap.handlerErrors,
     portId: tap.portId,
     maxLen: tap.maxLen,
+    rcvbuf: tap.rcvbuf,
     tap: tap.counters(),
     kernel: readKernelQueueStats(queueNum),
   });

@@ -83,6 +83,7 @@ async function main(): Promise<void> {
         ? [join(repoRoot, 'dist', 'scripts', 'bench', 'intercept-bare.js'), '--backend', backend, '--copy-range', '64']
         : [cliPath('intercept'), '--install-rule', '80', '--stats-interval', '0', '--log-level', 'info'];
       const icpt = lab.spawn(net.target, process.execPath, [...nodeArgs, ...cmd], { env: { TCPCOPY_TS_NFQ_BACKEND: backend } });
+      process.stderr.write(`${backend}: intercept pid ${icpt.pid}\n`); // for perf record -p
       if (bare) await icpt.waitFor(/intercept ready/, 'stderr', 10_000);
       else await lab.waitListening(net.target, 36524, 10_000, icpt);
       await new Promise((r) => setTimeout(r, 300));

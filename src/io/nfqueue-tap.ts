@@ -44,6 +44,11 @@ export interface NfqueueTapOptions {
   copyRange?: number;
   /** -q: the queue's maximum length (fast backend). Unset or null: 65536. */
   maxLen?: number | null;
+  /**
+   * Fast backend: grow the receive buffer so maxLen messages fit (see rcvbufFor). Default true;
+   * false uses rcvbufBytes as given (tests that provoke overruns).
+   */
+  autoRcvbuf?: boolean;
   /** Accept instead of drop when the queue is full (NFQA_CFG_F_FAIL_OPEN). Off: responses never leak. */
   failOpen?: boolean;
   batchSize?: number;
@@ -128,6 +133,22 @@ function bindError(queueNum: number, err: unknown): Error {
   );
 }
 
+/** Upper bound of the socket buffer asked for on behalf of a large -q. */
+const MAX_AUTO_RCVBUF = 256 * 1024 * 1024;
+
+/**
+ * Receive buffer that lets the whole queue wait in the socket: every queued packet is also a
+ * netlink message in our receive buffer until we read it, so a buffer smaller than maxLen
+ * messages overruns (ENOBUFS, user_dropped) before the queue is full and -q would be moot.
+ * Measured: ~830 bytes of buffer per message at copy ranges 64 and 192 (a 16 MiB request, which
+ * the kernel doubles, held 40,329 messages). Asked: half of maxLen × (copyRange + 1024), since
+ * the kernel doubles what it is given; never less than `asked`.
+ */
+export function rcvbufFor(asked: number, maxLen: number, copyRange: number): number {
+  const need = Math.ceil((maxLen * (copyRange + 1024)) / 2);
+  return Math.max(asked, Math.min(MAX_AUTO_RCVBUF, need));
+}
+
 function chooseBackend(opt: NfqueueTapOptions['backend']): NfqBackend | 'auto' {
   const v = opt ?? process.env[BACKEND_ENV] ?? 'auto';
   if (v === 'fast' || v === 'nfqueue' || v === 'auto') return v;
@@ -141,6 +162,8 @@ export class NfqueueTap {
   /** What the kernel was asked for and accepted (null: not settable with this backend). */
   readonly maxLen: number | null;
   readonly copyRange: number | null;
+  /** The socket's receive buffer as the kernel set it (it doubles requests); null: fallback. */
+  readonly rcvbuf: number | null;
   /** Why the fast backend is not in use (null when it is). */
   readonly fallbackReason: string | null;
 
@@ -156,6 +179,7 @@ export class NfqueueTap {
   ) {
     this.maxLen = fast?.maxLen ?? null;
     this.copyRange = fast?.copyRange ?? null;
+    this.rcvbuf = fast?.rcvbuf ?? null;
     this.fallbackReason = fallbackReason;
   }
 
@@ -187,12 +211,14 @@ export class NfqueueTap {
 
   private static openFast(mod: FastModule, opts: NfqueueTapOptions, handler: PacketHandler, onHandlerError: (err: unknown) => void): NfqueueTap {
     let q: FastQueue;
+    const copyRange = opts.copyRange ?? 192;
+    const maxLen = opts.maxLen ?? DEFAULT_QUEUE_MAXLEN;
     try {
       q = new mod.NfqQueue({
         queueNum: opts.queueNum,
-        copyRange: opts.copyRange ?? 192,
-        maxLen: opts.maxLen ?? DEFAULT_QUEUE_MAXLEN,
-        rcvbuf: opts.rcvbufBytes,
+        copyRange,
+        maxLen,
+        rcvbuf: opts.autoRcvbuf === false ? opts.rcvbufBytes : rcvbufFor(opts.rcvbufBytes, maxLen, copyRange),
         failOpen: opts.failOpen === true ? 1 : 0,
         batchSize: opts.batchSize ?? DEFAULT_BATCH,
       });

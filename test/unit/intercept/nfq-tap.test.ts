@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { repoRoot } from '../../helpers/paths.js';
 import { loadAddon, NativeAddonError, nfqAddonPath } from '../../../src/io/native.js';
-import { BACKEND_ENV, NfqueueTap } from '../../../src/io/nfqueue-tap.js';
+import { BACKEND_ENV, NfqueueTap, rcvbufFor } from '../../../src/io/nfqueue-tap.js';
 
 // No root needed: everything here fails (on purpose) before a netlink socket is opened.
 
@@ -50,4 +50,11 @@ test('the addon checks its options before touching the kernel', { skip: mod === 
   assert.throws(() => new Q({ maxLen: '5000' }), { name: 'TypeError', message: /'maxLen' must be a number/ });
   assert.throws(() => new Q({ rcvbuf: 1.5 }), { name: 'RangeError', message: /'rcvbuf' must be an integer/ });
   assert.throws(() => new (Q as unknown as new () => unknown)(), { name: 'TypeError', message: /new NfqQueue\(\{ queueNum/ });
+});
+
+test('the receive buffer grows with -q so the whole queue fits in the socket', () => {
+  // 65536 messages × (64 + 1024) / 2 (the kernel doubles it): above the 16 MiB asked.
+  assert.equal(rcvbufFor(16 << 20, 65536, 64), 35_651_584);
+  assert.equal(rcvbufFor(16 << 20, 1024, 64), 16 << 20, 'never below what was asked');
+  assert.equal(rcvbufFor(16 << 20, 1_000_000, 192), 256 << 20, 'capped at 256 MiB');
 });
