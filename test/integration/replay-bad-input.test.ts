@@ -130,6 +130,22 @@ test('bad input: clear messages, exit codes, nothing left behind', { skip, timeo
     await nothingLeft(lab, net.copier, pidFile, run);
   });
 
+  await t.test('interceptor lost mid-replay (no -L): stops with the summary, exit 1', async () => {
+    const icpt = await startIntercept(lab, net.target, [80], ['-p', '36602', '--queue-num', '3']);
+    const p = lab.spawn(net.copier, process.execPath, [join(process.cwd(), 'dist/src/cli/tcpcopy.js'), ...base(rec.pcap, undefined, `${net.targetIp}:36602`), '-T', '100']);
+    await p.waitFor(/replaying /, 'stderr', 10_000);
+    await new Promise((r) => setTimeout(r, 800));
+    await icpt.stop('SIGTERM', 5000);
+    let timer: NodeJS.Timeout | undefined;
+    const exit = await Promise.race([p.exited, new Promise<null>((r) => (timer = setTimeout(() => r(null), 15_000)))]);
+    clearTimeout(timer);
+    assert.ok(exit !== null, `tcpcopy kept running after its interceptor went away\n${p.stderr.slice(-2000)}`);
+    assert.equal(exit.code, 1, p.stderr);
+    assert.match(p.stderr, /lost every interceptor connection; stopping \(use -L to keep replaying without one\)/);
+    assert.match(p.stdout, /replay stopped \(interceptor lost\)/);
+    assert.ok(!existsSync(pidFile));
+  });
+
   await t.test('no NFQUEUE rule on the test server: exit 1 pointing at the rule and the route', async () => {
     // An intercept without --install-rule (and no rule): SYN-ACKs leave the target unseen.
     const icpt = lab.spawn(net.target, process.execPath, [join(process.cwd(), 'dist/src/cli/intercept.js'), '-p', '36601', '--queue-num', '2', '--stats-interval', '0']);

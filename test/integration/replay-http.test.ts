@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { labFor, requireRoot } from '../helpers/lab.js';
 import { startNginx, startTcpdump, tcpdumpRead } from '../helpers/servers.js';
+import { CaptureFileReader } from '../../src/io/pcap-file.js';
 import { describeRun, multisetMinus, recordLossless, replayTarget, runTcpcopy } from './replay-lab.js';
 
 const skip = requireRoot();
@@ -58,4 +59,32 @@ test('HTTP replay into nginx: same request multiset, all 200, every session comp
 
   const leaks = (await tcpdumpRead(lab, leakFile, ['-nn'])).split('\n').filter((l) => l.trim() !== '');
   assert.deepEqual(leaks.slice(0, 5), [], `${leaks.length} response packets leaked to the copier side`);
+});
+
+test('HTTP replay of a capture made with offload on (TSO super-packets, partial checksums) and 20 kB POST bodies', { skip, timeout: 180_000 }, async (t) => {
+  const lab = await labFor(t, { name: 'replay-tso' });
+  const rec = await recordLossless(lab, {
+    aliases: 10,
+    offload: true,
+    http: { connections: 120, requestsPerConn: [1, 3, 2], postEvery: 2, postBytes: 20_000 },
+    rate: 200,
+    concurrency: 16,
+  });
+  assert.equal(rec.truth.errors, 0);
+  const recorded = rec.truth.httpRequests.map((r) => `${r.method} ${r.path}`);
+  assert.ok(recorded.some((r) => r.startsWith('POST ')));
+  let biggest = 0;
+  for (const r of CaptureFileReader.open(rec.pcap)) biggest = Math.max(biggest, r.capLen);
+  assert.ok(biggest > 1514, `the capture holds super-packets (largest frame ${biggest} bytes)`);
+  const { net } = await replayTarget(lab, [80]);
+  const nginx = await startNginx(lab, net.target, { port: 80, bind: net.targetIp });
+  const run = await runTcpcopy(lab, net.copier, ['-x', `80-${net.targetIp}:80`, '-s', net.targetIp, '-i', rec.pcap, '--quiet']);
+  assert.equal(run.code, 0, describeRun(run));
+  assert.equal(run.summary.outcomes.completed, rec.truth.connections.length, describeRun(run));
+  await new Promise((r) => setTimeout(r, 300));
+  const log = nginx.readAccessLog();
+  const replayed = log.map((e) => `${e.method} ${e.path}`);
+  assert.deepEqual(multisetMinus(recorded, replayed).slice(0, 5), [], 'requests missing at the target');
+  assert.deepEqual(multisetMinus(replayed, recorded).slice(0, 5), [], 'unexpected requests at the target');
+  assert.ok(log.every((e) => e.status === 200), JSON.stringify(log.filter((e) => e.status !== 200).slice(0, 3)));
 });

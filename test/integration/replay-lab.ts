@@ -106,11 +106,11 @@ export function describeRun(r: TcpcopyRun): string {
  * still lost anything, since a replay cannot bring back packets the capture never had.
  */
 export async function recordLossless(lab: Lab, opts: RecordOptions & { aliases: number }): Promise<Recording> {
-  const pair = await recordingPair(lab, { aliases: opts.aliases });
+  const pair = await recordingPair(lab, { aliases: opts.aliases, offload: opts.offload ?? false });
   const ports = [opts.http ? (opts.http.port ?? 80) : 0, opts.redis ? (opts.redis.port ?? 6379) : 0, opts.greeting ? (opts.greeting.port ?? 2525) : 0].filter((p) => p > 0);
   const file = join(lab.tmpDir, `replay-capture-${Date.now()}.pcap`);
   const dump = lab.spawn(pair.server, 'tcpdump', [
-    '-i', pair.serverIf, '-n', '-U', '--immediate-mode', '-B', '131072', '-s', '4096', '-Z', 'root', '-w', file,
+    '-i', pair.serverIf, '-n', '-U', '--immediate-mode', '-B', '131072', '-s', opts.offload === true ? '65535' : '4096', '-Z', 'root', '-w', file,
     `tcp and (${ports.map((p) => `port ${p}`).join(' or ')})`,
   ]);
   await dump.waitFor(/listening on/, 'stderr', 10_000);
