@@ -2,7 +2,7 @@
 // the target must be exactly what the options promise: the sampled half of the connections, each
 // replayed 2 (runs) × 2 (copies) times, every request of a kept connection four times and none of
 // the others, all from the pool address, each session its own connection; and the two runs take
-// about 2 × capture duration / 5.
+// about 2 × capture duration / 5. Then -F keeps only the connections of two client addresses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labFor, requireRoot } from '../helpers/lab.js';
@@ -69,4 +69,16 @@ test('-a 5 -T 2 -r 50 -n 2 -c one address: counts at the target match the option
   const paced = (2 * span) / 5;
   assert.ok(run.ms >= paced * 0.9, `replay took ${run.ms} ms, pacing promises at least ${paced.toFixed(0)} ms`);
   assert.ok(run.ms < paced + 4000, `replay took ${run.ms} ms for ${paced.toFixed(0)} ms of paced capture`);
+
+  // -F: only two client addresses' connections, at -a 10, without -c: exactly their requests.
+  const [a, b] = rec.pair.clientIps as [string, string];
+  const before = nginx.readAccessLog().length;
+  const filtered = await runTcpcopy(lab, net.copier, [
+    '-x', `80-${net.targetIp}:80`, '-s', net.targetIp, '-i', rec.pcap, '--quiet', '-a', '10', '-F', `tcp and (src host ${a} or src host ${b})`,
+  ]);
+  assert.equal(filtered.code, 0, describeRun(filtered));
+  const got = nginx.readAccessLog().slice(before);
+  const want = conns.filter((c) => c.localAddress === a || c.localAddress === b).flatMap((c) => c.items);
+  assert.ok(got.every((e) => e.remoteAddr === a || e.remoteAddr === b));
+  assert.deepEqual(got.map((e) => e.path).sort(), [...want].sort());
 });
