@@ -116,6 +116,8 @@ export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'
  * not sit for ten minutes waiting for a session that will never move.
  */
 export const OFFLINE_SESSION_TIMEOUT_S = 30;
+/** Stock -k default (600 + 120 s). */
+export const STOCK_KEEPALIVE_S = 720;
 /** Default of --end-grace, ms. */
 export const DEFAULT_END_GRACE_MS = 3000;
 
@@ -178,7 +180,10 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions): { config: TcpcopyCo
   const sessionBufferKb = raw.poolSize === undefined ? null : parseSessionBufferKb(raw.poolSize, '-U');
   const fixedRttMs = raw.rtt === undefined ? 0 : parseFixedRtt(raw.rtt, '-R');
   const timeoutS = raw.timeout === undefined ? OFFLINE_SESSION_TIMEOUT_S : parseSessionTimeout(raw.timeout, '-t');
-  const keepaliveS = raw.keepalive === undefined ? timeoutS + 120 : parseKeepaliveTimeout(raw.keepalive, timeoutS, '-k');
+  // -k keeps the stock default (720 s) unless -t is given: a keep-alive connection that idles
+  // in the capture must survive its think time; a finished replay is ended by --end-grace.
+  const keepaliveS =
+    raw.keepalive !== undefined ? parseKeepaliveTimeout(raw.keepalive, timeoutS, '-k') : raw.timeout !== undefined ? timeoutS + 120 : STOCK_KEEPALIVE_S;
   const acceleration = raw.accelerate === undefined ? 1 : parseAcceleration(raw.accelerate, '-a');
   if (acceleration < 1) throw new ConfigError('-a', raw.accelerate ?? '', 'expected a speed-up factor of at least 1, such as 1, 2.5 or 10');
   const idleCapMs = raw.interval === undefined ? 0 : parseGapThreshold(raw.interval, '-I');

@@ -72,7 +72,9 @@ test('a missing capture file exits 2 naming -i and the path', () => {
 test('flags map to the engine config with stock meanings; offline timeouts default short', () => {
   const d = parseTcpcopyOptions({ transfer: '80-10.0.0.2:8080', intercept: '10.0.0.2', pcap: 'x.pcap' }).config;
   assert.equal(d.engine.sessionTimeoutUs, OFFLINE_SESSION_TIMEOUT_S * 1e6);
-  assert.equal(d.engine.keepaliveTimeoutUs, (OFFLINE_SESSION_TIMEOUT_S + 120) * 1e6);
+  assert.equal(d.engine.keepaliveTimeoutUs, 720e6, 'stock -k: keep-alive think time survives');
+  const t5 = parseTcpcopyOptions({ transfer: '80-10.0.0.2:8080', intercept: '10.0.0.2', pcap: 'x.pcap', timeout: '5' }).config;
+  assert.equal(t5.engine.keepaliveTimeoutUs, 125e6, '-k follows -t + 120 when -t is given');
   assert.equal(d.connections, 2);
   assert.deepEqual(d.interceptors, [{ ip: parseIpv4('10.0.0.2'), port: 36524 }]);
   assert.equal(d.engine.replicas, 1);
