@@ -2,7 +2,7 @@
 // node-gyp that ships with npm, against the headers of the node that runs this script
 // (<prefix>/include/node): nothing is downloaded. Run through `npm run build:native`.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,7 +15,13 @@ const nodedir = process.env.npm_config_nodedir || localHeaders;
 const bundled = join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
 const gyp = process.env.npm_config_node_gyp || (existsSync(bundled) ? bundled : '');
 const cmd = gyp ? process.execPath : 'node-gyp';
-const args = [...(gyp ? [gyp] : []), 'rebuild', `--directory=${here}`, ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
+// Incremental: configure only when there is no Makefile yet (or binding.gyp changed), then let
+// make rebuild what changed. A full `rebuild` would delete nfq.node first, and in a shared work
+// tree other processes starting meanwhile would find no addon. `--clean` forces a rebuild.
+const makefile = join(here, 'build', 'Makefile');
+const stale = !existsSync(makefile) || statSync(join(here, 'binding.gyp')).mtimeMs > statSync(makefile).mtimeMs;
+const steps = process.argv.includes('--clean') ? ['rebuild'] : stale ? ['configure', 'build'] : ['build'];
+const args = [...(gyp ? [gyp] : []), ...steps, `--directory=${here}`, ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
 const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
 if (r.status !== 0) {
   const why = r.error ? r.error.message : `exit ${r.status ?? r.signal}`;
