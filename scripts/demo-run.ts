@@ -54,10 +54,11 @@ function parseArgs(argv: string[]): { server: 'nginx' | 'node' | 'auto'; pcap: s
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
-    if (a === '--server' && (v === 'nginx' || v === 'node')) (server = v), i++;
-    else if (a === '--pcap' && v !== undefined) (pcap = v), i++;
-    else if (a === '--keep-log' && v !== undefined) (keepLog = v), i++;
+    if (a === '--server' && (v === 'nginx' || v === 'node')) server = v;
+    else if (a === '--pcap' && v !== undefined) pcap = v;
+    else if (a === '--keep-log' && v !== undefined) keepLog = v;
     else usage(`unknown or incomplete argument '${a ?? ''}'`);
+    i++;
   }
   return { server, pcap, keepLog };
 }
