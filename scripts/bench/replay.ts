@@ -8,7 +8,7 @@
  *   achieved requests/s · CPU s of tcpcopy and of intercept per 10,000 requests · peak RSS of each
  *
  *   node dist/scripts/bench/replay.js [workload,…] [accel,…]      (accel 0 = --rate, as fast as possible)
- *     workloads: http500 (1,500 conns at 500/s), http2000 (6,000 conns at 2,000/s), redis (SETs)
+ *     workloads: http500 (1,500 conns at 500/s), http2000 (12,000 conns at 2,000/s), redis (SETs)
  *   e.g. node dist/scripts/bench/replay.js http2000 5
  *
  * tcpcopy's CPU and peak RSS come from its own summary (process.resourceUsage()); intercept's CPU
@@ -33,7 +33,7 @@ interface Workload {
 
 const WORKLOADS: Workload[] = [
   { name: 'http500', kind: 'http', opts: { aliases: 200, http: { connections: 1500, requestsPerConn: [1, 3, 5, 1, 2] }, rate: 500, concurrency: 128 } },
-  { name: 'http2000', kind: 'http', opts: { aliases: 200, http: { connections: 6000, requestsPerConn: [1, 3, 5, 1, 2] }, rate: 2000, concurrency: 256 } },
+  { name: 'http2000', kind: 'http', opts: { aliases: 200, http: { connections: 12000, requestsPerConn: [1, 3, 5, 1, 2] }, rate: 2000, concurrency: 256 } },
   { name: 'redis', kind: 'redis', opts: { aliases: 200, redis: { connections: 200, keys: 20000, pipelineDepth: 8 }, rate: 500, concurrency: 64 } },
 ];
 
@@ -41,6 +41,17 @@ function procCpuS(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
+/** CPU seconds of a process and its direct children (nginx master + workers). */
+function treeCpuS(pid: number): number {
+  let kids: number[] = [];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((x) => x !== '').map(Number);
+  } catch {
+    // no children file
+  }
+  return procCpuS(pid) + kids.reduce((a, k) => a + procCpuS(k), 0);
 }
 
 /** Busy and total jiffies of the whole machine (/proc/stat "cpu" line). */
@@ -68,6 +79,8 @@ interface Row {
   copierRssMb: number;
   interceptRssMb: number;
   completed: string;
+  /** CPU of the test server (nginx / redis-server) per 10,000 requests. */
+  serverCpuPer10k: number;
   /** Busy cores of the whole machine during the replay (copier, target, interceptor, kernel). */
   busyCores: number;
 }
@@ -111,11 +124,14 @@ async function main(): Promise<void> {
         const before = nginx?.readAccessLog().length ?? 0;
         if (redis !== null) await redis.cli(['FLUSHALL']);
         const cpu0 = procCpuS(icpt.pid);
+        const serverPid = nginx !== null ? nginx.proc.pid : (redis as Redis).proc.pid;
+        const srv0 = treeCpuS(serverPid);
         const m0 = machineCpu();
         const out = await runCopier(lab, net.copier, ['-x', `${port}-${net.targetIp}:${port}`, '-s', net.targetIp, '-i', rec.pcap, '--quiet', ...(accel === 0 ? ['--rate'] : ['-a', String(accel)])]);
         const m1 = machineCpu();
         await new Promise((r) => setTimeout(r, 500));
         const icptCpu = procCpuS(icpt.pid) - cpu0;
+        const serverCpu = treeCpuS(serverPid) - srv0;
         const seen = nginx !== null ? nginx.readAccessLog().length - before : await (redis as Redis).dbsize();
         const dur = Number(/replay (?:finished|stopped[^)]*\)) in ([0-9.]+) s/.exec(out.stdout)?.[1] ?? NaN);
         const cpu = Number(/resources: cpu ([0-9.]+) s/.exec(out.stdout)?.[1] ?? NaN);
@@ -134,6 +150,7 @@ async function main(): Promise<void> {
           copierRssMb: rss,
           interceptRssMb: procPeakRssMb(icpt.pid),
           completed: sess?.[2] ?? '',
+          serverCpuPer10k: (serverCpu * 10_000) / Math.max(1, seen),
           busyCores: ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * os.cpus().length,
         });
         const r = rows[rows.length - 1] as Row;
@@ -143,11 +160,11 @@ async function main(): Promise<void> {
       await lab.destroy();
     }
   }
-  const head = ['workload', 'accel', 'recorded', 'seen', 'fidelity %', 'req/s', 'tcpcopy CPU s/10k', 'intercept CPU s/10k', 'tcpcopy peak RSS MB', 'intercept peak RSS MB', 'machine busy cores'];
+  const head = ['workload', 'accel', 'recorded', 'seen', 'fidelity %', 'req/s', 'tcpcopy CPU s/10k', 'intercept CPU s/10k', 'tcpcopy peak RSS MB', 'intercept peak RSS MB', 'server CPU s/10k', 'machine busy cores'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
     lines.push(
-      `| ${r.workload} | ${r.accel === 0 ? '--rate' : `${r.accel}×`} | ${r.recorded} | ${r.seen} | ${r.fidelity.toFixed(2)} | ${Math.round(r.reqPerS)} | ${r.copierCpuPer10k.toFixed(2)} | ${r.interceptCpuPer10k.toFixed(2)} | ${r.copierRssMb} | ${r.interceptRssMb} | ${r.busyCores.toFixed(2)} |`,
+      `| ${r.workload} | ${r.accel === 0 ? '--rate' : `${r.accel}×`} | ${r.recorded} | ${r.seen} | ${r.fidelity.toFixed(2)} | ${Math.round(r.reqPerS)} | ${r.copierCpuPer10k.toFixed(2)} | ${r.interceptCpuPer10k.toFixed(2)} | ${r.copierRssMb} | ${r.interceptRssMb} | ${r.serverCpuPer10k.toFixed(2)} | ${r.busyCores.toFixed(2)} |`,
     );
   }
   process.stdout.write(lines.join('\n') + '\n');

@@ -71,7 +71,13 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
       super.log(level, message);
     }
   }
-  const log = new ReplayLogger({ name: 'tcpcopy', level: cfg.logLevel, file: cfg.logFile });
+  let log: ReplayLogger;
+  try {
+    log = new ReplayLogger({ name: 'tcpcopy', level: cfg.logLevel, file: cfg.logFile });
+  } catch (err) {
+    opts.stderr.write(`tcpcopy: -l ${JSON.stringify(cfg.logFile)}: cannot open the log file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    return EXIT_USAGE;
+  }
   const errOut = (line: string): void => {
     beforeStderrLine();
     opts.stderr.write(`tcpcopy: ${line}\n`);

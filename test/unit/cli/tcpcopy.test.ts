@@ -63,10 +63,13 @@ test('bad or missing values exit 2 with the flag and the accepted form', () => {
   }
 });
 
-test('a missing capture file exits 2 naming -i and the path', () => {
+test('a missing capture file or an unopenable log file exits 2 naming the flag and the path', () => {
   const r = run(BASE);
   assert.equal(r.code, 2);
   assert.match(r.err, /^tcpcopy: -i "\/nonexistent.pcap": cannot replay: \/nonexistent.pcap: ENOENT/);
+  const l = run([...BASE, '-l', '/nonexistent-dir/tcpcopy.log']);
+  assert.equal(l.code, 2);
+  assert.match(l.err, /^tcpcopy: -l "\/nonexistent-dir\/tcpcopy.log": cannot open the log file: ENOENT/);
 });
 
 test('flags map to the engine config with stock meanings; offline timeouts default short', () => {
