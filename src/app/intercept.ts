@@ -52,6 +52,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
 
   // ---- engine and its effects ----
   let server: ChannelServer | null = null;
+  let tap: NfqueueTap | null = null;
   let metrics: MetricsServer | null = null;
   const sink: InterceptSink = {
     write: (id, frame) => (server === null ? 0 : server.write(id, frame)),
@@ -78,7 +79,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
     if (k !== null) {
       engine.stats.kernelQueueDropped = k.queueDropped;
       engine.stats.kernelUserDropped = k.userDropped;
-      engine.stats.enobufs = k.userDropped;
+      engine.stats.enobufs = tap?.counters()?.enobufs ?? k.userDropped;
     }
     return formatStats(engine.stats.snapshot());
   };
@@ -103,6 +104,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
       } else log.info(`removed the NFQUEUE rule(s) for port(s) ${cfg.installRulePorts.join(',')}`);
     }
     log.info(`final stats: ${stats()}`);
+    tap?.close();
     if (pidWritten && cfg.pidFile !== null) removePidFile(cfg.pidFile);
     pidWritten = false;
     log.close();
@@ -135,11 +137,6 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
   });
 
   for (const w of opts.warnings) log.warn(w);
-  if (cfg.queueMaxLen !== null) {
-    log.warn(
-      `-q ${cfg.queueMaxLen}: the nfqueue binding cannot set the queue's maximum length; the kernel default (1024) applies`,
-    );
-  }
 
   try {
     if (cfg.pidFile !== null) {
@@ -178,8 +175,14 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
     );
     const addr = await server.listen();
 
-    NfqueueTap.open(
-      { queueNum: cfg.queueNum, rcvbufBytes: RCVBUF_BYTES },
+    tap = NfqueueTap.open(
+      {
+        queueNum: cfg.queueNum,
+        rcvbufBytes: RCVBUF_BYTES,
+        copyRange: cfg.withPayload ? 192 : 64,
+        maxLen: cfg.queueMaxLen, // null → 65536
+        onWarning: (m) => log.warn(m),
+      },
       (payload, len) => {
         const v = engine.onPacket(payload, len, nowUs());
         if (!tickScheduled && engine.hasPending) scheduleTick();
@@ -204,9 +207,11 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
       log.info(`metrics on http://${metrics.address.address}:${metrics.address.port}/metrics`);
     }
     const k = readKernelQueueStats(cfg.queueNum);
+    if (tap.backend === 'nfqueue' && cfg.queueMaxLen !== null) log.warn(`-q ${cfg.queueMaxLen} not applied: the fallback backend cannot set the queue's maximum length`);
     log.info(
-      `intercept ready: copiers on ${addr.address}:${addr.port}, NFQUEUE ${cfg.queueNum}` +
-        (k !== null ? ` (copy range ${k.copyRange}, rcvbuf asked ${RCVBUF_BYTES})` : '') +
+      `intercept ready: copiers on ${addr.address}:${addr.port}, NFQUEUE ${cfg.queueNum} (${tap.backend} backend` +
+        (tap.maxLen !== null ? `, max length ${tap.maxLen}` : '') +
+        (k !== null ? `, copy range ${k.copyRange}, rcvbuf asked ${RCVBUF_BYTES}` : '') + ')' +
         `, ${cfg.withPayload ? '192-byte payload' : '64-byte'} records, ≤${cfg.maxFrameRecords} per frame` +
         (cfg.passList.length > 0 ? `, ${cfg.passList.length} pass-listed address(es)` : ''),
     );
@@ -237,7 +242,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
       lastDrops = { queue: k.queueDropped, user: k.userDropped };
       engine.stats.kernelQueueDropped = k.queueDropped;
       engine.stats.kernelUserDropped = k.userDropped;
-      engine.stats.enobufs = k.userDropped;
+      engine.stats.enobufs = tap?.counters()?.enobufs ?? k.userDropped;
     }, HOUSEKEEPING_MS),
   );
   if (cfg.statsIntervalMs > 0) timers.push(setInterval(() => log.info(`stats: ${stats()}`), cfg.statsIntervalMs));

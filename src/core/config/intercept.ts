@@ -18,7 +18,7 @@ export interface InterceptConfig {
   passList: number[];
   /** -n: records per frame. */
   maxFrameRecords: number;
-  /** -q: requested NFQUEUE maximum length (see the adapter: the binding cannot apply it). */
+  /** -q: NFQUEUE maximum length (null = the tap default, 65536; the fallback backend cannot apply it). */
   queueMaxLen: number | null;
   /** -s: stock hash-table size; accepted as a sizing hint. */
   hashSize: number | null;
