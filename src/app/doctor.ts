@@ -21,6 +21,8 @@ import {
   type CheckResult,
   type QueueRule,
 } from '../core/doctor/index.js';
+import type { TcpcopyConfig } from '../core/config/tcpcopy-cli.js';
+import { ipToString } from '../core/packet/ipv4.js';
 import { runIptables } from '../io/iptables.js';
 import {
   moduleLoadable,
@@ -162,4 +164,14 @@ export async function copierDoctor(o: CopierDoctorOptions): Promise<CheckResult[
   results.push(checkCaptureFile(o.captureFile === null ? null : probeCaptureFile(o.captureFile)));
   if (o.captureDevice !== null || o.captureFile === null) results.push(checkCaptureDevice(o.captureDevice === null ? null : probeCaptureDevice(o.captureDevice)));
   return results;
+}
+
+/** `tcpcopy --check`: the copier doctor's inputs from the parsed command line (-x, -s, -i). */
+export function copierDoctorOptionsFrom(cfg: Pick<TcpcopyConfig, 'transfers' | 'interceptors' | 'pcapFile'>): CopierDoctorOptions {
+  return {
+    interceptors: cfg.interceptors.map((i) => ({ host: ipToString(i.ip), port: i.port })),
+    targets: [...new Set(cfg.transfers.map((t) => ipToString(t.targetIp)))],
+    captureFile: cfg.pcapFile,
+    captureDevice: null,
+  };
 }

@@ -7,7 +7,7 @@ import { ChannelServer } from '../io/channel-server.js';
 import { NfqueueRules, nfqueueRuleCommand, queueHasRule } from '../io/iptables.js';
 import { Logger } from '../io/logger.js';
 import { NfqueueTap, readKernelQueueStats } from '../io/nfqueue-tap.js';
-import { startMetricsServer, type MetricsServer } from '../io/metrics.js';
+import { INTERCEPT_METRICS, startMetricsServer, type MetricsServer } from '../io/metrics.js';
 
 /** Netlink receive buffer asked for, as stock (16 MiB). */
 const RCVBUF_BYTES = 16 * 1024 * 1024;
@@ -192,7 +192,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
     );
     if (opts.metrics !== undefined && opts.metrics !== null) {
       metrics = await startMetricsServer({
-        prefix: 'tcpcopy_intercept',
+        prefix: INTERCEPT_METRICS.prefix,
         port: opts.metrics.port,
         host: opts.metrics.host,
         // Kernel queue counters are refreshed from /proc at scrape time too, not only each second.
@@ -200,7 +200,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
           stats();
           return engine.stats.snapshot();
         },
-        gauges: new Set(['connsLive', 'routes']),
+        gauges: INTERCEPT_METRICS.gauges,
       }).catch((err: unknown) => {
         throw new Error(`cannot serve metrics on ${opts.metrics?.host}:${opts.metrics?.port}: ${err instanceof Error ? err.message : String(err)}`);
       });

@@ -23,6 +23,13 @@ export interface MetricsOptions {
   help?: Readonly<Record<string, string>>;
 }
 
+/** Names and gauges of the two daemons' endpoints (stats counters that go up and down). */
+export const INTERCEPT_METRICS = { prefix: 'tcpcopy_intercept', gauges: new Set(['connsLive', 'routes']) } as const;
+export const COPIER_METRICS = {
+  prefix: 'tcpcopy_copier',
+  gauges: new Set(['activeSessions', 'lingeringSessions', 'timeWaitTuples', 'bufferedBytes']),
+} as const;
+
 export function snakeCase(name: string): string {
   return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
 }

@@ -1,0 +1,18 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copierDoctorOptionsFrom } from '../../../src/app/doctor.js';
+import { parseInterceptors, parseTransfers } from '../../../src/core/config/copier.js';
+
+test('tcpcopy --check inputs come from -x, -s and -i (targets deduplicated, default channel port)', () => {
+  const o = copierDoctorOptionsFrom({
+    transfers: parseTransfers('80-10.0.0.2:8080,443-10.0.0.2:8443,6379-10.0.0.3:6379'),
+    interceptors: parseInterceptors('10.0.0.2,10.0.0.3:4000', 36524),
+    pcapFile: '/var/lib/tcpcopy/traffic.pcap',
+  });
+  assert.deepEqual(o, {
+    interceptors: [{ host: '10.0.0.2', port: 36524 }, { host: '10.0.0.3', port: 4000 }],
+    targets: ['10.0.0.2', '10.0.0.3'],
+    captureFile: '/var/lib/tcpcopy/traffic.pcap',
+    captureDevice: null,
+  });
+});
