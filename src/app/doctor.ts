@@ -156,7 +156,7 @@ export async function copierDoctor(o: CopierDoctorOptions): Promise<CheckResult[
     results.push(
       r === null || (r.kind !== 'unicast' && r.kind !== 'local')
         ? { id: 'target-route', title: `route to the test server ${t}`, status: 'problem', detail: l.text || 'no route', fix: `ip route add ${t} via <gateway>  (or fix -x)` }
-        : { id: 'target-route', title: `route to the test server ${t}`, status: 'ok', detail: `${r.kind === 'local' ? 'local address (single host)' : `via ${r.via ?? 'direct'}`} dev ${r.dev ?? '?'}`, fix: null },
+        : { id: 'target-route', title: `route to the test server ${t}`, status: 'ok', detail: `${r.kind === 'local' ? 'local address (single host)' : r.via !== null ? `via ${r.via}` : 'directly connected'} on ${r.dev ?? '?'}`, fix: null },
     );
   }
   const probes = await Promise.all(o.interceptors.map((i) => probeConnect(i.host, i.port, o.connectTimeoutMs ?? 3000)));

@@ -34,7 +34,7 @@ export function checkInterceptorReachable(probes: readonly ConnectProbe[]): Chec
     if (p.error === null) return ok(id, title, 'reachable (TCP connect succeeded)');
     const why: Record<string, string> = {
       ECONNREFUSED: 'connection refused: intercept is not running there, or listens on another port/address',
-      ETIMEDOUT: 'no answer: a firewall drops the channel port, or there is no route to it',
+      ETIMEDOUT: 'no answer: the test server is down or unreachable, or a firewall drops the channel port',
       EHOSTUNREACH: 'host unreachable: no route from this host to the test server',
       ENETUNREACH: 'network unreachable: no route from this host to the test server',
     };
