@@ -3,7 +3,7 @@
 // own --install-rule (same tagged rule), clear messages for bad input and a missing iptables.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labFor, requireRoot, twoHost, type Lab } from '../helpers/lab.js';
 import { cliPath, repoRoot } from '../helpers/paths.js';
@@ -116,4 +116,24 @@ test('route-setup.sh: add is idempotent, status, rp_filter loose, del removes ex
   assert.match(r.stdout, /absent: +10\.254\.0\.0\/16 via/);
   const left = (await lab.ip(net.target, ['route'])).stdout;
   assert.ok(!left.includes('10.252.0.0/16') && !left.includes('10.253.1.0/24') && left.includes('10.254.0.0/16'), left);
+});
+
+test('intercept-rules.sh: a kernel without the NFQUEUE target or iptables without permission get the fix', { skip, timeout: 30_000 }, async (t) => {
+  const lab = await labFor(t, { name: 'ops-fake' });
+  const ns = await lab.addNamespace('host');
+  const dir = lab.mkdir('bin');
+  // Stand-ins printing what iptables says in those cases (the real kernel here has the target built in).
+  const fake = (name: string, message: string, status: number): string => {
+    const f = join(dir, name);
+    writeFileSync(f, `#!/bin/sh\ncase "$*" in *-V*) echo "iptables v1.8.9 (legacy)"; exit 0;; esac\necho "${message}" >&2\nexit ${status}\n`);
+    chmodSync(f, 0o755);
+    return f;
+  };
+  const noTarget = fake('ipt-notarget', "iptables v1.8.9 (legacy): Couldn't load target \\`NFQUEUE':No such file or directory", 2);
+  let r = await lab.exec(ns, 'bash', [rules, 'add', '--port', '80', '--iptables', noTarget], { check: false });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot check the rule for port 80 .*the NFQUEUE target is not available in this kernel: load it with 'modprobe nfnetlink_queue xt_NFQUEUE'/);
+  const denied = fake('ipt-denied', 'iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)', 4);
+  r = await lab.exec(ns, 'bash', [rules, 'add', '--port', '80', '--iptables', denied], { check: false });
+  assert.match(r.stderr, /not allowed to change iptables: run as root \(or with CAP_NET_ADMIN\)/);
 });
