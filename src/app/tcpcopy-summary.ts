@@ -132,6 +132,11 @@ export function summarize(input: SummaryInput): Summary {
 
   let failure: string | null = null;
   if (st.connectionsEstablished === 0) failure = diagnose(input);
+  else if (st.dataPacketsSent === 0 && c.truncatedRecords > 0) {
+    failure =
+      `connections were opened but no request could be sent: the capture's data packets are cut short (${c.truncatedRecords} records shorter ` +
+      'than on the wire, i.e. a small snap length); record with tcpdump -s 0';
+  }
   return { lines, failure, warnings };
 }
 

@@ -14,6 +14,7 @@ import { ChannelClient, ChannelConnectError } from '../io/channel-client.js';
 import { Logger, type LogLevel } from '../io/logger.js';
 import { CaptureFileReader } from '../io/pcap-file.js';
 import { RawSink, RawSinkError } from '../io/raw-sink.js';
+import { COPIER_METRICS, startMetricsServer, type MetricsServer } from '../io/metrics.js';
 import { summarize, transfersText, type ReplayCounters } from './tcpcopy-summary.js';
 
 /**
@@ -41,6 +42,8 @@ export interface TcpcopyRunOptions {
   /** Summary and progress go here (stdout / stderr of the CLI). */
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  /** --metrics-port/--metrics-bind: Prometheus endpoint while replaying; null/absent = none. */
+  metrics?: { port: number; host: string } | null;
 }
 
 /** Packets handed to the engine per event-loop turn before I/O gets a chance. */
@@ -420,6 +423,36 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   engine.setInterceptorAvailable(channel.activeInterceptors > 0);
   if (channel.activeInterceptors === 0) log.warn('no interceptor reachable; -L: replaying anyway, reconnecting in the background');
 
+  let metrics: MetricsServer | null = null;
+  if (opts.metrics !== undefined && opts.metrics !== null) {
+    const m = opts.metrics;
+    try {
+      metrics = await startMetricsServer({
+        prefix: COPIER_METRICS.prefix,
+        port: m.port,
+        host: m.host,
+        snapshot: () => ({
+          ...engine.stats.snapshot(),
+          packetsRead: counters.packetsRead,
+          packetsUsed: counters.packetsUsed,
+          interceptorRecords: counters.records,
+          rawRefused: sink?.stats.refused ?? 0,
+          rawQueued: sink?.stats.queued ?? 0,
+        }),
+        gauges: COPIER_METRICS.gauges,
+      });
+      log.info(`metrics on http://${metrics.address.address}:${metrics.address.port}/metrics`);
+    } catch (err) {
+      errOut(`--metrics-port ${m.port}: cannot serve metrics on ${m.host}:${m.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      channel.close();
+      sink.close();
+      reader.close();
+      removePid();
+      log.close();
+      return EXIT_FAILED;
+    }
+  }
+
   sink.on('drain', kick);
   sink.on('failed', (err) => {
     errOut(`the raw socket failed: ${err.message}`);
@@ -548,6 +581,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     }
     channel?.close();
     reader.close();
+    if (metrics !== null) await metrics.close();
     clearProgress();
     counters.durationUs = nowUs() - startUs;
     counters.unmatchedDestinations = [...unmatched].sort((a, b) => b[1] - a[1]).slice(0, 5);
@@ -566,7 +600,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
       if (cfg.logFile !== null) log.warn(w);
     }
     if (code === EXIT_OK && summary.failure !== null && stoppedBy === null) {
-      errOut(`no session could be established: ${summary.failure}`);
+      errOut(engine.stats.connectionsEstablished === 0 ? `no session could be established: ${summary.failure}` : `replay failed: ${summary.failure}`);
       code = EXIT_FAILED;
     }
     process.off('SIGINT', onSigint);

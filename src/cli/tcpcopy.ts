@@ -5,6 +5,8 @@ import { ConfigError } from '../core/config/errors.js';
 import { parseTcpcopyOptions, type TcpcopyRawOptions } from '../core/config/tcpcopy-cli.js';
 import { EXIT_USAGE, runTcpcopy } from '../app/tcpcopy.js';
 import { DAEMON_CHILD_ENV, respawnDetached } from '../app/intercept-daemon.js';
+import { copierDoctor, copierDoctorOptionsFrom } from '../app/doctor.js';
+import { checkExitCode, formatReport, parseOpsOptions, type OpsRawOptions } from '../core/doctor/index.js';
 
 const program = new Command('tcpcopy')
   .description(
@@ -48,6 +50,9 @@ const program = new Command('tcpcopy')
   .option('--stats-interval <s>', 'seconds between stats lines in the log (default 30; 0 = only the summary)')
   .option('--end-grace <ms>', 'after the capture ended, end the sessions still open once the replay was silent this long (default 3000)')
   .option('--seed <n>', 'seed of sampling and port choices (default 1)')
+  .option('--check', 'run the preflight checks (privileges, raw socket, route to the target, interceptor reachable, capture file) and exit: 0 all ok, 1 problems')
+  .option('--metrics-port <port>', 'serve Prometheus metrics (every stats counter + process metrics) on this port while replaying')
+  .option('--metrics-bind <ip>', 'address of the metrics endpoint (default 127.0.0.1)')
   .showHelpAfterError('(run tcpcopy -h for every flag and its accepted form)')
   .addHelpText(
     'after',
@@ -59,10 +64,12 @@ const program = new Command('tcpcopy')
   );
 
 program.exitOverride();
-program.action(async (raw: TcpcopyRawOptions) => {
+program.action(async (raw: TcpcopyRawOptions & OpsRawOptions) => {
   let parsed;
+  let ops;
   try {
     parsed = parseTcpcopyOptions(raw);
+    ops = parseOpsOptions(raw);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`tcpcopy: ${err.message}\n`);
@@ -70,13 +77,18 @@ program.action(async (raw: TcpcopyRawOptions) => {
     }
     throw err;
   }
+  if (ops.check) {
+    const results = await copierDoctor(copierDoctorOptionsFrom(parsed.config));
+    process.stdout.write(formatReport('tcpcopy', results));
+    process.exit(checkExitCode(results));
+  }
   if (parsed.config.daemon && process.env[DAEMON_CHILD_ENV] === undefined) {
     const pid = respawnDetached(process.execPath, process.execArgv, process.argv.slice(1));
     const where = parsed.config.logFile === null ? ' (no -l given: its log and summary are discarded)' : `, logging to ${parsed.config.logFile}`;
     process.stdout.write(`tcpcopy: running in the background, PID ${pid}${where}\n`);
     process.exit(0);
   }
-  const code = await runTcpcopy({ config: parsed.config, warnings: parsed.warnings, stdout: process.stdout, stderr: process.stderr });
+  const code = await runTcpcopy({ config: parsed.config, warnings: parsed.warnings, stdout: process.stdout, stderr: process.stderr, metrics: ops.metrics });
   process.exit(code);
 });
 

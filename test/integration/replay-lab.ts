@@ -55,9 +55,19 @@ export function parseSummary(stdout: string): ReplaySummary {
 
 /** Our intercept in `ns`, queueing responses from `ports` itself (--install-rule). */
 export async function startIntercept(lab: Lab, ns: string, ports: number[], extra: string[] = []): Promise<LabProcess> {
-  const p = lab.spawn(ns, process.execPath, [cliPath('intercept'), '--install-rule', ports.join(','), '--stats-interval', '0', ...extra]);
-  await p.waitFor(/intercept ready/, 'stderr', 15_000);
-  return p;
+  const start = async (): Promise<LabProcess> => {
+    const p = lab.spawn(ns, process.execPath, [cliPath('intercept'), '--install-rule', ports.join(','), '--stats-interval', '0', ...extra]);
+    await p.waitFor(/intercept ready/, 'stderr', 15_000);
+    return p;
+  };
+  try {
+    return await start();
+  } catch (err) {
+    // One retry: dist/ is shared with engineers who rebuild it while tests run.
+    process.stderr.write(`intercept did not start, retrying once: ${(err as Error).message}\n`);
+    await new Promise((r) => setTimeout(r, 1000));
+    return start();
+  }
 }
 
 /** Runs tcpcopy in `ns` to completion (killed after timeoutMs). */

@@ -81,3 +81,11 @@ test('warnings: truncated records and kernel refusals', () => {
   assert.ok(s.warnings.some((w) => /3 capture records were shorter/.test(w)));
   assert.ok(s.warnings.some((w) => /refused 2 packet\(s\) for good \(EPERM 2\)/.test(w)));
 });
+
+test('diagnosis: a snap-length capture opens connections but sends no request', () => {
+  const st = new EngineStats();
+  st.sessionsStarted = 4;
+  st.connectionsEstablished = 4;
+  const s = summarize(input(st, counters({ truncatedRecords: 12, records: 4 })));
+  assert.match(s.failure ?? '', /no request could be sent: .*12 records shorter .*tcpdump -s 0/);
+});
