@@ -5,7 +5,7 @@
 #   install-systemd.sh uninstall [--prefix DIR] [--root DIR] [--purge]
 #
 # install: copies the built program (dist/, production node_modules, the NFQUEUE addon, the rule
-#   scripts) to PREFIX (default /opt/tcpcopy-ts), the units intercept.service and tcpcopy@.service
+#   scripts) to PREFIX (default /opt/tcpcopy-ts), wrappers intercept and tcpcopy to /usr/local/bin, the units intercept.service and tcpcopy@.service
 #   to /etc/systemd/system, the example configuration to /etc/tcpcopy/ (intercept.env and
 #   example.env, never overwriting existing files), and creates the system user "tcpcopy".
 #   --start also enables and starts intercept.service.
@@ -71,6 +71,12 @@ case "$action" in
       sed -e "s|@PREFIX@|$prefix|g" -e "s|@NODE@|$node_bin|g" "systemd/$u" >"$unitdir/$u"
       chmod 0644 "$unitdir/$u"
     done
+    # Command wrappers, so operators type `intercept --check` / `tcpcopy -h`.
+    mkdir -p "$root/usr/local/bin"
+    for c in intercept tcpcopy; do
+      printf '#!/bin/sh\n# tcpcopy-ts wrapper (install-systemd.sh)\nexec %s %s/dist/src/cli/%s.js "$@"\n' "$node_bin" "$prefix" "$c" >"$root/usr/local/bin/$c"
+      chmod 0755 "$root/usr/local/bin/$c"
+    done
     [[ -e "$confdir/intercept.env" ]] || install -m 0644 systemd/intercept.env.example "$confdir/intercept.env"
     [[ -e "$confdir/example.env" ]] || install -m 0644 systemd/tcpcopy.env.example "$confdir/example.env"
     if ((make_user)) && [[ -z "$root" ]] && ! getent passwd tcpcopy >/dev/null; then
@@ -94,6 +100,9 @@ case "$action" in
       for u in $(systemctl list-units --plain --no-legend 'tcpcopy@*' 2>/dev/null | awk '{print $1}'); do systemctl disable --now "$u" || true; done
     fi
     rm -f "$unitdir/intercept.service" "$unitdir/tcpcopy@.service"
+    for c in intercept tcpcopy; do
+      if grep -qs 'tcpcopy-ts wrapper' "$root/usr/local/bin/$c"; then rm -f "$root/usr/local/bin/$c"; fi
+    done
     # Only remove PREFIX if it is ours (holds our CLI), never an arbitrary directory.
     if [[ -f "$dest/dist/src/cli/intercept.js" ]]; then rm -rf "$dest"; echo "removed $dest"; fi
     systemd_up && systemctl daemon-reload

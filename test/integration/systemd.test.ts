@@ -95,8 +95,15 @@ test('install-systemd.sh into a temp root: systemd-analyze verify is clean; inst
     // The installed copy runs on its own (its node_modules, its dist).
     const v = await run(process.execPath, [join(prefix, 'dist/src/cli/intercept.js'), '--version']);
     assert.equal(v.code, 0, v.stderr);
-    const h = await run(process.execPath, [join(prefix, 'dist/src/cli/intercept.js'), '--help']);
-    assert.match(h.stdout, /--metrics-port/);
+    // The command wrappers (pointed at the staging root) run the installed CLIs.
+    for (const [name, re] of [['intercept', /--metrics-port/], ['tcpcopy', /Usage: tcpcopy/]] as const) {
+      const wrapper = readFileSync(join(root, 'usr/local/bin', name), 'utf8');
+      assert.ok(wrapper.includes(`exec ${process.execPath} /opt/tcpcopy-ts/dist/src/cli/${name}.js "$@"`), wrapper);
+      const local = join(root, `${name}-wrapper.sh`);
+      writeFileSync(local, wrapper.replaceAll('/opt/tcpcopy-ts', prefix));
+      const h = await run('sh', [local, '--help']);
+      assert.match(h.stdout, re, `${name} wrapper: ${h.stderr}`);
+    }
 
     // verify resolves paths against the running system: point the units at the temp root.
     const vdir = join(root, 'verify');
@@ -125,6 +132,7 @@ test('install-systemd.sh into a temp root: systemd-analyze verify is clean; inst
     const un = await run('bash', ['scripts/install-systemd.sh', 'uninstall', '--root', root], { cwd: repoRoot });
     assert.equal(un.code, 0, un.stderr);
     assert.ok(!existsSync(prefix) && !existsSync(join(root, 'etc/systemd/system/intercept.service')));
+    assert.ok(!existsSync(join(root, 'usr/local/bin/intercept')), 'wrappers removed');
     assert.ok(existsSync(join(root, 'etc/tcpcopy/intercept.env')), 'configuration kept without --purge');
   } finally {
     rmSync(root, { recursive: true, force: true });
