@@ -154,12 +154,21 @@ test('copier checks: interceptor down, raw socket denied, capture file and devic
   assert.match(c.line('capture file'), /ok .*pcap, link type 1 \(EN10MB\)/);
   assert.match(c.line('raw IP socket'), /ok/);
 
+  // The same through the CLI: tcpcopy --check with the replay's own flags.
+  const cli = ['--check', '-x', `80-${net.targetIp}:80`, '-s', net.targetIp, '-i', pcap];
+  let r = await lab.exec(net.copier, process.execPath, [cliPath('tcpcopy'), ...cli], { check: false });
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, new RegExp(`PROBLEM {2}interceptor ${net.targetIp}:36524: connection refused`));
+
   // Running: all ok.
   await lab.exec(net.target, 'bash', [rules, 'add', '--port', '80']);
   const ic = lab.spawn(net.target, process.execPath, [cliPath('intercept'), '--stats-interval', '0']);
   await ic.waitFor(/intercept ready/, 'stderr', 15_000);
   c = await copierCheck(lab, net.copier, base);
   assert.equal(c.code, 0, c.out);
+  r = await lab.exec(net.copier, process.execPath, [cliPath('tcpcopy'), ...cli], { check: false });
+  assert.equal(r.code, 0, r.stdout);
+  assert.match(r.stdout, /tcpcopy: all \d+ checks passed/);
 
   // Unprivileged: no raw socket, and a capture only root may read.
   const dir = lab.mkdir('cap');
