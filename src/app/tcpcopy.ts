@@ -14,6 +14,7 @@ import { ChannelClient, ChannelConnectError } from '../io/channel-client.js';
 import { Logger, type LogLevel } from '../io/logger.js';
 import { CaptureFileReader } from '../io/pcap-file.js';
 import { RawSink, RawSinkError } from '../io/raw-sink.js';
+import { MAX_FRAME_RECORDS, MAX_FRAME_RECORDS_PAYLOAD, PAYLOAD_RECORD_SIZE, RECORD_SIZE } from '../core/wire/constants.js';
 import { COPIER_METRICS, startMetricsServer, type MetricsServer } from '../io/metrics.js';
 import { summarize, transfersText, type ReplayCounters } from './tcpcopy-summary.js';
 
@@ -217,6 +218,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
 
   const transfers = cfg.transfers;
   const filter = cfg.filter;
+  const recordSize = cfg.withPayload ? PAYLOAD_RECORD_SIZE : RECORD_SIZE;
 
   /** -F and -x: is this record a client→server packet we replay? (cheap, allocation-free) */
   const usable = (rec: CaptureRecord): boolean => {
@@ -388,9 +390,11 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     interceptors: cfg.interceptors,
     connections: cfg.connections,
     lonely: cfg.lonely,
+    recordSize: cfg.withPayload ? PAYLOAD_RECORD_SIZE : RECORD_SIZE,
+    maxFrameRecords: cfg.withPayload ? MAX_FRAME_RECORDS_PAYLOAD : MAX_FRAME_RECORDS,
     onRecord: (buf, off) => {
       counters.records++;
-      engine.onResponse(buf, off, nowUs());
+      engine.onResponse(buf, off, nowUs(), recordSize);
       kick();
     },
   });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { labFor, requireRoot } from '../helpers/lab.js';
 import { startGreetingServer } from '../helpers/servers.js';
-import { describeRun, multisetMinus, recordLossless, replayTarget, runTcpcopy } from './replay-lab.js';
+import { describeRun, multisetMinus, recordLossless, replayTarget, runTcpcopy, startIntercept } from './replay-lab.js';
 
 const skip = requireRoot();
 const PORT = 2525;
@@ -23,7 +23,7 @@ test('server-first protocol: every session completes, no per-connection greeting
   const recordedLines = (rec.greeting?.readLines() ?? []).map((l) => l.slice(l.indexOf(' ') + 1));
   assert.ok(recordedLines.length >= sessions * 3);
 
-  const { net } = await replayTarget(lab, [PORT]);
+  const { net, intercept: icpt } = await replayTarget(lab, [PORT]);
   const server = await startGreetingServer(lab, net.target, PORT, net.targetIp);
   const logFile = join(lab.tmpDir, 'tcpcopy-greeting.log');
   const run = await runTcpcopy(lab, net.copier, ['-x', `${PORT}-${net.targetIp}:${PORT}`, '-s', net.targetIp, '-i', rec.pcap, '--quiet', '--log-level', 'debug', '-l', logFile]);
@@ -39,4 +39,15 @@ test('server-first protocol: every session completes, no per-connection greeting
   const slow = durations.filter((d) => d >= 150);
   assert.deepEqual(slow, [], `sessions that took ≥ 150 ms (a greeting stall): ${slow.join(', ')}`);
   assert.ok(run.ms < (sessions * 200) / 4, `replay took ${run.ms} ms for ${sessions} sessions`);
+
+  // The payload variant (192-byte records) on both sides gives the same result.
+  await icpt.stop('SIGTERM', 5000);
+  await startIntercept(lab, net.target, [PORT], ['--with-payload']);
+  const before = server.readLines().length;
+  const again = await runTcpcopy(lab, net.copier, ['-x', `${PORT}-${net.targetIp}:${PORT}`, '-s', net.targetIp, '-i', rec.pcap, '--quiet', '--with-payload']);
+  assert.equal(again.code, 0, describeRun(again));
+  assert.equal(again.summary.outcomes.completed, sessions, describeRun(again));
+  const second = server.readLines().slice(before).map((l) => l.slice(l.indexOf(' ') + 1));
+  assert.deepEqual(multisetMinus(recordedLines, second), []);
+  assert.deepEqual(multisetMinus(second, recordedLines), []);
 });

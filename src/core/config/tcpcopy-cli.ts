@@ -72,6 +72,7 @@ export interface TcpcopyRawOptions {
   statsInterval?: string;
   seed?: string;
   endGrace?: string;
+  withPayload?: boolean;
 }
 
 export interface TcpcopyConfig {
@@ -105,6 +106,8 @@ export interface TcpcopyConfig {
    * record arrived for this long, the sessions still open end ('idle-timeout').
    */
   endGraceUs: number;
+  /** --with-payload: 192-byte records (the interceptor must use --with-payload too). */
+  withPayload: boolean;
   engine: EngineConfig;
 }
 
@@ -239,6 +242,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions): { config: TcpcopyCo
       logLevel,
       statsIntervalMs: statsS * 1000,
       endGraceUs: endGraceMs * 1000,
+      withPayload: raw.withPayload === true,
       engine,
     },
     warnings,

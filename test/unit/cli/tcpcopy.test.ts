@@ -25,7 +25,7 @@ test('tcpcopy -h lists every stock flag with its long form', () => {
     ['-g', '--gradual'], ['-d', '--daemon'], ['-v', '--version'], ['-h', '--help'],
   ];
   for (const [s, l] of flags) assert.ok(out.includes(`${s}, ${l}`), `${s}, ${l}`);
-  for (const l of ['--rate', '--quiet', '--log-level', '--stats-interval', '--end-grace', '--check', '--metrics-port', '--metrics-bind']) assert.ok(out.includes(l), l);
+  for (const l of ['--rate', '--quiet', '--log-level', '--stats-interval', '--end-grace', '--check', '--metrics-port', '--metrics-bind', '--with-payload']) assert.ok(out.includes(l), l);
   assert.match(out, /Exit status: 0 replay done, 1 /);
 });
 
