@@ -162,6 +162,21 @@ test('bad input and process control: clear messages, exit codes, nothing left be
     assert.ok(!existsSync(pidFile));
   });
 
+  await t.test('-L without an interceptor at start: replays anyway, connects when intercept comes up, later sessions complete', async () => {
+    const p = lab.spawn(net.copier, process.execPath, [join(process.cwd(), 'dist/src/cli/tcpcopy.js'), ...base(rec.pcap, undefined, `${net.targetIp}:36603`), '-L', '-T', '30', '-t', '2']);
+    await p.waitFor(/no interceptor reachable; -L: replaying anyway/, 'stderr', 10_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const icpt = await startIntercept(lab, net.target, [80], ['-p', '36603', '--queue-num', '4']);
+    await p.waitFor(/interceptor [0-9.]+:36603 connected/, 'stderr', 15_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const exit = await p.stop('SIGTERM', 10_000);
+    await icpt.stop('SIGTERM', 5000);
+    assert.equal(exit.code, 0, p.stderr);
+    const m = /sessions: (\d+) started .* (\d+) established.*completed (\d+)/.exec(p.stdout);
+    assert.ok(m !== null && Number(m[3]) > 0, `sessions completed after the interceptor came up\n${p.stdout}`);
+    assert.ok(!existsSync(pidFile));
+  });
+
   await t.test('no NFQUEUE rule on the test server: exit 1 pointing at the rule and the route', async () => {
     // An intercept without --install-rule (and no rule): SYN-ACKs leave the target unseen.
     let icpt = lab.spawn(net.target, process.execPath, [join(process.cwd(), 'dist/src/cli/intercept.js'), '-p', '36601', '--queue-num', '2', '--stats-interval', '0']);
