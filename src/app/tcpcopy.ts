@@ -1,10 +1,9 @@
 import { statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Buffer } from 'node:buffer';
-import { CaptureError } from '../core/capture/errors.js';
+import { CaptureError, type CaptureWarning } from '../core/capture/errors.js';
 import type { CaptureRecord } from '../core/capture/record.js';
 import type { TcpcopyConfig } from '../core/config/tcpcopy-cli.js';
-import { patchU32 } from '../core/packet/checksum.js';
 import { ipToString } from '../core/packet/ipv4.js';
 import { Pacer } from '../core/replay/pacer.js';
 import { formatProgress } from '../core/replay/progress.js';
@@ -14,6 +13,7 @@ import { ChannelClient, ChannelConnectError } from '../io/channel-client.js';
 import { Logger, type LogLevel } from '../io/logger.js';
 import { CaptureFileReader } from '../io/pcap-file.js';
 import { RawSink, RawSinkError } from '../io/raw-sink.js';
+import { ReplaySource } from './tcpcopy-source.js';
 import { MAX_FRAME_RECORDS, MAX_FRAME_RECORDS_PAYLOAD, PAYLOAD_RECORD_SIZE, RECORD_SIZE } from '../core/wire/constants.js';
 import { COPIER_METRICS, startMetricsServer, type MetricsServer } from '../io/metrics.js';
 import { summarize, transfersText, type ReplayCounters } from './tcpcopy-summary.js';
@@ -47,17 +47,10 @@ export interface TcpcopyRunOptions {
   metrics?: { port: number; host: string } | null;
 }
 
-/** Packets handed to the engine per event-loop turn before I/O gets a chance. */
-const BATCH = 512;
 const HOUSEKEEPING_MS = 250;
 const MEMORY_CHECK_MS = 2000;
 /** Warn once when SYNs went out this long ago and no record ever came back. */
 const NO_RECORDS_WARN_US = 3_000_000;
-/** Distinct unmatched destinations remembered for the diagnosis. */
-const MAX_UNMATCHED_KEYS = 256;
-/** Added to every captured seq of run k (k × this): each -T run is a new connection to the engine. */
-const LOOP_SEQ_STEP = 0x9e3779b9;
-const IPPROTO_TCP = 6;
 
 /** Wall-clock µs (the engine derives ISNs and TS values from it), monotonic within the process. */
 function nowUs(): number {
@@ -92,18 +85,14 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   // ---- input file: opened and its header checked before anything touches the network ----
   let fileSize = 0;
   let reader: CaptureFileReader;
-  let pending: CaptureRecord | null = null;
-  const onWarning = (w: { source: string; offset: number; message: string }): void => {
-    log.warn(`${w.source}: byte offset ${w.offset}: ${w.message}`);
-    warningsSeen.push(`${w.source}: byte offset ${w.offset}: ${w.message}`);
-  };
-  const warningsSeen: string[] = [];
+  let first: CaptureRecord | null = null;
+  const onWarning = (w: CaptureWarning): void => log.warn(`${w.source}: byte offset ${w.offset}: ${w.message}`);
   try {
     const st = statSync(cfg.pcapFile);
     if (!st.isFile()) throw new Error('not a regular file');
     fileSize = st.size;
     reader = CaptureFileReader.open(cfg.pcapFile, { onWarning });
-    pending = await reader.next();
+    first = await reader.next();
   } catch (err) {
     const why = err instanceof CaptureError ? err.message : `${cfg.pcapFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
     errOut(`-i ${JSON.stringify(cfg.pcapFile)}: cannot replay: ${why} (expected a readable pcap or pcapng file)`);
@@ -157,8 +146,6 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     cpuSystemUs: 0,
     maxRssBytes: 0,
   };
-  if (pending !== null) counters.packetsRead = 1;
-  const unmatched = new Map<string, number>();
 
   // ---- engine and its effects ----
   let sink: RawSink | null = null;
@@ -199,12 +186,6 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   // ---- run state ----
   const startUs = nowUs();
   const pacer = new Pacer({ acceleration: cfg.fastest ? 1 : cfg.acceleration, idleCapMs: cfg.idleCapMs, fastest: cfg.fastest, loops: cfg.loops });
-  let pendingAt = 0;
-  /** File offset of the last record taken from the reader (progress: reads run ahead). */
-  let fileOffset = 0;
-  let pendingUsed = false;
-  let filling = false;
-  let inputDone = false;
   let finished = false;
   let timer: NodeJS.Timeout | null = null;
   let timerAt = Infinity;
@@ -214,139 +195,39 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   let resolveExit: (code: number) => void = () => undefined;
   const exited = new Promise<number>((r) => (resolveExit = r));
   const intervals: NodeJS.Timeout[] = [];
-  const loopOffset = (): number => (pacer.loop * LOOP_SEQ_STEP) >>> 0;
-
-  const transfers = cfg.transfers;
-  const filter = cfg.filter;
   const recordSize = cfg.withPayload ? PAYLOAD_RECORD_SIZE : RECORD_SIZE;
-
-  /** -F and -x: is this record a client→server packet we replay? (cheap, allocation-free) */
-  const usable = (rec: CaptureRecord): boolean => {
-    if (rec.l3Kind !== 'ipv4' || rec.ipOffset < 0) {
-      counters.nonIpv4++;
-      return false;
-    }
-    const buf = rec.buf;
-    const ipOff = rec.dataOffset + rec.ipOffset;
-    const capLen = rec.capLen - rec.ipOffset;
-    if (filter !== null && !filter.match(buf, ipOff, capLen)) {
-      counters.filteredOut++;
-      return false;
-    }
-    if (capLen < 20) {
-      counters.notMatched++;
-      return false;
-    }
-    const ihl = ((buf[ipOff] as number) & 0x0f) << 2;
-    if (buf[ipOff + 9] !== IPPROTO_TCP || capLen < ihl + 4) {
-      counters.notMatched++;
-      return false;
-    }
-    const dst = buf.readUInt32BE(ipOff + 16);
-    const dport = buf.readUInt16BE(ipOff + ihl + 2);
-    for (let i = 0; i < transfers.length; i++) {
-      const t = transfers[i];
-      if (t !== undefined && t.onlinePort === dport && (t.onlineIp === null || t.onlineIp === dst)) {
-        if (rec.capLen < rec.origLen) counters.truncatedRecords++;
-        return true;
-      }
-    }
-    counters.notMatched++;
-    if (counters.notMatched <= 100_000) {
-      const key = `${ipToString(dst)}:${dport}`;
-      const n = unmatched.get(key);
-      if (n !== undefined) unmatched.set(key, n + 1);
-      else if (unmatched.size < MAX_UNMATCHED_KEYS) unmatched.set(key, 1);
-    }
-    return false;
-  };
-
-  const deliver = (rec: CaptureRecord, now: number): void => {
-    const buf = rec.buf;
-    const ipOff = rec.dataOffset + rec.ipOffset;
-    const capLen = rec.capLen - rec.ipOffset;
-    if (pacer.loop > 0) {
-      // A later -T run: shift the client's sequence space so the engine sees new connections
-      // (fresh ISNs, fresh ports where the old tuple is still busy) instead of retransmissions.
-      const tcpOff = ipOff + (((buf[ipOff] as number) & 0x0f) << 2);
-      if (capLen >= tcpOff - ipOff + 18) patchU32(buf, tcpOff + 4, (buf.readUInt32BE(tcpOff + 4) + loopOffset()) >>> 0, tcpOff + 16, tcpOff);
-    }
-    counters.packetsUsed++;
-    engine.onCaptured(buf, ipOff, capLen, now, rec.tsUs);
-  };
-
-  /** Hands due packets to the engine; stops at a future one, the batch size, push-back or I/O. */
-  const feed = (now: number): 'more' | 'wait' | 'io' | 'paused' | 'done' => {
-    for (let n = 0; n < BATCH; n++) {
-      if (inputDone || finished) return 'done';
-      if (sink !== null && !sink.writable) return 'paused';
-      if (pending === null) {
-        const rec = reader.nextBuffered();
-        if (rec === null) {
-          startFill();
-          return 'io';
-        }
-        counters.packetsRead++;
-        fileOffset = rec.fileOffset;
-        pending = rec;
-        pendingUsed = false;
-      }
-      if (!pendingUsed) {
-        if (!usable(pending)) {
-          pending = null;
-          continue;
-        }
-        pendingUsed = true;
-        pendingAt = pacer.releaseTimeUs(pending.tsUs);
-      }
-      if (pendingAt > now) return 'wait';
-      const rec = pending;
-      pending = null;
-      deliver(rec, now);
-    }
-    return 'more';
-  };
-
-  const startFill = (): void => {
-    if (filling || finished) return;
-    filling = true;
-    reader.fill().then(
-      (more) => {
-        filling = false;
-        if (finished) return;
-        if (!more) endOfRun();
-        kick();
+  const source = new ReplaySource(
+    {
+      file: cfg.pcapFile,
+      fileSize,
+      transfers: cfg.transfers,
+      filter: cfg.filter,
+      pacer,
+      onWarning,
+      events: {
+        wake: () => kick(),
+        runDone: (loop) => log.info(`run ${loop + 1} of ${cfg.loops} done; replaying ${cfg.pcapFile} again`),
+        inputDone: () => {
+          const sc = source.counters;
+          log.info(`capture done: ${sc.packetsRead} packets read, ${sc.packetsUsed} replayed; ${engine.activeSessions} session(s) still open`);
+        },
+        error: (message) => {
+          errOut(`cannot read on: ${message}`);
+          void finish(EXIT_FAILED, 'capture file error');
+        },
       },
-      (err: unknown) => {
-        filling = false;
-        if (finished) return;
-        const why = err instanceof Error ? err.message : String(err);
-        errOut(`cannot read on: ${why}`);
-        void finish(EXIT_FAILED, 'capture file error');
-      },
-    );
-  };
-
-  const endOfRun = (): void => {
-    counters.runsDone++;
-    fileOffset = fileSize;
-    if (pacer.startLoop()) {
-      log.info(`run ${pacer.loop} of ${cfg.loops} done; replaying ${cfg.pcapFile} again`);
-      try {
-        reader = CaptureFileReader.open(cfg.pcapFile, { onWarning });
-      } catch (err) {
-        errOut(`cannot reopen ${cfg.pcapFile} for run ${pacer.loop + 1}: ${(err as Error).message}`);
-        void finish(EXIT_FAILED, 'capture file error');
-      }
-      return;
-    }
-    inputDone = true;
-    log.info(`capture done: ${counters.packetsRead} packets read, ${counters.packetsUsed} replayed; ${engine.activeSessions} session(s) still open`);
-  };
+    },
+    reader,
+    first,
+  );
+  const writable = (): boolean => sink === null || sink.writable;
+  const deliver = (buf: Buffer, ipOff: number, capLen: number, tsUs: number): void => engine.onCaptured(buf, ipOff, capLen, feedNow, tsUs);
+  let feedNow = 0;
 
   const arm = (now: number): void => {
     let at = engine.nextDeadline();
-    if (pending !== null && pendingUsed && !(sink !== null && !sink.writable) && pendingAt < at) at = pendingAt;
+    // A packet waiting for its time (not for kernel push-back: 'drain' wakes that one).
+    if (writable() && source.nextReleaseUs < at) at = source.nextReleaseUs;
     if (at === Infinity) {
       if (timer !== null) clearTimeout(timer);
       timer = null;
@@ -379,10 +260,10 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     if (finished) return;
     const now = nowUs();
     if (engine.nextDeadline() <= now) engine.onTimer(now);
-    const r = feed(now);
-    if (r === 'more') kick();
+    feedNow = now;
+    if (source.feed(now, writable, deliver) === 'more') kick();
     arm(now);
-    if (inputDone && engine.activeSessions === 0) void finish(EXIT_OK, null);
+    if (source.inputDone && engine.activeSessions === 0) void finish(EXIT_OK, null);
   }
 
   // ---- channel ----
@@ -419,7 +300,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     errOut(err instanceof ChannelConnectError ? err.message : `cannot connect to the interceptor: ${(err as Error).message}`);
     channel.close();
     sink.close();
-    reader.close();
+    source.close();
     removePid();
     log.close();
     return EXIT_FAILED;
@@ -437,8 +318,8 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
         host: m.host,
         snapshot: () => ({
           ...engine.stats.snapshot(),
-          packetsRead: counters.packetsRead,
-          packetsUsed: counters.packetsUsed,
+          packetsRead: source.counters.packetsRead,
+          packetsUsed: source.counters.packetsUsed,
           interceptorRecords: counters.records,
           rawRefused: sink?.stats.refused ?? 0,
           rawQueued: sink?.stats.queued ?? 0,
@@ -450,7 +331,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
       errOut(`--metrics-port ${m.port}: cannot serve metrics on ${m.host}:${m.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       channel.close();
       sink.close();
-      reader.close();
+      source.close();
       removePid();
       log.close();
       return EXIT_FAILED;
@@ -482,7 +363,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     const cols = opts.stderr.columns ?? 0;
     const width = cols > 0 ? Math.max(40, cols - 1) : 100;
     const line = formatProgress(
-      { bytesRead: Math.min(fileOffset, fileSize), totalBytes: fileSize, elapsedUs: nowUs() - startUs, loop: pacer.loop, loops: cfg.loops, counters: counterList() },
+      { bytesRead: Math.min(source.fileOffset, fileSize), totalBytes: fileSize, elapsedUs: nowUs() - startUs, loop: source.loop, loops: cfg.loops, counters: counterList() },
       width,
     );
     opts.stderr.write(`\r${line}\x1b[K`);
@@ -498,7 +379,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     const rs = sink?.stats;
     return (
       `stats: active ${s.activeSessions}, started ${s.sessionsStarted}, established ${s.connectionsEstablished}, completed ${s.outcomeCompleted}, ` +
-      `packets read ${counters.packetsRead}, used ${counters.packetsUsed}, sent ${s.packetsSent}, retransmits ${s.retransmits}, ` +
+      `packets read ${source.counters.packetsRead}, used ${source.counters.packetsUsed}, sent ${s.packetsSent}, retransmits ${s.retransmits}, ` +
       `requests ${s.turns}, response segments ${s.responsesWithData}, records ${counters.records}, ` +
       `raw queued ${rs?.queued ?? 0}, refused ${rs?.refused ?? 0}, rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB`
     );
@@ -537,7 +418,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
           );
         }
       }
-      if (inputDone) {
+      if (source.inputDone) {
         // Once the capture is over, a session that neither sends nor hears anything has nothing
         // left to wait for but -k: when the whole replay has been silent for --end-grace, end
         // what is left (a capture cut before its connections closed) instead of idling.
@@ -584,11 +465,12 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
       rawSink.close();
     }
     channel?.close();
-    reader.close();
+    source.close();
     if (metrics !== null) await metrics.close();
     clearProgress();
     counters.durationUs = nowUs() - startUs;
-    counters.unmatchedDestinations = [...unmatched].sort((a, b) => b[1] - a[1]).slice(0, 5);
+    Object.assign(counters, source.counters);
+    counters.unmatchedDestinations = source.unmatchedTop(5);
     if (channel !== null) counters.channelConnects = channel.stats.connectsOk;
     const ru = process.resourceUsage();
     counters.cpuUserUs = ru.userCPUTime;
