@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Lab } from './lab.js';
 import { recordingPair, type RecordingPair } from './lab.js';
-import { startNginx, startRedis, startGreetingServer, startTcpdump, type Nginx, type Redis, type GreetingServer } from './servers.js';
+import { startNginx, startRedis, startGreetingServer, startTcpdump, tcpdumpDropped, type Nginx, type Redis, type GreetingServer } from './servers.js';
 import type { ClientPlan, ClientTruth } from './recorder-client.js';
 
 export type { ClientTruth, ConnTruth, ConnKind, CloseMode } from './recorder-client.js';
@@ -147,6 +147,10 @@ export async function record(lab: Lab, opts: RecordOptions = {}): Promise<Record
     throw new Error(`recorder client failed (${JSON.stringify(exit)}): ${client.stderr.slice(-2000)}`);
   }
   const truth = JSON.parse(lastLine) as ClientTruth;
+  // A recording that lost packets would make every replay test built on it fail for the wrong
+  // reason, so a lossy capture is an error of the recorder, said as such.
+  const dropped = tcpdumpDropped(summary);
+  if (dropped > 0) throw new Error(`the recording capture lost ${dropped} packet(s) in the kernel: ${summary.trim()}`);
   const captured = Number(/(\d+) packets? captured/.exec(summary)?.[1] ?? NaN);
   return { ...rec, runId, pcap, filter, pair, truth, captured, tcpdumpSummary: summary };
 }

@@ -256,12 +256,29 @@ export interface Tcpdump {
   stop(): Promise<string>;
 }
 
-/** `tcpdump -i iface -U -s 0 -w file filter`, resolved once tcpdump says it is listening. */
-export async function startTcpdump(lab: Lab, ns: string, iface: string, filter: string, file: string): Promise<Tcpdump> {
+export interface TcpdumpOptions {
+  /** Snap length; 65535 keeps every packet whole (with offload off, frames are ≤ the MTU). */
+  snaplen?: number;
+  /** Kernel ring size in KiB (-B). */
+  bufferKiB?: number;
+}
+
+/** `tcpdump -i iface -U -s 65535 -B 131072 -w file filter`, resolved once it is listening. */
+export async function startTcpdump(
+  lab: Lab,
+  ns: string,
+  iface: string,
+  filter: string,
+  file: string,
+  opts: TcpdumpOptions = {},
+): Promise<Tcpdump> {
   // -Z root: write the file as root (Debian's tcpdump would drop to the tcpdump user).
   // --immediate-mode: TPACKET_V3 otherwise holds packets in a block until a timeout, and a
-  // SIGINT can then lose the tail of the capture.
-  const args = ['-i', iface, '-n', '-U', '--immediate-mode', '-s', '0', '-Z', 'root', '-w', file];
+  // SIGINT can then lose the tail of the capture. In that mode libpcap sizes every ring frame
+  // for the snap length, so `-s 0` (256 KiB) with the default 2 MiB buffer holds ~8 packets and
+  // bursts are dropped: a bounded snap length and a large -B keep recordings lossless.
+  const args = ['-i', iface, '-n', '-U', '--immediate-mode', '-B', String(opts.bufferKiB ?? 131072)];
+  args.push('-s', String(opts.snaplen ?? 65535), '-Z', 'root', '-w', file);
   if (filter.trim() !== '') args.push(filter);
   const proc = lab.spawn(ns, 'tcpdump', args);
   await proc.waitFor(/listening on/, 'stderr', 10_000);
@@ -273,6 +290,11 @@ export async function startTcpdump(lab: Lab, ns: string, iface: string, filter: 
       return proc.stderr;
     },
   };
+}
+
+/** Packets tcpdump's exit summary says the kernel dropped (NaN if it printed no summary). */
+export function tcpdumpDropped(summary: string): number {
+  return Number(/(\d+) packets? dropped by kernel/.exec(summary)?.[1] ?? NaN);
 }
 
 /** Reads a capture with tcpdump; returns its text output (one line per packet unless -v). */
