@@ -58,6 +58,23 @@ interface Row {
   p50: number;
   p99: number;
   max: number;
+  /** JS heap bytes allocated per handled packet (from --trace-gc; NaN without it). */
+  allocB: number;
+}
+
+/**
+ * JS heap bytes allocated, estimated from --trace-gc lines ("Scavenge 4.1 (5.6) -> 3.2 (6.6) MB"):
+ * the growth between one collection's end and the next one's start, summed. 0.1 MB resolution.
+ */
+export function heapAllocatedBytes(traceGc: string): number {
+  let total = 0;
+  let lastAfter = -1;
+  for (const m of traceGc.matchAll(/(?:Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Sweep)[^\d]*([\d.]+) \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB/g)) {
+    const before = Number(m[1]);
+    if (lastAfter >= 0 && before > lastAfter) total += before - lastAfter;
+    lastAfter = Number(m[2]);
+  }
+  return total * 1024 * 1024;
 }
 
 async function main(): Promise<void> {
@@ -91,12 +108,14 @@ async function main(): Promise<void> {
         const count = Math.min(MAX_COUNT, Math.round(rate * seconds));
         const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?';
         const k0 = await kernel();
+        const gc0 = icpt.stdout.length;
         const c0 = cpuNs(icpt.pid);
         const t0 = userSysTicks(icpt.pid);
         const r = await lab.exec(net.target, process.execPath, [flood, bare ? 'none' : '127.0.0.1', '36524', net.targetIp, String(count), String(rate)], { timeoutMs: 120_000 });
         const c1 = cpuNs(icpt.pid);
         const t1 = userSysTicks(icpt.pid);
         const k1 = await kernel();
+        const gcText = icpt.stdout.slice(gc0);
         const res = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, number>;
         const sent = res.sent ?? 0;
         const received = bare ? sent : (res.received ?? 0);
@@ -115,6 +134,7 @@ async function main(): Promise<void> {
           p50: bare ? NaN : (res.p50us ?? NaN),
           p99: bare ? NaN : (res.p99us ?? NaN),
           max: bare ? NaN : (res.maxUs ?? NaN),
+          allocB: nodeArgs.includes('--trace-gc') ? heapAllocatedBytes(gcText) / Math.max(1, sent - (k1 - k0)) : NaN,
         });
         process.stderr.write(`${backend} rate ${rate} (load ${load}): ${r.stdout.trim()}\n`);
       }
@@ -125,8 +145,8 @@ async function main(): Promise<void> {
   } finally {
     await lab.destroy();
   }
-  const head = ['backend', 'load', 'offered/s', 'sent', 'records', 'lost', 'kernel drops', 'sent/s', 'CPU µs/handled', 'sys %', 'p50 µs', 'p99 µs', 'max µs'];
-  const lines = rows.map((r) => [r.backend, r.load, r.rate, r.sent, r.received, r.lost, r.kernelDrops, r.achieved, r.cpuUs.toFixed(2), (r.sysShare * 100).toFixed(0), r.p50, r.p99, r.max].map(String));
+  const head = ['backend', 'load', 'offered/s', 'sent', 'records', 'lost', 'kernel drops', 'sent/s', 'CPU µs/handled', 'sys %', 'p50 µs', 'p99 µs', 'max µs', 'heap B/pkt'];
+  const lines = rows.map((r) => [r.backend, r.load, r.rate, r.sent, r.received, r.lost, r.kernelDrops, r.achieved, r.cpuUs.toFixed(2), (r.sysShare * 100).toFixed(0), r.p50, r.p99, r.max, Number.isNaN(r.allocB) ? '-' : r.allocB.toFixed(0)].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const fmt = (cells: string[]): string => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
   console.log(`intercept benchmark${bare ? ' (BARE tap DROP baseline)' : ''}: ${seconds} s per rate, 152-byte responses, 1 copier connection, ${cpus().length} CPUs`);

@@ -55,7 +55,11 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
   let tap: NfqueueTap | null = null;
   let metrics: MetricsServer | null = null;
   const sink: InterceptSink = {
-    write: (id, frame) => (server === null ? 0 : server.write(id, frame)),
+    write: (id, frame, done) => {
+      if (server !== null) return server.write(id, frame, done);
+      done();
+      return 0;
+    },
     close: (id, reason) => server?.close(id, reason),
     log: (level, message) => log.log(level, message),
   };

@@ -40,6 +40,7 @@ export class ChannelServer {
   private readonly closeReasons = new Map<number, string>();
   private nextId = 1;
 
+
   constructor(
     private readonly handler: ChannelHandler,
     private readonly opts: ChannelServerOptions,
@@ -92,11 +93,20 @@ export class ChannelServer {
     });
   }
 
-  /** Queues bytes on a connection; returns the bytes now queued there (0 if it is gone). */
-  write(id: number, data: Buffer): number {
+  /**
+   * Queues bytes on a connection; returns the bytes now queued there (0 if it is gone). `done`
+   * runs once the socket no longer needs `data` (written, or failed/destroyed: node calls a
+   * write's callback in every case), or at once if the connection is already gone; the caller
+   * may then reuse the buffer. Pass the same function for every write of a buffer: no closure is
+   * made per write.
+   */
+  write(id: number, data: Buffer, done: () => void): number {
     const s = this.sockets.get(id);
-    if (s === undefined || s.destroyed) return 0;
-    s.write(data);
+    if (s === undefined || s.destroyed) {
+      done();
+      return 0;
+    }
+    s.write(data, done);
     return s.writableLength;
   }
 

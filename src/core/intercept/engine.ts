@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import {
   buildRecord,
   FrameBuilder,
+  FramePool,
   INTERNAL_VERSION,
   MessageDecoder,
   newChannelMessage,
@@ -25,12 +26,19 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /** Effects of the engine, applied by the app (sockets, logger). */
 export interface InterceptSink {
-  /** Sends a frame to a copier; returns the bytes now queued on that connection. */
-  write(conn: number, frame: Buffer): number;
+  /**
+   * Sends a frame to a copier; returns the bytes now queued on that connection. `done` must be
+   * called exactly once when the frame's bytes are no longer needed (the write completed or
+   * failed, or the connection is gone): the frame's buffer is reused after that.
+   */
+  write(conn: number, frame: Buffer, done: () => void): number;
   /** Closes a copier connection the engine gave up on (the engine has already forgotten it). */
   close(conn: number, reason: string): void;
   log(level: LogLevel, message: string): void;
 }
+
+/** Pooled frame buffers (~1 KiB each): plenty for the frames in flight on healthy copiers. */
+const FRAME_POOL_SLOTS = 256;
 
 const TCP_SYN = 0x02;
 const TCP_RST = 0x04;
@@ -53,10 +61,9 @@ class Conn {
   constructor(
     readonly id: number,
     readonly peer: string,
-    recordSize: number,
-    maxRecords: number,
+    pool: FramePool,
   ) {
-    this.frame = new FrameBuilder(recordSize, maxRecords);
+    this.frame = new FrameBuilder(pool.recordSize, pool.maxRecords, pool);
   }
 }
 
@@ -90,6 +97,8 @@ export class InterceptEngine {
   private readonly delay: DelayTable;
   private readonly recordSize: number;
   private readonly scratch: Buffer;
+  /** Frame buffers shared by all connections, lent to the socket until its write completes. */
+  private readonly framePool: FramePool;
   private readonly info: RecordInfo = newRecordInfo();
   private readonly msg: ChannelMessage = newChannelMessage();
   private readonly passSet: Set<number>;
@@ -102,6 +111,7 @@ export class InterceptEngine {
   ) {
     this.recordSize = recordSizeFor(opts.withPayload);
     this.scratch = Buffer.alloc(this.recordSize);
+    this.framePool = new FramePool(this.recordSize, opts.maxFrameRecords, FRAME_POOL_SLOTS);
     this.passSet = new Set(opts.passList.map((ip) => ip >>> 0));
     this.routes = new RouteTable(opts.maxRoutes, opts.routeIdleUs);
     this.delay = new DelayTable(opts.delayMaxRecords, opts.delayLifetimeUs);
@@ -222,7 +232,7 @@ export class InterceptEngine {
     const n = c.frame.count;
     const f = c.frame.take();
     if (f === null) return;
-    c.backlog = this.sink.write(c.id, f);
+    c.backlog = this.sink.write(c.id, f, c.frame.takenRelease);
     this.stats.frames++;
     this.stats.records += n;
     if (c.backlog > this.opts.connBufferBytes && c.overSinceUs < 0) c.overSinceUs = nowUs;
@@ -294,7 +304,7 @@ export class InterceptEngine {
       return false;
     }
     if (this.live.length === 0) this.groupStartUs = nowUs;
-    const c = new Conn(id, peer, this.recordSize, this.opts.maxFrameRecords);
+    const c = new Conn(id, peer, this.framePool);
     this.conns.set(id, c);
     s.connsAccepted++;
     this.sink.log('info', `connection ${id} from ${peer} accepted, waiting for its hello`);

@@ -1,5 +1,7 @@
 import { Buffer } from 'node:buffer';
+import { copyBytes } from './bytes.js';
 import { FRAME_HEADER_SIZE } from './constants.js';
+import type { FramePool, FrameSlot } from './frame-pool.js';
 
 /*
  * Combined frame (wire-protocol.md §4), interceptor → copier:
@@ -9,18 +11,27 @@ import { FRAME_HEADER_SIZE } from './constants.js';
  *    2   n*R   count records of R bytes (64, or 192 in the payload variant), in arrival order
  */
 
+/** Write callback of a frame that was not lent from a pool (nothing to give back). */
+const NO_RELEASE = (): void => undefined;
+
 /**
  * Builds one frame in place: records are written straight into the frame buffer, so a record
  * is copied once (packet → frame) and the frame is handed to the socket without another copy.
- * A fresh buffer is allocated per frame because the socket keeps the one it was given.
+ * With a pool, frame buffers (and their views) are reused: `take()` lends the buffer out and
+ * `takenRelease` is the callback that gives it back once the socket is done with it. Without
+ * one, a fresh buffer is allocated per frame (the socket keeps the one it was given).
  */
 export class FrameBuilder {
   private buf: Buffer | null = null;
+  private slot: FrameSlot | null = null;
   private n = 0;
+  /** Callback for the frame last returned by `take()`: call it when its bytes are no longer used. */
+  takenRelease: () => void = NO_RELEASE;
 
   constructor(
     readonly recordSize: number,
     readonly maxRecords: number,
+    private readonly pool: FramePool | null = null,
   ) {}
 
   /** Records in the frame being built. */
@@ -35,7 +46,12 @@ export class FrameBuilder {
 
   /** Buffer to write the next record into, at `slotOffset()`. Call `commit()` once it is written. */
   slotBuffer(): Buffer {
-    if (this.buf === null) this.buf = Buffer.allocUnsafe(FRAME_HEADER_SIZE + this.maxRecords * this.recordSize);
+    if (this.buf === null) {
+      if (this.pool !== null) {
+        this.slot = this.pool.get();
+        this.buf = this.slot.buf;
+      } else this.buf = Buffer.allocUnsafe(FRAME_HEADER_SIZE + this.maxRecords * this.recordSize);
+    }
     return this.buf;
   }
 
@@ -52,25 +68,36 @@ export class FrameBuilder {
   /** Appends a finished record (copying it). Returns true when the frame is now full. */
   append(record: Buffer, off = 0): boolean {
     const b = this.slotBuffer();
-    record.copy(b, this.slotOffset(), off, off + this.recordSize);
+    copyBytes(record, off, b, this.slotOffset(), this.recordSize);
     return this.commit();
   }
 
-  /** Finishes the frame: writes the count and returns the bytes; null when empty. */
+  /**
+   * Finishes the frame: writes the count and returns the bytes; null when empty. The bytes stay
+   * valid until `takenRelease` (as it is now) is called; until then the buffer is not reused.
+   */
   take(): Buffer | null {
     if (this.n === 0 || this.buf === null) return null;
     const b = this.buf;
     b.writeUInt16BE(this.n, 0);
-    const frame = b.subarray(0, FRAME_HEADER_SIZE + this.n * this.recordSize);
+    const slot = this.slot;
+    const frame = slot !== null ? slot.view(this.n) : b.subarray(0, FRAME_HEADER_SIZE + this.n * this.recordSize);
+    this.takenRelease = slot !== null ? slot.release : NO_RELEASE;
     this.buf = null;
+    this.slot = null;
     this.n = 0;
     return frame;
   }
 
-  /** Throws away the records of the frame being built. */
+  /** Throws away the records of the frame being built (its pooled buffer goes back). */
   discard(): number {
     const dropped = this.n;
     this.n = 0;
+    if (this.slot !== null) {
+      this.slot.release();
+      this.slot = null;
+      this.buf = null;
+    }
     return dropped;
   }
 }

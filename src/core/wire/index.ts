@@ -3,3 +3,5 @@ export * from './messages.js';
 export * from './message-decoder.js';
 export * from './record.js';
 export * from './frame.js';
+export * from './frame-pool.js';
+export * from './bytes.js';

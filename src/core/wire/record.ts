@@ -1,4 +1,5 @@
 import type { Buffer } from 'node:buffer';
+import { copyBytes } from './bytes.js';
 import {
   MAX_OPTION_BYTES,
   MAX_RECORD_PAYLOAD,
@@ -99,8 +100,8 @@ export function buildRecord(
     // Copy range shorter than the header (only with a tiny NFQUEUE copy range): keep whole options.
     tcpCopy = 20 + wholeOptionsLength(pkt, ihl + 20, ihl + avail);
   }
-  pkt.copy(out, outOff, 0, 20);
-  pkt.copy(out, outOff + 20, ihl, ihl + tcpCopy);
+  copyBytes(pkt, 0, out, outOff, 20);
+  copyBytes(pkt, ihl, out, outOff + 20, tcpCopy);
 
   const removed = ihl - 20 + (doff - recDoff);
   const trimmed = removed !== 0;
@@ -116,7 +117,7 @@ export function buildRecord(
     const start = ihl + doff;
     const have = Math.min(payloadLength, len - start);
     // Only a complete payload is carried, as stock does; a partial copy would mislead the reader.
-    if (have === payloadLength) pkt.copy(out, outOff + 20 + recDoff, start, start + have);
+    if (have === payloadLength) copyBytes(pkt, start, out, outOff + 20 + recDoff, have);
   }
 
   info.payloadLength = payloadLength;

@@ -34,8 +34,9 @@ export class FakeSink implements InterceptSink {
   logs: { level: LogLevel; message: string }[] = [];
   backlog = new Map<number, number>();
 
-  write(conn: number, frame: Buffer): number {
+  write(conn: number, frame: Buffer, done: () => void): number {
     this.writes.push({ conn, frame: Buffer.from(frame) });
+    done(); // copied: the engine may reuse the frame buffer
     const b = (this.backlog.get(conn) ?? 0) + 0;
     return b;
   }
