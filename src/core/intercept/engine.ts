@@ -62,6 +62,8 @@ class Conn {
     readonly id: number,
     readonly peer: string,
     pool: FramePool,
+    /** When it connected (the hello timeout counts from here). */
+    readonly acceptedUs: number,
   ) {
     this.frame = new FrameBuilder(pool.recordSize, pool.maxRecords, pool);
   }
@@ -268,6 +270,16 @@ export class InterceptEngine {
       this.routes.sweep(nowUs, 4096);
       s.routes = this.routes.size;
     }
+    if (this.conns.size > this.live.length) {
+      for (const c of [...this.conns.values()]) {
+        if (c.decoder.helloSeen || nowUs - c.acceptedUs < this.opts.helloTimeoutUs) continue;
+        const reason =
+          `no complete hello within ${(this.opts.helloTimeoutUs / 1e6).toFixed(0)} s ` +
+          `(${c.decoder.partialBytes} of 14 bytes): not a copier, or a half-open connection`;
+        this.forget(c, reason, 'warn');
+        this.sink.close(c.id, reason);
+      }
+    }
     for (const c of [...this.live]) {
       if (c.overSinceUs >= 0 && nowUs - c.overSinceUs >= this.opts.stuckUs) {
         const reason =
@@ -304,7 +316,7 @@ export class InterceptEngine {
       return false;
     }
     if (this.live.length === 0) this.groupStartUs = nowUs;
-    const c = new Conn(id, peer, this.framePool);
+    const c = new Conn(id, peer, this.framePool, nowUs);
     this.conns.set(id, c);
     s.connsAccepted++;
     this.sink.log('info', `connection ${id} from ${peer} accepted, waiting for its hello`);

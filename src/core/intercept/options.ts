@@ -35,6 +35,13 @@ export interface EngineOptions {
   /** Connections opened this close to the first one are one copier (its -C parallel links). */
   groupWindowUs: number;
   maxConnections: number;
+  /**
+   * A connection that has not sent its whole hello this long after connecting is closed: a
+   * half-open peer, a port scan or a stalled short hello must not hold a connection slot (and
+   * keep responses in the delay table, waiting for it) forever. Stock copiers send the hello
+   * immediately.
+   */
+  helloTimeoutUs: number;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -53,4 +60,5 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   maxRoutes: 1 << 20,
   groupWindowUs: 3_000_000,
   maxConnections: 256,
+  helloTimeoutUs: 10_000_000,
 };
