@@ -88,7 +88,10 @@ interface Row {
 async function runCopier(lab: Lab, ns: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number | null }> {
   // TCPCOPY_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' to profile the copier.
   const nodeArgs = (process.env.TCPCOPY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const p = lab.spawn(ns, process.execPath, [...nodeArgs, cliPath('tcpcopy'), ...args]);
+  // TCPCOPY_WRAP='strace -c -f -o FILE' or 'perf stat -o FILE' to run the copier under a tool.
+  const wrap = (process.env.TCPCOPY_WRAP ?? '').split(' ').filter((a) => a !== '');
+  const argv = [...wrap, process.execPath, ...nodeArgs, cliPath('tcpcopy'), ...args];
+  const p = lab.spawn(ns, argv[0] as string, argv.slice(1));
   let timer: NodeJS.Timeout | undefined;
   const r = await Promise.race([p.exited, new Promise<null>((res) => (timer = setTimeout(() => res(null), 180_000)))]);
   clearTimeout(timer);
@@ -104,6 +107,8 @@ async function main(): Promise<void> {
   }
   const names = (process.argv[2] ?? 'http500,http2000,redis').split(',');
   const accels = (process.argv[3] ?? '1,2,5,10').split(',').map(Number);
+  // BENCH_COPIER_ARGS: extra tcpcopy flags (e.g. '-r 1' to measure the fixed start-up cost).
+  const extraArgs = (process.env.BENCH_COPIER_ARGS ?? '').split(' ').filter((a) => a !== '');
   const rows: Row[] = [];
   for (const w of WORKLOADS.filter((x) => names.includes(x.name))) {
     const lab = await createLab({ name: `bench-${w.name}` });
@@ -127,7 +132,7 @@ async function main(): Promise<void> {
         const serverPid = nginx !== null ? nginx.proc.pid : (redis as Redis).proc.pid;
         const srv0 = treeCpuS(serverPid);
         const m0 = machineCpu();
-        const out = await runCopier(lab, net.copier, ['-x', `${port}-${net.targetIp}:${port}`, '-s', net.targetIp, '-i', rec.pcap, '--quiet', ...(accel === 0 ? ['--rate'] : ['-a', String(accel)])]);
+        const out = await runCopier(lab, net.copier, ['-x', `${port}-${net.targetIp}:${port}`, '-s', net.targetIp, '-i', rec.pcap, '--quiet', ...(accel === 0 ? ['--rate'] : ['-a', String(accel)]), ...extraArgs]);
         const m1 = machineCpu();
         await new Promise((r) => setTimeout(r, 500));
         const icptCpu = procCpuS(icpt.pid) - cpu0;

@@ -90,6 +90,8 @@ export interface ChannelClientStats {
   frames: number;
   records: number;
   bytesIn: number;
+  /** Socket reads ('data' events): each is an event-loop wake-up of its own at low rates. */
+  reads: number;
   clientAddSent: number;
   /** sendClientAdd calls that reached no interceptor. */
   clientAddFailed: number;
@@ -143,7 +145,7 @@ interface Peer {
 
 export class ChannelClient extends EventEmitter<ChannelClientEvents> {
   readonly stats: ChannelClientStats = {
-    connectsOk: 0, connectsFailed: 0, disconnects: 0, badFrames: 0, frames: 0, records: 0, bytesIn: 0, clientAddSent: 0, clientAddFailed: 0,
+    connectsOk: 0, connectsFailed: 0, disconnects: 0, badFrames: 0, frames: 0, records: 0, bytesIn: 0, reads: 0, clientAddSent: 0, clientAddFailed: 0,
   };
   private readonly peers: Peer[];
   private readonly onRecord: ChannelClientOptions['onRecord'];
@@ -354,6 +356,7 @@ export class ChannelClient extends EventEmitter<ChannelClientEvents> {
 
   private onData(c: Conn, chunk: Buffer): void {
     this.stats.bytesIn += chunk.length;
+    this.stats.reads++;
     const dec = c.decoder;
     const framesBefore = dec.frames;
     dec.feed(chunk);
