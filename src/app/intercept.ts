@@ -4,6 +4,7 @@ import type { Buffer } from 'node:buffer';
 import { engineOptionsFrom, type InterceptConfig } from '../core/config/intercept.js';
 import { formatStats, InterceptEngine, type InterceptSink } from '../core/intercept/index.js';
 import { ChannelServer } from '../io/channel-server.js';
+import { FlushScheduler } from './intercept-flush.js';
 import { NfqueueRules, nfqueueRuleCommand, queueHasRule } from '../io/iptables.js';
 import { Logger } from '../io/logger.js';
 import { NfqueueTap, readKernelQueueStats } from '../io/nfqueue-tap.js';
@@ -65,18 +66,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
   };
   const engine = new InterceptEngine(engineOptionsFrom(cfg), sink);
 
-  let tickScheduled = false;
-  const tick = (): void => {
-    tickScheduled = false;
-    if (engine.onTick(nowUs())) scheduleTick();
-  };
-  // setImmediate runs right after the I/O phase: a tick sees whether the NFQUEUE poll produced
-  // another packet since the last one, which is what the engine's burst rule needs.
-  function scheduleTick(): void {
-    if (tickScheduled) return;
-    tickScheduled = true;
-    setImmediate(tick);
-  }
+  const flusher = new FlushScheduler(engine, nowUs);
 
   const stats = (): string => {
     const k = readKernelQueueStats(cfg.queueNum);
@@ -170,7 +160,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
         onConnect: (id, peerIp, peer) => engine.onConnect(id, peerIp, peer, nowUs()),
         onData: (id, chunk: Buffer) => {
           engine.onData(id, chunk, nowUs());
-          if (engine.hasPending) scheduleTick();
+          flusher.afterInput();
         },
         onDrain: (id) => engine.onDrain(id),
         onClosed: (id, reason) => engine.onClosed(id, reason),
@@ -189,7 +179,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
       },
       (payload, len) => {
         const v = engine.onPacket(payload, len, nowUs());
-        if (!tickScheduled && engine.hasPending) scheduleTick();
+        flusher.afterInput();
         return v;
       },
       (err) => log.error(`internal error handling a queued packet (verdict DROP): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
