@@ -102,7 +102,9 @@ export class ChannelServer {
    */
   write(id: number, data: Buffer, done: () => void): number {
     const s = this.sockets.get(id);
-    if (s === undefined || s.destroyed) {
+    // After end() (shutdown), a write would be an error that destroys the socket and throws
+    // away what the copier has not read yet: refuse it instead.
+    if (s === undefined || s.destroyed || s.writableEnded) {
       done();
       return 0;
     }
