@@ -25,6 +25,10 @@ export interface InterceptRunOptions {
   faultAfterMs?: number | null;
   /** --metrics-port/--metrics-bind: Prometheus endpoint; null/absent = none. */
   metrics?: { port: number; host: string } | null;
+  /** Called once the daemon serves (after "intercept ready" is logged). */
+  onReady?: () => void;
+  /** Called with the reason when start-up fails (before shutting down). */
+  onStartFailed?: (reason: string) => void;
 }
 
 /**
@@ -209,8 +213,11 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
         `, ${cfg.withPayload ? '192-byte payload' : '64-byte'} records, ≤${cfg.maxFrameRecords} per frame` +
         (cfg.passList.length > 0 ? `, ${cfg.passList.length} pass-listed address(es)` : ''),
     );
+    opts.onReady?.();
   } catch (err) {
-    log.error(`cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    const why = err instanceof Error ? err.message : String(err);
+    log.error(`cannot start: ${why}`);
+    opts.onStartFailed?.(why);
     void shutdown(1, 'start-up failed');
     return exited;
   }

@@ -4,7 +4,7 @@ import { VERSION } from '../core/version.js';
 import { ConfigError } from '../core/config/errors.js';
 import { parseInterceptOptions, type InterceptRawOptions } from '../core/config/intercept.js';
 import { runIntercept } from '../app/intercept.js';
-import { DAEMON_CHILD_ENV, respawnDetached } from '../app/intercept-daemon.js';
+import { DAEMON_CHILD_ENV, reportToParent, respawnDetached } from '../app/intercept-daemon.js';
 import { interceptDoctor } from '../app/doctor.js';
 import { checkExitCode, formatReport, parseOpsOptions, type OpsRawOptions } from '../core/doctor/index.js';
 
@@ -73,18 +73,27 @@ program.action(async (raw: InterceptRawOptions & OpsRawOptions) => {
     process.exit(checkExitCode(results));
   }
   if (parsed.config.daemon && process.env[DAEMON_CHILD_ENV] === undefined) {
-    const pid = respawnDetached(process.execPath, process.execArgv, process.argv.slice(1));
+    const start = await respawnDetached(process.execPath, process.execArgv, process.argv.slice(1));
+    if (!start.ok) {
+      const see = parsed.config.logFile === null ? 'run without -d to see its messages' : `see ${parsed.config.logFile}`;
+      process.stderr.write(`intercept: the background daemon failed to start (PID ${start.pid}): ${start.detail}; ${see}\n`);
+      process.exit(1);
+    }
     const where = parsed.config.logFile === null ? ' (no -l given: its log is discarded)' : `, logging to ${parsed.config.logFile}`;
-    process.stdout.write(`intercept: running in the background, PID ${pid}${where}\n`);
+    process.stdout.write(`intercept: running in the background, PID ${start.pid}${where}\n`);
     process.exit(0);
   }
+  let reported: Promise<void> = Promise.resolve();
   const fault = process.env.TCPCOPY_TS_FAULT_AFTER_MS;
   const code = await runIntercept({
     config: parsed.config,
     warnings: parsed.warnings,
     faultAfterMs: fault !== undefined && /^[0-9]+$/.test(fault) ? Number(fault) : null,
     metrics: ops.metrics,
+    onReady: () => void reportToParent({ ready: true }),
+    onStartFailed: (reason) => (reported = reportToParent({ failed: reason })),
   });
+  await reported; // -d: the parent learns why before this process exits
   process.exit(code);
 });
 

@@ -53,3 +53,25 @@ test('-d -P -l: detached daemon with PID file and log; SIGHUP reopens the log; S
   assert.match(read(logFile), /shutting down: SIGTERM[\s\S]*final stats: queued=/);
   assert.doesNotMatch(read(rotated), /final stats/, 'nothing written to the rotated file after SIGHUP');
 });
+
+test('-d reports a start-up failure: non-zero exit naming the cause, no PID file left', { skip }, async (t) => {
+  const lab = await labFor(t, { name: 'icptdf' });
+  const ns = await lab.addNamespace('d');
+  const dir = lab.mkdir('daemon');
+  // Another intercept holds queue 7: the daemon cannot bind it.
+  const first = lab.spawn(ns, process.execPath, [cliPath('intercept'), '--queue-num', '7', '--stats-interval', '0']);
+  await first.waitFor(/intercept ready/, 'stderr', 10_000);
+  const pidFile = join(dir, 'second.pid');
+  const logFile = join(dir, 'second.log');
+  const r = await lab.exec(ns, process.execPath, [cliPath('intercept'), '-d', '-P', pidFile, '-l', logFile, '--queue-num', '7', '-p', '36525'], { timeoutMs: 20_000, check: false });
+  const pid = /PID (\d+)/.exec(r.stdout + r.stderr)?.[1];
+  t.after(() => {
+    if (pid !== undefined && processRunning(Number(pid))) process.kill(Number(pid), 'SIGKILL');
+  });
+  assert.notEqual(r.code, 0, `exit code; output: ${r.stdout} ${r.stderr}`);
+  assert.match(r.stderr, /intercept: the background daemon failed to start.*cannot bind NFQUEUE 7/);
+  assert.match(r.stderr, new RegExp(`see ${logFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  await sleep(200);
+  assert.ok(!existsSync(pidFile), 'no PID file left behind');
+  await first.stop('SIGTERM', 5000);
+});
