@@ -21,13 +21,27 @@ function isDaemonMessage(m: unknown): m is DaemonMessage {
 }
 
 /**
- * `-d`: re-spawn this program detached (new session, no terminal, stdio closed) and wait until it
+ * Re-spawn this program detached (new session, no terminal, stdio closed) and return its PID at
+ * once, without waiting for it to start (tcpcopy -d uses this). Under systemd, run in the
+ * foreground instead (Type=simple, no -d).
+ */
+export function respawnDetached(execPath: string, execArgv: readonly string[], argv: readonly string[]): number {
+  const child = spawn(execPath, [...execArgv, ...argv], {
+    detached: true,
+    stdio: 'ignore',
+    env: { ...process.env, [DAEMON_CHILD_ENV]: '1' },
+  });
+  child.unref();
+  return child.pid ?? -1;
+}
+
+/**
+ * intercept `-d`: re-spawn this program detached (new session, no terminal, stdio closed) and wait until it
  * reports that it is serving, or why it could not start, so that an init script's `intercept -d`
  * fails when the daemon does (queue held, port in use, no privileges) instead of exiting 0 for a
- * daemon that died at once. Node cannot fork(); a detached re-spawn gives the same result. Under
- * systemd, run in the foreground instead (Type=simple, no -d).
+ * daemon that died at once. The child must call `reportToParent`.
  */
-export function respawnDetached(execPath: string, execArgv: readonly string[], argv: readonly string[], timeoutMs = DAEMON_READY_TIMEOUT_MS): Promise<DaemonStart> {
+export function respawnDetachedReady(execPath: string, execArgv: readonly string[], argv: readonly string[], timeoutMs = DAEMON_READY_TIMEOUT_MS): Promise<DaemonStart> {
   const child = spawn(execPath, [...execArgv, ...argv], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],

@@ -4,7 +4,7 @@ import { VERSION } from '../core/version.js';
 import { ConfigError } from '../core/config/errors.js';
 import { parseInterceptOptions, type InterceptRawOptions } from '../core/config/intercept.js';
 import { runIntercept } from '../app/intercept.js';
-import { DAEMON_CHILD_ENV, reportToParent, respawnDetached } from '../app/intercept-daemon.js';
+import { DAEMON_CHILD_ENV, reportToParent, respawnDetachedReady } from '../app/intercept-daemon.js';
 import { interceptDoctor } from '../app/doctor.js';
 import { checkExitCode, formatReport, parseOpsOptions, type OpsRawOptions } from '../core/doctor/index.js';
 
@@ -73,7 +73,7 @@ program.action(async (raw: InterceptRawOptions & OpsRawOptions) => {
     process.exit(checkExitCode(results));
   }
   if (parsed.config.daemon && process.env[DAEMON_CHILD_ENV] === undefined) {
-    const start = await respawnDetached(process.execPath, process.execArgv, process.argv.slice(1));
+    const start = await respawnDetachedReady(process.execPath, process.execArgv, process.argv.slice(1));
     if (!start.ok) {
       const see = parsed.config.logFile === null ? 'run without -d to see its messages' : `see ${parsed.config.logFile}`;
       process.stderr.write(`intercept: the background daemon failed to start (PID ${start.pid}): ${start.detail}; ${see}\n`);
