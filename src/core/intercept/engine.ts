@@ -12,7 +12,7 @@ import {
   type RecordInfo,
 } from '../wire/index.js';
 import { DelayTable } from './delay.js';
-import { pickIndex } from './hash.js';
+import { pickOwner } from './hash.js';
 import { cidrContains, type EngineOptions } from './options.js';
 import { RouteTable } from './routes.js';
 import { InterceptStats } from './stats.js';
@@ -192,13 +192,13 @@ export class InterceptEngine {
     }
     if (this.singles.length > 0) {
       s.hashed++;
-      this.enqueue(this.singles[pickIndex(clientIp, clientPort, this.singles.length)] as Conn, rec, nowUs);
+      this.enqueue(pickOwner(this.singles, clientIp, clientPort), rec, nowUs);
       return;
     }
     const synOrRst = ((rec[33] as number) & (TCP_SYN | TCP_RST)) !== 0;
     if (this.live.length > 0 && !synOrRst) {
       s.hashed++;
-      this.enqueue(this.live[pickIndex(clientIp, clientPort, this.live.length)] as Conn, rec, nowUs);
+      this.enqueue(pickOwner(this.live, clientIp, clientPort), rec, nowUs);
       return;
     }
     // Only route-aware copiers and a SYN/RST: its CLIENT_ADD is probably still in flight. Or no
