@@ -326,7 +326,8 @@ export class SessionEngine {
       return null;
     }
     const s = new Session(this.nextId++, conn, r, cip, port, tr.targetIp, tr.targetPort, nowUs, this.slab);
-    conn.sessions.push(s);
+    if (conn.sessions.length === 0) conn.sessions = [s];
+    else conn.sessions.push(s);
     conn.live++;
     this.byTarget.set(cip, port, tr.targetIp, tr.targetPort, s);
     this.stats.sessionsStarted++;
@@ -518,8 +519,10 @@ export class SessionEngine {
     for (let k = 0; k < count; k++) {
       const s = conn.sessions[k] as Session;
       if (s.phase === 'closed' || s.fin !== null || s.rst !== null) continue;
-      if (s.items.length === 0) s.items = [];
-      s.items.push(sg);
+      // A one-element literal, not [] + push (whose first push reserves 17 slots): most
+      // sessions buffer one request at a time.
+      if (s.items.length === 0) s.items = [sg];
+      else s.items.push(sg);
       s.capEnd = sg.end;
       s.buffered += sg.len;
       this.bufferedTotal += sg.len;

@@ -19,6 +19,7 @@ export interface PendingControl {
 }
 
 const NO_SEGS: Seg[] = [];
+const NO_SESSIONS: Session[] = [];
 
 /** Values a fresh session row starts with, in accessor order (see Session). */
 const ROW_DEFAULTS = [
@@ -100,7 +101,8 @@ export class NumSlab {
  * response base, and its replicas (sessions). Capture-side state lives here once, not per copy.
  */
 export class OnlineConn {
-  readonly sessions: Session[] = [];
+  /** Shared empty until the first session (most connections have exactly one). */
+  sessions: Session[] = NO_SESSIONS;
   /** Live (not closed) sessions. */
   live = 0;
   /** ≥ 0 once every session closed: late packets are ignored until then. */

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { fillIpv4Checksum, onesSum } from '../packet/checksum.js';
+import { onesSum } from '../packet/checksum.js';
 import { writeTcpOptions, type OptionSpec } from '../packet/options.js';
 
 /**
@@ -42,8 +42,8 @@ export class PacketWriter {
       b[41] = 1;
       b[42] = 8;
       b[43] = 10;
-      b.writeUInt32BE(tsVal >>> 0, 44);
-      b.writeUInt32BE(tsEcr >>> 0, 48);
+      putU32(b, 44, tsVal);
+      putU32(b, 48, tsEcr);
     }
     if (payLen > 0 && payload !== null) payload.copy(b, 20 + thl, payOff, payOff + payLen);
     if (psum < 0) psum = payLen > 0 ? onesSum(b, 20 + thl, payLen) : 0;
@@ -65,37 +65,61 @@ export class PacketWriter {
   }
 
   private ipHeader(total: number, ipId: number, tos: number, src: number, dst: number): void {
+    // Plain byte stores and an arithmetic header checksum: Buffer's write*/read* methods are
+    // validated calls, and this runs for every packet sent.
     const b = this.buf;
+    const t = tos & 0xff;
+    const id = ipId & 0xffff;
     b[0] = 0x45;
-    b[1] = tos & 0xff;
-    b.writeUInt16BE(total, 2);
-    b.writeUInt16BE(ipId & 0xffff, 4);
-    b.writeUInt16BE(0x4000, 6); // DF, no fragment offset
+    b[1] = t;
+    b[2] = total >>> 8;
+    b[3] = total & 0xff;
+    b[4] = id >>> 8;
+    b[5] = id & 0xff;
+    b[6] = 0x40; // DF, no fragment offset
+    b[7] = 0;
     b[8] = 64;
     b[9] = 6;
-    b[10] = 0;
-    b[11] = 0;
-    b.writeUInt32BE(src >>> 0, 12);
-    b.writeUInt32BE(dst >>> 0, 16);
-    fillIpv4Checksum(b, 0);
+    putU32(b, 12, src);
+    putU32(b, 16, dst);
+    let sum = (0x4500 | t) + total + id + 0x4000 + ((64 << 8) | 6) + (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    const c = ~sum & 0xffff;
+    b[10] = c >>> 8;
+    b[11] = c & 0xff;
   }
 
   private tcpHeader(sport: number, dport: number, seq: number, ack: number, thl: number, flags: number, window: number): void {
     const b = this.buf;
-    b.writeUInt16BE(sport, 20);
-    b.writeUInt16BE(dport, 22);
-    b.writeUInt32BE(seq >>> 0, 24);
-    b.writeUInt32BE(ack >>> 0, 28);
+    b[20] = sport >>> 8;
+    b[21] = sport & 0xff;
+    b[22] = dport >>> 8;
+    b[23] = dport & 0xff;
+    putU32(b, 24, seq);
+    putU32(b, 28, ack);
     b[32] = (thl >>> 2) << 4;
     b[33] = flags & 0xff;
-    b.writeUInt16BE(window & 0xffff, 34);
-    b.writeUInt32BE(0, 36); // checksum + urgent
+    b[34] = (window >>> 8) & 0xff;
+    b[35] = window & 0xff;
+    b[36] = 0; // checksum + urgent
+    b[37] = 0;
+    b[38] = 0;
+    b[39] = 0;
   }
 
   private tcpChecksum(src: number, dst: number, thl: number, payLen: number, psum: number): void {
     const tcpLen = thl + payLen;
     const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + 6 + tcpLen;
-    const sum = onesSum(this.buf, 20, thl, pseudo + psum);
-    this.buf.writeUInt16BE(~sum & 0xffff, 36);
+    const c = ~onesSum(this.buf, 20, thl, pseudo + psum) & 0xffff;
+    this.buf[36] = c >>> 8;
+    this.buf[37] = c & 0xff;
   }
+}
+
+function putU32(b: Buffer, off: number, v: number): void {
+  b[off] = v >>> 24;
+  b[off + 1] = (v >>> 16) & 0xff;
+  b[off + 2] = (v >>> 8) & 0xff;
+  b[off + 3] = v & 0xff;
 }
