@@ -57,6 +57,34 @@ test('TimerHeap: pops in deadline order with re-keying and removal', () => {
   assert.deepEqual(got, expected);
 });
 
+test('TimerHeap: random re-keys (earlier and later) and removals from the middle keep peek() the minimum', () => {
+  interface T extends Timed {
+    id: number;
+  }
+  const h = new TimerHeap<T>();
+  const r = new Prng(11);
+  // More than the initial key capacity (64), so the parallel key array grows mid-run.
+  const items: T[] = Array.from({ length: 300 }, (_, id) => ({ id, deadline: Infinity, heapIndex: -1 }));
+  for (let step = 0; step < 20000; step++) {
+    const t = items[r.below(items.length)]!;
+    const op = r.below(10);
+    if (op === 0) h.remove(t);
+    else h.update(t, op === 1 ? Infinity : r.below(1000));
+    if (op === 0) t.deadline = Infinity; // removed: out of the reference too
+    const live = items.filter((x) => x.heapIndex >= 0);
+    assert.equal(h.size, live.length, `size at step ${step}`);
+    assert.equal(live.length, items.filter((x) => x.deadline !== Infinity).length, `membership at step ${step}`);
+    const min = Math.min(...live.map((x) => x.deadline));
+    assert.equal(h.peek()?.deadline ?? Infinity, min, `minimum at step ${step}`);
+  }
+  const got: number[] = [];
+  for (let t = h.peek(); t !== undefined; t = h.peek()) {
+    got.push(t.deadline);
+    h.remove(t);
+  }
+  assert.deepEqual(got, [...got].sort((a, b) => a - b));
+});
+
 test('PortAllocator: preferred port when free, next free otherwise, TIME_WAIT respected until expiry, exhaustion reported', () => {
   const live = new Set<string>();
   const a = new PortAllocator((c, p, t, tp) => live.has(`${c}:${p}:${t}:${tp}`));
