@@ -75,6 +75,10 @@ interface Row {
   fidelity: number;
   reqPerS: number;
   copierCpuPer10k: number;
+  /** The copier's CPU split: user (ours) and system (sendto, which on a veth also runs the
+   *  target's receive path, plus epoll/read). */
+  copierUserPer10k: number;
+  copierSysPer10k: number;
   interceptCpuPer10k: number;
   copierRssMb: number;
   interceptRssMb: number;
@@ -139,7 +143,8 @@ async function main(): Promise<void> {
         const serverCpu = treeCpuS(serverPid) - srv0;
         const seen = nginx !== null ? nginx.readAccessLog().length - before : await (redis as Redis).dbsize();
         const dur = Number(/replay (?:finished|stopped[^)]*\)) in ([0-9.]+) s/.exec(out.stdout)?.[1] ?? NaN);
-        const cpu = Number(/resources: cpu ([0-9.]+) s/.exec(out.stdout)?.[1] ?? NaN);
+        const cpuM = /resources: cpu ([0-9.]+) s \(user ([0-9.]+), system ([0-9.]+)\)/.exec(out.stdout);
+        const cpu = Number(cpuM?.[1] ?? NaN);
         const rss = Number(/peak RSS (\d+) MB/.exec(out.stdout)?.[1] ?? NaN);
         const sess = /sessions: (\d+) started.*?(?:; (.*))?$/m.exec(out.stdout);
         if (out.code !== 0 || process.env.BENCH_VERBOSE) process.stderr.write(`  tcpcopy exit ${out.code}: ${out.stderr.slice(-1500)}\n${out.stdout}`);
@@ -151,6 +156,8 @@ async function main(): Promise<void> {
           fidelity: (100 * seen) / recorded,
           reqPerS: seen / dur,
           copierCpuPer10k: (cpu * 10_000) / Math.max(1, seen),
+          copierUserPer10k: (Number(cpuM?.[2] ?? NaN) * 10_000) / Math.max(1, seen),
+          copierSysPer10k: (Number(cpuM?.[3] ?? NaN) * 10_000) / Math.max(1, seen),
           interceptCpuPer10k: (icptCpu * 10_000) / Math.max(1, seen),
           copierRssMb: rss,
           interceptRssMb: procPeakRssMb(icpt.pid),
@@ -165,11 +172,11 @@ async function main(): Promise<void> {
       await lab.destroy();
     }
   }
-  const head = ['workload', 'accel', 'recorded', 'seen', 'fidelity %', 'req/s', 'tcpcopy CPU s/10k', 'intercept CPU s/10k', 'tcpcopy peak RSS MB', 'intercept peak RSS MB', 'server CPU s/10k', 'machine busy cores'];
+  const head = ['workload', 'accel', 'recorded', 'seen', 'fidelity %', 'req/s', 'tcpcopy CPU s/10k', 'tcpcopy user/sys s/10k', 'intercept CPU s/10k', 'tcpcopy peak RSS MB', 'intercept peak RSS MB', 'server CPU s/10k', 'machine busy cores'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
     lines.push(
-      `| ${r.workload} | ${r.accel === 0 ? '--rate' : `${r.accel}×`} | ${r.recorded} | ${r.seen} | ${r.fidelity.toFixed(2)} | ${Math.round(r.reqPerS)} | ${r.copierCpuPer10k.toFixed(2)} | ${r.interceptCpuPer10k.toFixed(2)} | ${r.copierRssMb} | ${r.interceptRssMb} | ${r.serverCpuPer10k.toFixed(2)} | ${r.busyCores.toFixed(2)} |`,
+      `| ${r.workload} | ${r.accel === 0 ? '--rate' : `${r.accel}×`} | ${r.recorded} | ${r.seen} | ${r.fidelity.toFixed(2)} | ${Math.round(r.reqPerS)} | ${r.copierCpuPer10k.toFixed(2)} | ${r.copierUserPer10k.toFixed(2)}/${r.copierSysPer10k.toFixed(2)} | ${r.interceptCpuPer10k.toFixed(2)} | ${r.copierRssMb} | ${r.interceptRssMb} | ${r.serverCpuPer10k.toFixed(2)} | ${r.busyCores.toFixed(2)} |`,
     );
   }
   process.stdout.write(lines.join('\n') + '\n');
