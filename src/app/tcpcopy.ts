@@ -15,7 +15,9 @@ import { CaptureFileReader } from '../io/pcap-file.js';
 import { RawSink, RawSinkError } from '../io/raw-sink.js';
 import { ReplaySource } from './tcpcopy-source.js';
 import { MAX_FRAME_RECORDS, MAX_FRAME_RECORDS_PAYLOAD, PAYLOAD_RECORD_SIZE, RECORD_SIZE } from '../core/wire/constants.js';
-import { COPIER_METRICS, startMetricsServer, type MetricsServer } from '../io/metrics.js';
+// Types only: the metrics module (node:http + prom-client, ~40 ms of start-up CPU) is loaded
+// when --metrics-port asks for it.
+import type { MetricsServer } from '../io/metrics.js';
 import { summarize, transfersText, type ReplayCounters } from './tcpcopy-summary.js';
 
 /**
@@ -317,6 +319,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   if (opts.metrics !== undefined && opts.metrics !== null) {
     const m = opts.metrics;
     try {
+      const { COPIER_METRICS, startMetricsServer } = await import('../io/metrics.js');
       metrics = await startMetricsServer({
         prefix: COPIER_METRICS.prefix,
         port: m.port,
