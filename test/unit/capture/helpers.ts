@@ -74,17 +74,7 @@ export function tcpFrame(srcPort: number, dstPort: number, payloadLen = 0): Buff
   return f;
 }
 
-/** Small seeded PRNG (mulberry32) so fuzz cases are reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../../helpers/prng.js';
 
 /** Feeds bytes in chunks; returns the records seen before a throw, and the error if any. */
 export function parseUntilError(bytes: Uint8Array, chunk: number): { count: number; error: unknown; warnings: CaptureWarning[] } {

@@ -15,7 +15,7 @@ import {
 } from '../../../src/core/packet/checksum.js';
 import { buildSegment } from '../../../src/core/packet/build.js';
 import { kernelPackets } from './fixtures.js';
-import { prng, randBytes, randInt, randU32 } from './prng.js';
+import { prng, randBytes, randInt, randU32 } from '../../helpers/prng.js';
 
 /** Reference: RFC 1071 sum with an end-around carry on every 16-bit word, written independently. */
 function refSum(b: Buffer, off: number, len: number): number {

@@ -5,7 +5,7 @@ import { buildData, buildSyn } from '../../../src/core/packet/build.js';
 import { fillIpv4Checksum } from '../../../src/core/packet/checksum.js';
 import { newTcpOptions, parseTcpOptions } from '../../../src/core/packet/options.js';
 import { SegmentView } from '../../../src/core/packet/segment.js';
-import { prng, randBytes, randInt } from './prng.js';
+import { prng, randBytes, randInt } from '../../helpers/prng.js';
 
 const base = {
   src: 0x0a000001,

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ipv4View, ipToString, parseIpv4 } from '../../../src/core/packet/ipv4.js';
 import { TcpView, flagsToString, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG } from '../../../src/core/packet/tcp.js';
-import { prng, randBytes, randU32 } from './prng.js';
+import { prng, randBytes, randU32 } from '../../helpers/prng.js';
 
 // Each field's position described independently of the views: byte offset, width, bit mask.
 interface Field {

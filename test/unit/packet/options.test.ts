@@ -9,7 +9,7 @@ import {
   type OptionSpec,
   type TcpOptions,
 } from '../../../src/core/packet/options.js';
-import { prng, randBytes, randInt, randU32 } from './prng.js';
+import { prng, randBytes, randInt, randU32 } from '../../helpers/prng.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

@@ -18,7 +18,7 @@ import {
 } from '../../../src/core/packet/rewrite.js';
 import { SegmentView } from '../../../src/core/packet/segment.js';
 import { kernelPackets } from './fixtures.js';
-import { prng, randInt, randU32 } from './prng.js';
+import { prng, randInt, randU32 } from '../../helpers/prng.js';
 
 /** Both checksums as stored equal a full recompute. */
 function assertSums(pkt: Buffer, off: number, msg: string): void {

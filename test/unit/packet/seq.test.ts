@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqInRange, seqLeq, seqLt, seqMax, seqMin } from '../../../src/core/packet/seq.js';
-import { prng, randInt, randU32 } from './prng.js';
+import { prng, randInt, randU32 } from '../../helpers/prng.js';
 
 const MAX = 0xffffffff;
 

@@ -1,4 +1,4 @@
-// Seeded PRNG for the packet tests (mulberry32): failures reproduce from the printed seed.
+// Seeded PRNG for tests (mulberry32): failures reproduce from the seed. One copy for every test.
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return (): number => {
