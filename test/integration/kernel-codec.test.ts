@@ -35,8 +35,8 @@ const noEditcap = ((): string | false => {
   }
 })();
 
-/** One packet as tcpdump -nn -tt -vv -S prints it (two lines: IP, then TCP). */
-interface DumpPacket {
+/** Fields both tcpdump's text and our decoder give for every packet. */
+interface PacketFields {
   tsSec: number;
   tsUsec: number;
   tos: number;
@@ -51,6 +51,10 @@ interface DumpPacket {
   dstPort: number;
   flags: number;
   cksum: number;
+}
+
+/** One packet as tcpdump -nn -tt -vv -S prints it (two lines: IP, then TCP). */
+interface DumpPacket extends PacketFields {
   cksumVerdict: string;
   seq: number | null;
   ack: number | null;
@@ -139,21 +143,7 @@ function parseDumpOptions(text: string | null): OptSummary {
   return o;
 }
 
-interface Decoded {
-  tsSec: number;
-  tsUsec: number;
-  tos: number;
-  ttl: number;
-  id: number;
-  fragOffset: number;
-  df: boolean;
-  ipLength: number;
-  src: string;
-  srcPort: number;
-  dst: string;
-  dstPort: number;
-  flags: number;
-  cksum: number;
+interface Decoded extends PacketFields {
   seq: number;
   ack: number;
   win: number;
