@@ -1,5 +1,6 @@
 import { parseIpv4 } from '../packet/ipv4.js';
 import { ConfigError } from './errors.js';
+import type { Transfer } from '../session/transfers.js';
 
 /**
  * Parsers for the copier's (tcpcopy's) option values. Each returns typed values or throws a
@@ -7,14 +8,7 @@ import { ConfigError } from './errors.js';
  * Addresses are u32 numbers (big-endian value of the dotted quad), as in core/packet.
  */
 
-/** One `-x` entry: captured traffic to [onlineIp:]onlinePort goes to targetIp:targetPort. */
-export interface Transfer {
-  /** null = any local address (the stock "missing srcIP"). */
-  onlineIp: number | null;
-  onlinePort: number;
-  targetIp: number;
-  targetPort: number;
-}
+export type { Transfer } from '../session/transfers.js';
 
 /** Distinct targets are indexed into session keys; 32 keeps a key within 2^53 (see tuple-map). */
 export const MAX_TRANSFERS = 32;

@@ -92,7 +92,7 @@ export class Sender {
     s.rtoAt = nowUs + currentRto(s, this.cfg);
     this.stats.synsSent++;
     this.stats.packetsSent++;
-    this.sink.send(this.writer.buf, len);
+    this.sink.send(this.writer.buf, len, s.targetIp);
   }
 
   sendAck(s: Session, nowUs: number): void {
@@ -106,7 +106,7 @@ export class Sender {
     else {
       const len = this.writer.write(s.clientIp, s.targetIp, s.clientPort, s.targetPort, seq, 0, TCP_RST, 0, this.nextIpId(s), 0, false, 0, 0, null, 0, 0, 0);
       this.stats.packetsSent++;
-      this.sink.send(this.writer.buf, len);
+      this.sink.send(this.writer.buf, len, s.targetIp);
     }
     this.stats.rstsSent++;
   }
@@ -145,7 +145,7 @@ export class Sender {
     s.rcvAcked = s.rcvNxt;
     s.delAckAt = Infinity;
     this.stats.packetsSent++;
-    this.sink.send(this.writer.buf, len);
+    this.sink.send(this.writer.buf, len, s.targetIp);
   }
 
   nextIpId(s: Session): number {

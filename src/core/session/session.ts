@@ -18,48 +18,62 @@ export interface PendingControl {
   thinkUs: number;
 }
 
-const NO_SEGS: Seg[] = [];
-const NO_SESSIONS: Session[] = [];
+// Shared empty sentinels (most connections have one session, most sessions one segment at a
+// time): frozen so a stray push can never fill the one instance every object points at.
+const NO_SEGS = Object.freeze([]) as readonly Seg[] as Seg[];
+const NO_SESSIONS = Object.freeze([]) as readonly Session[] as Session[];
 
-/** Values a fresh session row starts with, in accessor order (see Session). */
-const ROW_DEFAULTS = [
-  Infinity, // deadline
-  Infinity, // rtoAt
-  Infinity, // delAckAt
-  Infinity, // holdAt
-  Infinity, // gapAt
-  Infinity, // idleAt
-  Infinity, // lingerUntil
-  0, // iss
-  0, // seqOffset
-  0, // sndUna
-  0, // sndNxt
-  0, // sndMax
-  0, // irs
-  0, // rcvNxt
-  0, // rcvAcked
-  0, // lastRespAt
-  0, // lastServerAt
-  0, // tsBase
-  0, // tsLast
-  0, // tsRecent
-  0, // capEnd
-  0, // turnAck
-  0, // turnResp
-  -1, // turnReadyAt
-  -1, // lastDataSentAt
-  -1, // establishedAt
-  0, // rto
-  0, // srtt
-  0, // rttvar
-  0, // rttSeq
-  -1, // rttSentAt
-  0, // synSentAt
-  0, // recover
-  0, // turnStartCap
-];
-const STRIDE = ROW_DEFAULTS.length;
-const TEMPLATE = Float64Array.from(ROW_DEFAULTS);
+/**
+ * The numeric fields of a session and the value a fresh row starts with: the one table the slab
+ * layout, the row template and the Session accessors are all generated from.
+ */
+const NUM_FIELDS = {
+  // Timers (µs, Infinity = off); the heap deadline is their minimum.
+  deadline: Infinity,
+  rtoAt: Infinity,
+  delAckAt: Infinity,
+  holdAt: Infinity,
+  gapAt: Infinity,
+  idleAt: Infinity,
+  lingerUntil: Infinity,
+  // Sequence translation: our seq = captured seq + seqOffset (mod 2^32).
+  iss: 0,
+  seqOffset: 0,
+  sndUna: 0,
+  sndNxt: 0,
+  sndMax: 0,
+  irs: 0,
+  rcvNxt: 0,
+  rcvAcked: 0,
+  lastRespAt: 0,
+  lastServerAt: 0,
+  tsBase: 0,
+  tsLast: 0,
+  tsRecent: 0,
+  /** Captured seq just past the last captured byte known to this session. */
+  capEnd: 0,
+  // Pacing (turns): the online ack of the current turn and our response count when it began.
+  turnAck: 0,
+  turnResp: 0,
+  turnReadyAt: -1,
+  lastDataSentAt: -1,
+  establishedAt: -1,
+  // RTT estimation and retransmission.
+  rto: 0,
+  srtt: 0,
+  rttvar: 0,
+  rttSeq: 0,
+  rttSentAt: -1,
+  synSentAt: 0,
+  recover: 0,
+  turnStartCap: 0,
+} satisfies Record<string, number>;
+
+/** Every numeric field of a session, each one a slot of its slab row. */
+export type SessionNumbers = { -readonly [K in keyof typeof NUM_FIELDS]: number };
+const FIELD_NAMES = Object.keys(NUM_FIELDS) as (keyof SessionNumbers)[];
+const STRIDE = FIELD_NAMES.length;
+const TEMPLATE = Float64Array.from(FIELD_NAMES.map((k) => NUM_FIELDS[k]));
 
 /**
  * Numeric session state for all sessions of an engine in one Float64Array, a row per session.
@@ -156,9 +170,6 @@ export class Session implements Timed, SessionInfo {
   phase: Phase = 'synSent';
   heapIndex = -1;
 
-  // Timers (µs, Infinity = off); the heap deadline is their minimum.
-
-  // Sequence translation: our seq = captured seq + seqOffset (mod 2^32).
   sndWnd = 0;
   sndWscale = 0;
   serverMss = 536;
@@ -219,227 +230,19 @@ export class Session implements Timed, SessionInfo {
     readonly targetIp: number,
     readonly targetPort: number,
     readonly startUs: number,
-    /** Where this session's numeric state lives (see NumSlab). */
-    private readonly slab: NumSlab = new NumSlab(1),
+    /** Where this session's numeric state lives (see NumSlab; read by the generated accessors). */
+    readonly slab: NumSlab = new NumSlab(1),
   ) {
     this.o = slab.alloc();
   }
 
   /** Offset of this session's row in the slab; −1 once released. */
-  private o: number;
+  o: number;
 
   /** Give the slab row back (the session must not be used afterwards). */
   release(): void {
     this.slab.release(this.o);
     this.o = -1;
-  }
-
-
-  // Numeric state kept in the slab (no per-field heap boxes for seq numbers and µs times).
-  get deadline(): number {
-    return this.slab.f[this.o + 0] as number;
-  }
-  set deadline(v: number) {
-    this.slab.f[this.o + 0] = v;
-  }
-  get rtoAt(): number {
-    return this.slab.f[this.o + 1] as number;
-  }
-  set rtoAt(v: number) {
-    this.slab.f[this.o + 1] = v;
-  }
-  get delAckAt(): number {
-    return this.slab.f[this.o + 2] as number;
-  }
-  set delAckAt(v: number) {
-    this.slab.f[this.o + 2] = v;
-  }
-  get holdAt(): number {
-    return this.slab.f[this.o + 3] as number;
-  }
-  set holdAt(v: number) {
-    this.slab.f[this.o + 3] = v;
-  }
-  get gapAt(): number {
-    return this.slab.f[this.o + 4] as number;
-  }
-  set gapAt(v: number) {
-    this.slab.f[this.o + 4] = v;
-  }
-  get idleAt(): number {
-    return this.slab.f[this.o + 5] as number;
-  }
-  set idleAt(v: number) {
-    this.slab.f[this.o + 5] = v;
-  }
-  get lingerUntil(): number {
-    return this.slab.f[this.o + 6] as number;
-  }
-  set lingerUntil(v: number) {
-    this.slab.f[this.o + 6] = v;
-  }
-  get iss(): number {
-    return this.slab.f[this.o + 7] as number;
-  }
-  set iss(v: number) {
-    this.slab.f[this.o + 7] = v;
-  }
-  get seqOffset(): number {
-    return this.slab.f[this.o + 8] as number;
-  }
-  set seqOffset(v: number) {
-    this.slab.f[this.o + 8] = v;
-  }
-  get sndUna(): number {
-    return this.slab.f[this.o + 9] as number;
-  }
-  set sndUna(v: number) {
-    this.slab.f[this.o + 9] = v;
-  }
-  get sndNxt(): number {
-    return this.slab.f[this.o + 10] as number;
-  }
-  set sndNxt(v: number) {
-    this.slab.f[this.o + 10] = v;
-  }
-  get sndMax(): number {
-    return this.slab.f[this.o + 11] as number;
-  }
-  set sndMax(v: number) {
-    this.slab.f[this.o + 11] = v;
-  }
-  get irs(): number {
-    return this.slab.f[this.o + 12] as number;
-  }
-  set irs(v: number) {
-    this.slab.f[this.o + 12] = v;
-  }
-  get rcvNxt(): number {
-    return this.slab.f[this.o + 13] as number;
-  }
-  set rcvNxt(v: number) {
-    this.slab.f[this.o + 13] = v;
-  }
-  get rcvAcked(): number {
-    return this.slab.f[this.o + 14] as number;
-  }
-  set rcvAcked(v: number) {
-    this.slab.f[this.o + 14] = v;
-  }
-  get lastRespAt(): number {
-    return this.slab.f[this.o + 15] as number;
-  }
-  set lastRespAt(v: number) {
-    this.slab.f[this.o + 15] = v;
-  }
-  get lastServerAt(): number {
-    return this.slab.f[this.o + 16] as number;
-  }
-  set lastServerAt(v: number) {
-    this.slab.f[this.o + 16] = v;
-  }
-  get tsBase(): number {
-    return this.slab.f[this.o + 17] as number;
-  }
-  set tsBase(v: number) {
-    this.slab.f[this.o + 17] = v;
-  }
-  get tsLast(): number {
-    return this.slab.f[this.o + 18] as number;
-  }
-  set tsLast(v: number) {
-    this.slab.f[this.o + 18] = v;
-  }
-  get tsRecent(): number {
-    return this.slab.f[this.o + 19] as number;
-  }
-  set tsRecent(v: number) {
-    this.slab.f[this.o + 19] = v;
-  }
-  get capEnd(): number {
-    return this.slab.f[this.o + 20] as number;
-  }
-  set capEnd(v: number) {
-    this.slab.f[this.o + 20] = v;
-  }
-  get turnAck(): number {
-    return this.slab.f[this.o + 21] as number;
-  }
-  set turnAck(v: number) {
-    this.slab.f[this.o + 21] = v;
-  }
-  get turnResp(): number {
-    return this.slab.f[this.o + 22] as number;
-  }
-  set turnResp(v: number) {
-    this.slab.f[this.o + 22] = v;
-  }
-  get turnReadyAt(): number {
-    return this.slab.f[this.o + 23] as number;
-  }
-  set turnReadyAt(v: number) {
-    this.slab.f[this.o + 23] = v;
-  }
-  get lastDataSentAt(): number {
-    return this.slab.f[this.o + 24] as number;
-  }
-  set lastDataSentAt(v: number) {
-    this.slab.f[this.o + 24] = v;
-  }
-  get establishedAt(): number {
-    return this.slab.f[this.o + 25] as number;
-  }
-  set establishedAt(v: number) {
-    this.slab.f[this.o + 25] = v;
-  }
-  get rto(): number {
-    return this.slab.f[this.o + 26] as number;
-  }
-  set rto(v: number) {
-    this.slab.f[this.o + 26] = v;
-  }
-  get srtt(): number {
-    return this.slab.f[this.o + 27] as number;
-  }
-  set srtt(v: number) {
-    this.slab.f[this.o + 27] = v;
-  }
-  get rttvar(): number {
-    return this.slab.f[this.o + 28] as number;
-  }
-  set rttvar(v: number) {
-    this.slab.f[this.o + 28] = v;
-  }
-  get rttSeq(): number {
-    return this.slab.f[this.o + 29] as number;
-  }
-  set rttSeq(v: number) {
-    this.slab.f[this.o + 29] = v;
-  }
-  get rttSentAt(): number {
-    return this.slab.f[this.o + 30] as number;
-  }
-  set rttSentAt(v: number) {
-    this.slab.f[this.o + 30] = v;
-  }
-  get synSentAt(): number {
-    return this.slab.f[this.o + 31] as number;
-  }
-  set synSentAt(v: number) {
-    this.slab.f[this.o + 31] = v;
-  }
-  get recover(): number {
-    return this.slab.f[this.o + 32] as number;
-  }
-  set recover(v: number) {
-    this.slab.f[this.o + 32] = v;
-  }
-
-  get turnStartCap(): number {
-    return this.slab.f[this.o + 33] as number;
-  }
-  set turnStartCap(v: number) {
-    this.slab.f[this.o + 33] = v;
   }
 
   get onlineClientIp(): number {
@@ -470,3 +273,20 @@ export class Session implements Timed, SessionInfo {
     this.gatedItem = null;
   }
 }
+
+// The slab fields as accessors on Session, generated from NUM_FIELDS (one getter/setter pair per
+// field, each reading its fixed slot of the session's row).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface Session extends SessionNumbers {}
+FIELD_NAMES.forEach((name, i) => {
+  Object.defineProperty(Session.prototype, name, {
+    get(this: Session): number {
+      return this.slab.f[this.o + i] as number;
+    },
+    set(this: Session, v: number) {
+      this.slab.f[this.o + i] = v;
+    },
+    enumerable: false,
+    configurable: false,
+  });
+});

@@ -1,5 +1,5 @@
 import type { Buffer } from 'node:buffer';
-import type { Transfer } from '../config/copier.js';
+import type { Transfer } from './transfers.js';
 
 /**
  * How a session ended. Every session the engine creates — and every captured connection it
@@ -87,8 +87,11 @@ export interface SessionInfo {
  * `send`'s buffer is engine scratch memory: valid only during the call (copy or write it out).
  */
 export interface EngineSink {
-  /** Send one IPv4 packet (header at buf[0]) of `len` bytes to the target. */
-  send(buf: Buffer, len: number): void;
+  /**
+   * Send one IPv4 packet (header at buf[0]) of `len` bytes to the target `dstIp` (u32, the
+   * session's target address, so the sink never parses it back out of the bytes).
+   */
+  send(buf: Buffer, len: number, dstIp: number): void;
   /**
    * Tell the interceptors that responses to clientIp:clientPort from targetIp:targetPort are
    * ours (CLIENT_ADD), before each SYN / fake SYN. Return false when no interceptor could be

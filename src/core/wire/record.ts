@@ -161,3 +161,63 @@ function fillIpChecksum20(buf: Buffer, off: number): void {
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   buf.writeUInt16BE(~sum & 0xffff, off + 10);
 }
+
+/**
+ * The copier's side of a record (layout above): the fields the session engine needs, decoded in
+ * place into a reused object. Tolerant of stock interceptors: the TCP header is read at +20 even
+ * when IHL says more (stock leaves IHL > 5 but copies only 20 bytes), and options are clamped to
+ * what the record holds (24 bytes, or 152 in the 192-byte payload variant).
+ */
+export interface RecordFields {
+  /** Response source = the test server; destination = the (fake) client. */
+  serverIp: number;
+  serverPort: number;
+  clientIp: number;
+  clientPort: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
+  /** Response payload length (tot_len − ihl − doff); 0 on 'bad-length'. */
+  payloadLength: number;
+  /** TCP options at rec[optStart, optEnd). */
+  optStart: number;
+  optEnd: number;
+}
+
+/**
+ * 'short': under the 40 bytes of two fixed headers; 'bad-tcp-offset': doff < 20 (nothing usable);
+ * 'bad-length': Total Length smaller than the headers (decoded, with payloadLength 0).
+ */
+export type RecordReadResult = 'ok' | 'short' | 'bad-tcp-offset' | 'bad-length';
+
+export function newRecordFields(): RecordFields {
+  return { serverIp: 0, serverPort: 0, clientIp: 0, clientPort: 0, seq: 0, ack: 0, flags: 0, window: 0, payloadLength: 0, optStart: 0, optEnd: 0 };
+}
+
+/** Decodes the record at rec[off, off + recLen) (64 or 192 bytes) into `out`. */
+export function readRecord(rec: Buffer, off: number, recLen: number, out: RecordFields): RecordReadResult {
+  const lim = Math.min(rec.length, off + recLen);
+  if (lim - off < 40) return 'short';
+  const ihl = ((rec[off] as number) & 0x0f) << 2;
+  const t = off + 20;
+  const doff = ((rec[t + 12] as number) >>> 4) << 2;
+  if (doff < 20) return 'bad-tcp-offset';
+  out.serverIp = rec.readUInt32BE(off + 12);
+  out.clientIp = rec.readUInt32BE(off + 16);
+  out.serverPort = rec.readUInt16BE(t);
+  out.clientPort = rec.readUInt16BE(t + 2);
+  out.seq = rec.readUInt32BE(t + 4);
+  out.ack = rec.readUInt32BE(t + 8);
+  out.flags = rec[t + 13] as number;
+  out.window = rec.readUInt16BE(t + 14);
+  out.optStart = t + 20;
+  out.optEnd = Math.min(t + doff, lim, t + 20 + (recLen > RECORD_SIZE ? PAYLOAD_RECORD_SIZE - 40 : MAX_OPTION_BYTES));
+  const payLen = rec.readUInt16BE(off + 2) - (ihl < 20 ? 20 : ihl) - doff;
+  if (payLen < 0) {
+    out.payloadLength = 0;
+    return 'bad-length';
+  }
+  out.payloadLength = payLen;
+  return 'ok';
+}
