@@ -166,6 +166,7 @@ export class OnlineConn {
 }
 
 /** One simulated client session against the target (one replica of an OnlineConn). */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- its numeric fields are the generated accessors below
 export class Session implements Timed, SessionInfo {
   phase: Phase = 'synSent';
   heapIndex = -1;
@@ -276,7 +277,7 @@ export class Session implements Timed, SessionInfo {
 
 // The slab fields as accessors on Session, generated from NUM_FIELDS (one getter/setter pair per
 // field, each reading its fixed slot of the session's row).
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type -- typed by the table
 export interface Session extends SessionNumbers {}
 FIELD_NAMES.forEach((name, i) => {
   Object.defineProperty(Session.prototype, name, {
