@@ -20,11 +20,13 @@ import { PcapEncoder, PCAP_RECORD_HEADER_LENGTH, type PcapWriterOptions } from '
 export interface CaptureFileOptions {
   /** Read size in bytes (default 1 MiB). */
   chunkSize?: number;
+  /** Keep the file open at its end so rewind() can read it again (-T runs); close() still closes. */
+  rewindable?: boolean;
   onWarning?: (w: CaptureWarning) => void;
 }
 
 export class CaptureFileReader {
-  readonly parser: CaptureParser;
+  parser: CaptureParser;
   private fd: number;
   private readonly buf: Buffer;
   private position = 0;
@@ -34,7 +36,7 @@ export class CaptureFileReader {
   private constructor(
     readonly path: string,
     fd: number,
-    opts: CaptureFileOptions,
+    private readonly opts: CaptureFileOptions,
   ) {
     this.fd = fd;
     this.buf = Buffer.allocUnsafe(Math.max(4096, opts.chunkSize ?? 1 << 20));
@@ -88,7 +90,7 @@ export class CaptureFileReader {
   private accept(n: number): boolean {
     if (n === 0) {
       this.eof = true;
-      this.close();
+      if (this.opts.rewindable !== true) this.close();
       this.parser.end();
       return false;
     }
@@ -155,6 +157,17 @@ export class CaptureFileReader {
     } finally {
       this.close();
     }
+  }
+
+  /**
+   * Starts over at the first byte of the same open file (a rewindable reader, after its end):
+   * a new parser, so the header is checked again and records restart at index 1.
+   */
+  rewind(): void {
+    if (this.closed || this.fd < 0) throw new Error(`${this.path}: cannot rewind a closed capture file`);
+    this.position = 0;
+    this.eof = false;
+    this.parser = new CaptureParser({ source: this.path, onWarning: this.opts.onWarning });
   }
 
   /**

@@ -1,0 +1,334 @@
+import type { Buffer } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
+import type { TcpcopyConfig } from '../core/config/tcpcopy-cli.js';
+import { SessionEngine } from '../core/session/engine.js';
+import type { EngineSink, Outcome, SessionInfo } from '../core/session/types.js';
+import { MAX_FRAME_RECORDS, MAX_FRAME_RECORDS_PAYLOAD, PAYLOAD_RECORD_SIZE, RECORD_SIZE } from '../core/wire/constants.js';
+import { ChannelClient, ChannelConnectError } from '../io/channel-client.js';
+import { RawSink, RawSinkError } from '../io/raw-sink.js';
+import type { CopierObserver, RunEnd } from './copier-observer.js';
+import type { Disposers } from './disposers.js';
+import { EXIT_FAILED, EXIT_OK } from './exit-codes.js';
+import type { RunLog } from './run-log.js';
+import type { PacketConsumer, PacketSource } from './source/packet-source.js';
+import { transfersText } from './tcpcopy-summary.js';
+
+const HOUSEKEEPING_MS = 250;
+
+/** Wall-clock µs (the engine derives ISNs and TS values from it), monotonic within the process. */
+export function nowUs(): number {
+  return (performance.timeOrigin + performance.now()) * 1000;
+}
+
+export interface CopierOptions {
+  config: TcpcopyConfig;
+  log: RunLog;
+  /** Where packets come from (its close() is on the disposer stack already). */
+  source: PacketSource;
+  /** The run's clean-up stack (already holding what the caller acquired: log, pid file, ...). */
+  disposers: Disposers;
+}
+
+/**
+ * The copier: source → session engine → raw IP sink, with the interceptor channel feeding the
+ * engine's records back, and observers (progress, stats, metrics, summary, ...) registered in
+ * one place. One timer, armed for the earlier of the engine's next deadline and the source's
+ * next release time; one setImmediate coalesces everything that happened in an I/O turn
+ * (records, drains, reads). Every exit path ends in finish(), which unwinds one disposer stack.
+ *
+ * The copier is the engine's sink (packets out, routes to the channel, outcomes to observers)
+ * and the source's consumer, so the per-packet path has no closures.
+ */
+export class Copier implements EngineSink, PacketConsumer {
+  readonly engine: SessionEngine;
+  readonly startUs = nowUs();
+  /** Interceptor records received. */
+  records = 0;
+  private sink: RawSink | null = null;
+  private channel: ChannelClient | null = null;
+  private readonly observers: CopierObserver[] = [];
+  private readonly closedHooks: CopierObserver[] = [];
+  private readonly recordSize: number;
+  private finished = false;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private immediate = false;
+  private feedNow = 0;
+  private lastActivity = 0;
+  private lastActivityUs = 0;
+  // Wake-up accounting (logged at the end): the copier's CPU at low rates is mostly per wake-up.
+  private timerFires = 0;
+  private serviceRuns = 0;
+  private resolveExit: (code: number) => void = () => undefined;
+  private readonly exited = new Promise<number>((r) => (this.resolveExit = r));
+  private readonly kickFn = (): void => this.kick();
+  private readonly onTimerFn = (): void => {
+    this.timerFires++;
+    this.timer = null;
+    this.timerAt = Infinity;
+    this.service();
+  };
+  private readonly onImmediateFn = (): void => {
+    this.immediate = false;
+    this.service();
+  };
+
+  constructor(private readonly o: CopierOptions) {
+    this.engine = new SessionEngine(o.config.engine, this);
+    this.recordSize = o.config.withPayload ? PAYLOAD_RECORD_SIZE : RECORD_SIZE;
+  }
+
+  get source(): PacketSource {
+    return this.o.source;
+  }
+
+  get rawSink(): RawSink | null {
+    return this.sink;
+  }
+
+  get channelClient(): ChannelClient | null {
+    return this.channel;
+  }
+
+  get logger(): RunLog {
+    return this.o.log;
+  }
+
+  /** Register an observer (before run()). */
+  observe(ob: CopierObserver): void {
+    this.observers.push(ob);
+    if (ob.sessionClosed !== undefined) this.closedHooks.push(ob);
+  }
+
+  // ───────────── engine effects (EngineSink) ─────────────
+
+  send(buf: Buffer, len: number, dstIp: number): void {
+    this.sink?.send(buf, 0, len, dstIp);
+  }
+
+  routeAdd(cip: number, cport: number, tip: number, tport: number): boolean {
+    return this.channel === null ? false : this.channel.sendClientAdd(cip, cport, tip, tport);
+  }
+
+  routeDel(cip: number, cport: number, tip: number, tport: number): void {
+    this.channel?.sendClientDel(cip, cport, tip, tport);
+  }
+
+  sessionClosed(info: SessionInfo, outcome: Outcome): void {
+    const hooks = this.closedHooks;
+    for (let i = 0; i < hooks.length; i++) (hooks[i] as CopierObserver).sessionClosed?.(info, outcome);
+  }
+
+  /** Rare engine events worth a line (drops, exhaustion). */
+  log(message: string): void {
+    this.o.log.info(message);
+  }
+
+  // ───────────── packets in (PacketConsumer) ─────────────
+
+  get accepting(): boolean {
+    return this.sink === null || this.sink.writable;
+  }
+
+  packet(buf: Buffer, ipOff: number, capLen: number, tsUs: number, transferIdx: number): void {
+    this.engine.onCaptured(buf, ipOff, capLen, this.feedNow, tsUs, transferIdx);
+  }
+
+  // ───────────── run ─────────────
+
+  /** Opens the sink and the channel, starts the observers and the source; resolves with the exit code. */
+  async run(): Promise<number> {
+    const cfg = this.o.config;
+    const log = this.o.log;
+    const d = this.o.disposers;
+    try {
+      this.sink = RawSink.open();
+    } catch (err) {
+      return this.failStart(err instanceof RawSinkError ? err.message : `cannot open the raw socket: ${(err as Error).message}`);
+    }
+    const sink = this.sink;
+    d.defer('raw socket', () => sink.close());
+
+    const channel = new ChannelClient({
+      interceptors: cfg.interceptors,
+      connections: cfg.connections,
+      lonely: cfg.lonely,
+      recordSize: this.recordSize,
+      maxFrameRecords: cfg.withPayload ? MAX_FRAME_RECORDS_PAYLOAD : MAX_FRAME_RECORDS,
+      onRecord: (buf, off) => this.onRecord(buf, off),
+    });
+    this.channel = channel;
+    d.defer('interceptor channel', () => channel.close());
+    channel.on('interceptorUp', (_i, address) => {
+      this.engine.setInterceptorAvailable(true);
+      log.info(`interceptor ${address} connected`);
+    });
+    channel.on('interceptorDown', (_i, address) => {
+      log.warn(`lost every connection to interceptor ${address}`);
+      if (channel.activeInterceptors === 0) this.engine.setInterceptorAvailable(false);
+    });
+    channel.on('connectFailed', (info, reason, retry) => {
+      if (channel.activeInterceptors > 0) log.debug(`connect to ${info.address} failed (${reason}); retry in ${retry} ms`);
+    });
+    channel.on('allDown', () => {
+      log.errOut('lost every interceptor connection; stopping (use -L to keep replaying without one)');
+      this.stop(EXIT_FAILED, 'interceptor lost');
+    });
+    try {
+      await channel.start();
+    } catch (err) {
+      return this.failStart(err instanceof ChannelConnectError ? err.message : `cannot connect to the interceptor: ${(err as Error).message}`);
+    }
+    this.engine.setInterceptorAvailable(channel.activeInterceptors > 0);
+    if (channel.activeInterceptors === 0) log.warn('no interceptor reachable; -L: replaying anyway, reconnecting in the background');
+
+    for (const ob of this.observers) {
+      if (ob.start !== undefined) {
+        try {
+          await ob.start(this);
+        } catch (err) {
+          return this.failStart((err as Error).message);
+        }
+      }
+      if (ob.close !== undefined) d.defer(ob.name, () => ob.close?.());
+    }
+
+    sink.on('drain', this.kickFn);
+    sink.on('failed', (err) => {
+      log.errOut(`the raw socket failed: ${err.message}`);
+      this.stop(EXIT_FAILED, 'raw socket failed');
+    });
+
+    log.info(
+      `replaying ${this.o.source.description} (-x ${transfersText(cfg.transfers)}${cfg.filterText === null ? '' : `, -F "${cfg.filterText}"`}` +
+        `${cfg.fastest ? ', --rate' : `, -a ${cfg.acceleration}`}${cfg.loops > 1 ? `, -T ${cfg.loops}` : ''}) ` +
+        `through ${channel.activeInterceptors}/${cfg.interceptors.length} interceptor(s)`,
+    );
+
+    const housekeeping = setInterval(() => this.housekeeping(), HOUSEKEEPING_MS);
+    d.defer('housekeeping', () => clearInterval(housekeeping));
+    const onSigint = (): void => this.stop(EXIT_OK, 'SIGINT');
+    const onSigterm = (): void => this.stop(EXIT_OK, 'SIGTERM');
+    const onSighup = (): void => {
+      log.reopen();
+      log.info('log file reopened (SIGHUP)');
+    };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
+    process.on('SIGHUP', onSighup);
+    d.defer('signal handlers', () => {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+      process.off('SIGHUP', onSighup);
+    });
+
+    this.o.source.start(nowUs());
+    this.kick();
+    return this.exited;
+  }
+
+  /** End the run (signal, failure, memory limit, end of input): the exit code and why. */
+  stop(code: number, stoppedBy: string | null): void {
+    void this.finish(code, stoppedBy);
+  }
+
+  /** The source woke us (a read finished, a run began) or the source ended. */
+  wake(): void {
+    this.kick();
+  }
+
+  private async failStart(message: string): Promise<number> {
+    this.finished = true;
+    this.o.log.errOut(message);
+    await this.o.disposers.dispose((name, err) => this.o.log.warn(`clean-up of ${name} failed: ${(err as Error).message}`));
+    return EXIT_FAILED;
+  }
+
+  private onRecord(buf: Buffer, off: number): void {
+    this.records++;
+    this.engine.onResponse(buf, off, nowUs(), this.recordSize);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.immediate || this.finished) return;
+    this.immediate = true;
+    setImmediate(this.onImmediateFn);
+  }
+
+  private service(): void {
+    if (this.finished) return;
+    this.serviceRuns++;
+    const now = nowUs();
+    const engine = this.engine;
+    if (engine.nextDeadline() <= now) engine.onTimer(now);
+    this.feedNow = now;
+    const source = this.o.source;
+    if (source.feed(now, this) === 'more') this.kick();
+    this.arm(now);
+    if (source.ended && engine.activeSessions === 0) this.stop(EXIT_OK, null);
+  }
+
+  private arm(now: number): void {
+    let at = this.engine.nextDeadline();
+    // A packet waiting for its time (not for kernel push-back: 'drain' wakes that one).
+    const release = this.o.source.nextReleaseUs;
+    if (this.accepting && release < at) at = release;
+    if (at === Infinity) {
+      if (this.timer !== null) clearTimeout(this.timer);
+      this.timer = null;
+      this.timerAt = Infinity;
+      return;
+    }
+    if (this.timer !== null && this.timerAt <= at && this.timerAt > now) return; // an earlier wake-up is set
+    if (this.timer !== null) clearTimeout(this.timer);
+    const ms = Math.max(0, Math.ceil((at - now) / 1000));
+    this.timerAt = now + ms * 1000;
+    this.timer = setTimeout(this.onTimerFn, ms);
+  }
+
+  private housekeeping(): void {
+    if (this.finished) return;
+    const now = nowUs();
+    for (const ob of this.observers) {
+      ob.tick?.(now);
+      if (this.finished) return;
+    }
+    if (this.o.source.ended) {
+      // Once the input is over, a session that neither sends nor hears anything has nothing
+      // left to wait for but -k: when the whole replay has been silent for --end-grace, end
+      // what is left (a capture cut before its connections closed) instead of idling.
+      const activity = this.engine.stats.packetsSent + this.records;
+      if (activity !== this.lastActivity) {
+        this.lastActivity = activity;
+        this.lastActivityUs = now;
+      } else if (now - this.lastActivityUs >= this.o.config.endGraceUs && this.engine.activeSessions > 0) {
+        this.o.log.info(
+          `input over and ${this.engine.activeSessions} session(s) idle for ${((now - this.lastActivityUs) / 1e6).toFixed(1)} s: ending them`,
+        );
+        this.engine.closeAll(now, 'idle-timeout');
+        this.service();
+      }
+    }
+  }
+
+  private async finish(code: number, stoppedBy: string | null): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const engine = this.engine;
+    // Sessions still open (signal, error): reset them so the target does not keep them.
+    if (engine.activeSessions > 0) engine.closeAll(nowUs(), 'idle-timeout');
+    const sink = this.sink;
+    if (sink !== null) await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 1000))]);
+    this.o.log.info(
+      `event loop: ${this.timerFires} timer wake-ups, ${this.serviceRuns} service runs, ${this.channel?.stats.reads ?? 0} channel reads ` +
+        `(${this.records} records), ${sink?.stats.sent ?? 0} packets sent`,
+    );
+    const end: RunEnd = { code, stoppedBy, durationUs: nowUs() - this.startUs };
+    for (const ob of this.observers) ob.end?.(this, end);
+    await this.o.disposers.dispose((name, err) => this.o.log.warn(`clean-up of ${name} failed: ${(err as Error).message}`));
+    this.resolveExit(end.code);
+  }
+}
