@@ -43,6 +43,18 @@ export interface SimOptions {
   /** Share a world and target with an earlier run (replaying the same capture twice). */
   world?: World;
   fakeTarget?: FakeTarget;
+  /**
+   * A real interceptor in the loop (test/sim/intercept-link.ts): the target's packets go to
+   * `targetOut` instead of coming straight back as records, and route changes also go to the
+   * channel. Records then reach the engine only through the channel (it calls engine.onResponse).
+   */
+  channel?: SimChannel;
+}
+
+export interface SimChannel {
+  targetOut(pkt: Buffer): void;
+  routeAdd(clientIp: number, clientPort: number, targetIp: number, targetPort: number): boolean;
+  routeDel(clientIp: number, clientPort: number, targetIp: number, targetPort: number): void;
 }
 
 /**
@@ -70,11 +82,15 @@ export class Sim {
     const toEngine = o.toEngine ?? noFaults;
     const transfers = parseTransfers(o.transfers ?? `80-10.0.0.2:${TARGET_PORT}`);
     const cfg: EngineConfig = defaultEngineConfig(transfers, o.engine ?? {});
-    const out = (pkt: Buffer): void => {
-      for (const extra of toEngine(this.toEngineIdx++, pkt)) {
-        this.world.after(delay + extra, () => this.deliverRecord(pkt));
-      }
-    };
+    const ch = o.channel;
+    const out =
+      ch !== undefined
+        ? (pkt: Buffer): void => ch.targetOut(pkt)
+        : (pkt: Buffer): void => {
+            for (const extra of toEngine(this.toEngineIdx++, pkt)) {
+              this.world.after(delay + extra, () => this.deliverRecord(pkt));
+            }
+          };
     if (o.fakeTarget !== undefined) {
       // A later run against the same target: its packets now come to this engine.
       this.target = o.fakeTarget;
@@ -91,12 +107,13 @@ export class Sim {
           world.after(delay + extra, () => this.target.receive(pkt));
         }
       },
-      routeAdd: (cip, cport) => {
+      routeAdd: (cip, cport, tip, tport) => {
         this.routes.push(`add ${cip}:${cport}`);
-        return true;
+        return ch === undefined ? true : ch.routeAdd(cip, cport, tip, tport);
       },
-      routeDel: (cip, cport) => {
+      routeDel: (cip, cport, tip, tport) => {
         this.routes.push(`del ${cip}:${cport}`);
+        ch?.routeDel(cip, cport, tip, tport);
       },
       sessionClosed: (info, outcome) => {
         this.closed.push({
