@@ -164,11 +164,8 @@ test('(c) two copiers sharing one interceptor: each gets only the records of the
 
 test(
   '(c2) two copiers, SYN-ACKs overtaking their CLIENT_ADD: still no cross-delivery',
-  {
-    todo:
-      'a copier connection that has not carried a CLIENT_ADD yet counts as a stock single-mode copier, so ' +
-      "another copier's SYN-ACK that overtook its CLIENT_ADD is hashed to it instead of waiting in the delay table",
-  },
+  // Failed before the interceptor counted every connection of a copier as route-aware once one
+  // of them carried a CLIENT_ADD: B's SYN-ACKs were hashed to A's idle second connection.
   () => {
     // The channel is slower than target round trip: every SYN-ACK reaches the interceptor before
     // its CLIENT_ADD. A replays one session, so its second connection never carries a CLIENT_ADD.
@@ -178,7 +175,11 @@ test(
     const pa = plan([ip('192.0.2.1')], 1);
     const pb = plan([ip('198.18.0.1')], 10, { burst: 10, startUs: 1_100_000 });
     a.sim.feed(pa.caps);
-    b.sim.feed(pb.caps);
+    // B starts once A has announced its route (feed() aligns each capture to the start time it
+    // is given). Before any copier has announced anything, every connection looks like a stock
+    // single-mode copier and unrouted SYN-ACKs are hashed over all of them: the stock hello says
+    // nothing about route support, so that first instant cannot be told apart.
+    b.sim.feed(pb.caps, a.sim.world.now + 100_000);
     link.run();
     assertAllDelivered(a, pa);
     assertAllDelivered(b, pb);
@@ -244,7 +245,8 @@ test('(d) CLIENT_DEL after the linger empties the route table; a late response t
 
 test(
   '(d2) CLIENT_DEL with the default -C 2: every route is withdrawn',
-  { todo: 'InterceptEngine deletes a route only when CLIENT_DEL comes on the connection that sent its CLIENT_ADD, but the copier round-robins messages over its connections' },
+  // Failed while the interceptor accepted a CLIENT_DEL only on the connection that carried the
+  // CLIENT_ADD (the copier spreads its messages over its connections): routes were left behind.
   () => {
     const { link, cp, p } = lingeredRun(2);
     assertAllDelivered(cp, p);

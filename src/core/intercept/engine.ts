@@ -1,16 +1,15 @@
 import { Buffer } from 'node:buffer';
 import {
   buildRecord,
-  FrameBuilder,
   FramePool,
   INTERNAL_VERSION,
-  MessageDecoder,
   newChannelMessage,
   newRecordInfo,
   recordSizeFor,
   type ChannelMessage,
   type RecordInfo,
 } from '../wire/index.js';
+import { Conn, sameCopier } from './conn.js';
 import { DelayTable } from './delay.js';
 import { pickOwner } from './hash.js';
 import { cidrContains, type EngineOptions } from './options.js';
@@ -42,32 +41,6 @@ const FRAME_POOL_SLOTS = 256;
 
 const TCP_SYN = 0x02;
 const TCP_RST = 0x04;
-
-class Conn {
-  readonly decoder = new MessageDecoder();
-  readonly frame: FrameBuilder;
-  /** Bytes queued on the socket as of the last write (reset by drain). */
-  backlog = 0;
-  /** Time the oldest record of the frame being built arrived. */
-  firstUs = 0;
-  /** Records added since the last tick; 0 at a tick means the burst is over. */
-  added = 0;
-  /** When the connection went over its byte bound; -1 when under. */
-  overSinceUs = -1;
-  /** Sent at least one CLIENT_ADD: a route-aware copier. */
-  routing = false;
-  dropped = 0;
-
-  constructor(
-    readonly id: number,
-    readonly peer: string,
-    pool: FramePool,
-    /** When it connected (the hello timeout counts from here). */
-    readonly acceptedUs: number,
-  ) {
-    this.frame = new FrameBuilder(pool.recordSize, pool.maxRecords, pool);
-  }
-}
 
 /**
  * The interceptor's logic, with no I/O: packets in (with a verdict out), copier bytes in,
@@ -316,7 +289,7 @@ export class InterceptEngine {
       return false;
     }
     if (this.live.length === 0) this.groupStartUs = nowUs;
-    const c = new Conn(id, peer, this.framePool, nowUs);
+    const c = new Conn(id, peer, peerIp, this.framePool, nowUs);
     this.conns.set(id, c);
     s.connsAccepted++;
     this.sink.log('info', `connection ${id} from ${peer} accepted, waiting for its hello`);
@@ -330,7 +303,10 @@ export class InterceptEngine {
    */
   private join(c: Conn, version: number, nowUs: number): void {
     this.live.push(c);
-    this.singles.push(c);
+    // A further connection of a copier that already announced routes is route-aware too: one
+    // that has not carried a CLIENT_ADD yet must not take other copiers' unrouted SYN-ACKs.
+    if (this.live.some((x) => x.routing && sameCopier(x, c))) c.routing = true;
+    else this.singles.push(c);
     this.stats.connsLive = this.live.length;
     this.sink.log('info', `copier connected from ${c.peer} (connection ${c.id}, channel version ${version}, ${this.live.length} live)`);
     if (this.live.length === 1 && this.delay.size > 0) {
@@ -366,9 +342,7 @@ export class InterceptEngine {
           this.clientAdd(c, m, nowUs);
           break;
         case 'client-del':
-          this.stats.clientDel++;
-          this.routes.delete(m.cltIp, m.cltPort, m.targetIp, m.targetPort, c.id);
-          this.stats.routes = this.routes.size;
+          this.clientDel(c, m);
           break;
         default: {
           this.stats.badMessages++;
@@ -391,14 +365,30 @@ export class InterceptEngine {
     this.routes.add(m.cltIp, m.cltPort, m.targetIp, m.targetPort, c.id, nowUs);
     this.stats.routes = this.routes.size;
     if (!c.routing) {
+      // The copier's other connections are route-aware from now on as well (see join()).
+      for (const x of this.live) if (sameCopier(x, c)) x.routing = true;
       c.routing = true;
-      this.singles = this.singles.filter((x) => x !== c);
+      this.singles = this.singles.filter((x) => !x.routing);
     }
     if (this.delay.size === 0) return;
     const waiting = this.delay.take(m.cltIp, m.cltPort, m.targetIp, m.targetPort);
     if (waiting === null) return;
     for (const rec of waiting) this.enqueue(c, rec, nowUs);
     this.stats.delayFlushed += waiting.length;
+  }
+
+  /**
+   * A copier withdraws a route. It may come on any of that copier's connections (it spreads its
+   * messages over them), never on another copier's.
+   */
+  private clientDel(c: Conn, m: ChannelMessage): void {
+    this.stats.clientDel++;
+    const owner = this.routes.owner(m.cltIp, m.cltPort, m.targetIp, m.targetPort);
+    if (owner < 0) return;
+    const oc = this.conns.get(owner);
+    if (oc !== undefined && !sameCopier(oc, c)) return;
+    this.routes.delete(m.cltIp, m.cltPort, m.targetIp, m.targetPort, owner);
+    this.stats.routes = this.routes.size;
   }
 
   /** The copier's socket reported drain: its queue is empty again. */

@@ -61,6 +61,14 @@ export class RouteTable {
     return -1;
   }
 
+  /** Connection the exact route points to, or -1 (does not mark it used). */
+  owner(cip: number, cport: number, tip: number, tport: number): number {
+    for (let e = this.map.get(clientKey(cip, cport)) ?? null; e !== null; e = e.next) {
+      if (e.targetIp === tip && e.targetPort === tport) return e.conn;
+    }
+    return -1;
+  }
+
   /** Deletes the route if it belongs to `conn` (a copier may only delete its own routes). */
   delete(cip: number, cport: number, tip: number, tport: number, conn: number): boolean {
     const key = clientKey(cip, cport);

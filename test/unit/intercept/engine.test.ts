@@ -170,7 +170,8 @@ test('delay table: entries expire after 30 s and the table is bounded', () => {
 test('CLIENT_DEL removes only the sender\'s own route', () => {
   const { e } = makeEngine();
   connect(e, 1);
-  connect(e, 2);
+  // Another copier (another address): the connections of one copier share their routes.
+  connect(e, 2, 0, 0x0a000002);
   e.onData(1, encodeClientAdd(C1, 1, SERVER, SERVER_PORT), 0);
   e.onData(2, encodeClientDel(C1, 1, SERVER, SERVER_PORT), 0);
   assert.equal(e.routeCount, 1);
