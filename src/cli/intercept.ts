@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { VERSION } from '../core/version.js';
 import { ConfigError } from '../core/config/errors.js';
 import { parseInterceptOptions, type InterceptRawOptions } from '../core/config/intercept.js';
@@ -40,12 +40,15 @@ const program = new Command('intercept')
   .option('--check-copier <ip>', "with --check: the copier host's address (rp_filter and route check)")
   .option('--metrics-port <port>', 'serve Prometheus metrics (every stats counter + process metrics) on this port')
   .option('--metrics-bind <ip>', 'address of the metrics endpoint (default 127.0.0.1)')
+  .showHelpAfterError('(run intercept -h for every flag and its accepted form)')
   .addHelpText(
     'after',
     '\nWithout --install-rule, add the rule yourself on the test server, e.g.:\n' +
       '  iptables -I OUTPUT -p tcp --sport 80 ! -o lo -j NFQUEUE --queue-num 0\n',
   );
 
+// Usage errors must exit 2 like tcpcopy (systemd's RestartPreventExitStatus=2), not commander's 1.
+program.exitOverride();
 program.action(async (raw: InterceptRawOptions & OpsRawOptions) => {
   let parsed;
   let ops;
@@ -97,4 +100,9 @@ program.action(async (raw: InterceptRawOptions & OpsRawOptions) => {
   process.exit(code);
 });
 
-await program.parseAsync();
+try {
+  await program.parseAsync();
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  throw err;
+}
