@@ -20,7 +20,7 @@ export interface InterceptConfig {
   maxFrameRecords: number;
   /** -q: NFQUEUE maximum length (null = the tap default, 65536; the fallback backend cannot apply it). */
   queueMaxLen: number | null;
-  /** -s: stock hash-table size; accepted as a sizing hint. */
+  /** -s: stock hash-table size; checked, then ignored (stock's single build ignores it too). */
   hashSize: number | null;
   /** -c */
   protect: boolean;
