@@ -1,7 +1,7 @@
 import { OUTCOMES, type Outcome } from '../core/session/types.js';
 import type { EngineStats } from '../core/session/stats.js';
 import { ipToString } from '../core/packet/ipv4.js';
-import type { Transfer } from '../core/config/copier.js';
+import type { Transfer } from '../core/transfer.js';
 
 /**
  * The end-of-run summary and, when nothing could be established, the likely cause. Pure text

@@ -1,4 +1,5 @@
 import { parseIpv4 } from '../packet/ipv4.js';
+import type { Transfer } from '../transfer.js';
 import { ConfigError } from './errors.js';
 
 /**
@@ -7,14 +8,8 @@ import { ConfigError } from './errors.js';
  * Addresses are u32 numbers (big-endian value of the dotted quad), as in core/packet.
  */
 
-/** One `-x` entry: captured traffic to [onlineIp:]onlinePort goes to targetIp:targetPort. */
-export interface Transfer {
-  /** null = any local address (the stock "missing srcIP"). */
-  onlineIp: number | null;
-  onlinePort: number;
-  targetIp: number;
-  targetPort: number;
-}
+// Re-exported for importers not yet moved to core/transfer.ts (session/types.ts, app/tcpcopy-source.ts).
+export type { Transfer } from '../transfer.js';
 
 /** Distinct targets are indexed into session keys; 32 keeps a key within 2^53 (see tuple-map). */
 export const MAX_TRANSFERS = 32;
