@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { labFor, requireRoot, twoHost, type Lab, type LabProcess, type TwoHost } from '../helpers/lab.js';
 import { startNodeServer, tcpdumpRead } from '../helpers/servers.js';
 import { RawSink, type RawSinkStats } from '../../src/io/raw-sink.js';
-import { parseIpv4, writeSegment, TCP_SYN } from '../../src/core/packet/index.js';
+import { parseIpv4, TCP_SYN } from '../../src/core/packet/index.js';
+import { writeSegment } from '../helpers/packet/build.js';
 
 interface ChildJob {
   target: string;

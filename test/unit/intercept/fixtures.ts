@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { buildSegment } from '../../../src/core/packet/build.js';
+import { buildSegment } from '../../helpers/packet/build.js';
 import { DEFAULT_ENGINE_OPTIONS, InterceptEngine, type EngineOptions, type InterceptSink, type LogLevel } from '../../../src/core/intercept/index.js';
 import { FrameDecoder, RECORD_SIZE, PAYLOAD_RECORD_SIZE } from '../../../src/core/wire/index.js';
 
