@@ -26,6 +26,7 @@ import {
   type Transfer,
 } from './copier.js';
 import { ConfigError } from './errors.js';
+import { LOG_LEVELS, toLogLevel, type LogLevel } from '../log-level.js';
 
 /**
  * The copier's (tcpcopy's) command line, parsed once: commander hands over strings and switch
@@ -33,7 +34,6 @@ import { ConfigError } from './errors.js';
  * the accepted form (the CLI prints it and exits 2). Stock flags keep stock meanings; defaults
  * that differ on purpose are noted on the field.
  */
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /** What commander collects (strings for values, booleans for switches). */
 export interface TcpcopyRawOptions {
@@ -126,8 +126,6 @@ export interface TcpcopyParseInputs {
 /** Seeds are 32-bit: every value the summary can print is accepted back by --seed. */
 export const MAX_SEED = 0xffffffff;
 
-export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
-
 /**
  * Offline -t default, seconds. Stock uses 600 s (and -k = t + 120), sized for live traffic; a
  * replay whose target stays silent that long is broken anyway, and a finished replay should
@@ -146,9 +144,9 @@ function parseFile(value: string, flag: string, form: string): string {
 }
 
 function parseLogLevel(value: string, flag = '--log-level'): LogLevel {
-  const v = value.trim().toLowerCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new ConfigError(flag, value, `expected one of ${LOG_LEVELS.join(', ')}`);
-  return v as LogLevel;
+  const level = toLogLevel(value);
+  if (level === null) throw new ConfigError(flag, value, `expected one of ${LOG_LEVELS.join(', ')}`);
+  return level;
 }
 
 export function parseFilterExpression(value: string, flag = '-F'): PacketFilter {

@@ -11,6 +11,7 @@ import {
   type ChannelMessage,
   type RecordInfo,
 } from '../wire/index.js';
+import type { LogLevel } from '../log-level.js';
 import { DelayTable } from './delay.js';
 import { pickOwner } from './hash.js';
 import { cidrContains, type EngineOptions } from './options.js';
@@ -21,8 +22,6 @@ import { InterceptStats } from './stats.js';
 export const VERDICT_DROP = 0;
 export const VERDICT_ACCEPT = 1;
 export type Verdict = typeof VERDICT_DROP | typeof VERDICT_ACCEPT;
-
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /** Effects of the engine, applied by the app (sockets, logger). */
 export interface InterceptSink {
