@@ -6,7 +6,7 @@ import { cliPath, repoRoot } from '../helpers/paths.js';
 import { labFor, requireRoot, twoHost, type Lab, type LabProcess, type TwoHost } from '../helpers/lab.js';
 import { startGreetingServer, startTcpdump, tcpdumpRead } from '../helpers/servers.js';
 
-// intercept against real kernels (LAB.md two-host topology): a real server in the target
+// intercept against real kernels (docs/LAB.md, two-host topology): a real server in the target
 // namespace, intercept with its NFQUEUE rule next to it, and a copier stand-in
 // (scripts/bench/intercept-copier.ts) in the copier namespace that speaks the channel and sends
 // raw SYNs from fake client addresses routed towards the copier side.

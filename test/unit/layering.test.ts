@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 
-// DESIGN.md: src/core is pure (no I/O, no clock, no timers), so it can be tested without root
+// README (Layout): src/core is pure (no I/O, no clock, no timers), so it can be tested without root
 // and replayed deterministically. This test enforces the rule on the source text.
 const FORBIDDEN: { pattern: RegExp; why: string }[] = [
   { pattern: /from\s+['"](node:)?(?!buffer['"])[a-z_]+(\/[a-z_]+)?['"]/, why: 'imports a node module other than node:buffer' },
