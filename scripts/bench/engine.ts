@@ -8,7 +8,8 @@
  */
 import { Buffer } from 'node:buffer';
 import { parseTransfers } from '../../src/core/config/copier.js';
-import { writeSegment, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, type SegmentSpec } from '../../src/core/packet/index.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../../src/core/packet/index.js';
+import { writeSegment, type SegmentSpec } from '../../test/helpers/packet/build.js';
 import { SessionEngine } from '../../src/core/session/engine.js';
 import { defaultEngineConfig, type EngineSink } from '../../src/core/session/types.js';
 

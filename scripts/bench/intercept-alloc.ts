@@ -13,7 +13,7 @@
 import { Session } from 'node:inspector/promises';
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { buildSegment } from '../../src/core/packet/build.js';
+import { buildSegment } from '../../test/helpers/packet/build.js';
 import { DEFAULT_ENGINE_OPTIONS, InterceptEngine, type InterceptSink } from '../../src/core/intercept/index.js';
 import { encodeHello } from '../../src/core/wire/index.js';
 import { ChannelServer } from '../../src/io/channel-server.js';

@@ -12,7 +12,7 @@
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Buffer } from 'node:buffer';
-import { buildSegment } from '../../src/core/packet/build.js';
+import { buildSegment } from '../../test/helpers/packet/build.js';
 import { parseIpv4 } from '../../src/core/packet/ipv4.js';
 import { encodeHello, FrameDecoder, RECORD_SIZE } from '../../src/core/wire/index.js';
 import { loadAddon } from '../../src/io/native.js';

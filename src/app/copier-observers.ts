@@ -171,7 +171,7 @@ export class EndSummary implements CopierObserver {
     private readonly stdout: NodeJS.WritableStream,
     private readonly stderr: NodeJS.WritableStream,
     /** What the summary names: the input file and the -F text. */
-    private readonly input: { file: string; filterText: string | null },
+    private readonly input: { file: string; filterText: string | null; seed: number },
   ) {}
 
   end(c: Copier, end: RunEnd): void {
@@ -206,6 +206,7 @@ export class EndSummary implements CopierObserver {
       engine: c.engine.stats,
       counters,
       stoppedBy: end.stoppedBy,
+      seed: this.input.seed,
     });
     const log = c.logger;
     for (const l of summary.lines) log.print(this.stdout, l);

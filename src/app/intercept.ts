@@ -21,7 +21,10 @@ export interface InterceptRunOptions {
   config: InterceptConfig;
   /** Notes from parsing the command line, logged at start. */
   warnings: readonly string[];
-  /** Test hook: raise an uncaught error this long after start (checks crash clean-up). */
+  /**
+   * Test hook: raise an uncaught error this long after start (checks crash clean-up). Only
+   * test/helpers/intercept-fault.ts sets it; the installed CLI never does.
+   */
   faultAfterMs?: number | null;
   /** --metrics-port/--metrics-bind: Prometheus endpoint; null/absent = none. */
   metrics?: { port: number; host: string } | null;
@@ -249,7 +252,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
   if (cfg.statsIntervalMs > 0) timers.push(setInterval(() => log.info(`stats: ${stats()}`), cfg.statsIntervalMs));
   if (opts.faultAfterMs !== undefined && opts.faultAfterMs !== null) {
     const t = setTimeout(() => {
-      throw new Error('injected fault (TCPCOPY_TS_FAULT_AFTER_MS test hook)');
+      throw new Error('injected fault (faultAfterMs test hook)');
     }, opts.faultAfterMs);
     timers.push(t);
   }

@@ -1,4 +1,5 @@
-import { Logger, type LogLevel } from '../io/logger.js';
+import type { LogLevel } from '../core/log-level.js';
+import { Logger } from '../io/logger.js';
 
 /**
  * The copier's logger: a Logger that first clears the progress bar from stderr before a line

@@ -1,7 +1,7 @@
 import { OUTCOMES, type Outcome } from '../core/session/types.js';
 import type { EngineStats } from '../core/session/stats.js';
 import { ipToString } from '../core/packet/ipv4.js';
-import type { Transfer } from '../core/config/copier.js';
+import type { Transfer } from '../core/transfer.js';
 
 /**
  * The end-of-run summary and, when nothing could be established, the likely cause. Pure text
@@ -42,6 +42,8 @@ export interface SummaryInput {
   counters: ReplayCounters;
   /** Why the run stopped early (signal, memory, lost interceptor), or null. */
   stoppedBy: string | null;
+  /** The run's seed (random unless --seed was given), printed so the run can be repeated. */
+  seed?: number;
 }
 
 export interface Summary {
@@ -111,6 +113,7 @@ export function summarize(input: SummaryInput): Summary {
     `resources: cpu ${((c.cpuUserUs + c.cpuSystemUs) / 1e6).toFixed(2)} s (user ${(c.cpuUserUs / 1e6).toFixed(2)}, system ${(c.cpuSystemUs / 1e6).toFixed(2)}), ` +
       `peak RSS ${Math.round(c.maxRssBytes / 1048576)} MB, ${c.rawQueued} packets waited for the kernel`,
   );
+  if (input.seed !== undefined) lines.push(`seed ${input.seed} (--seed ${input.seed} repeats this run's sampling and port choices)`);
   if (c.truncatedRecords > 0) {
     warnings.push(
       `${c.truncatedRecords} capture records were shorter than the packet on the wire (snap length): their payload is missing and they were not replayed; record with tcpdump -s 0`,

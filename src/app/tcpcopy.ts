@@ -102,6 +102,6 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   copier.observe(new SilenceWarning());
   copier.observe(new SessionDebugLog());
   if (opts.metrics !== undefined && opts.metrics !== null) copier.observe(new CopierMetrics(opts.metrics));
-  copier.observe(new EndSummary(opts.stdout, opts.stderr, { file: cfg.pcapFile, filterText: cfg.filterText }));
+  copier.observe(new EndSummary(opts.stdout, opts.stderr, { file: cfg.pcapFile, filterText: cfg.filterText, seed: cfg.seed }));
   return copier.run();
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
+import { randomInt } from 'node:crypto';
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../core/version.js';
 import { ConfigError } from '../core/config/errors.js';
-import { parseTcpcopyOptions, type TcpcopyRawOptions } from '../core/config/tcpcopy-cli.js';
+import { MAX_SEED, parseTcpcopyOptions, type TcpcopyRawOptions } from '../core/config/tcpcopy-cli.js';
 import { EXIT_USAGE, runTcpcopy } from '../app/tcpcopy.js';
 import { DAEMON_CHILD_ENV, respawnDetached } from '../app/intercept-daemon.js';
 import { copierDoctor, copierDoctorOptionsFrom } from '../app/doctor.js';
@@ -50,7 +51,7 @@ const program = new Command('tcpcopy')
   .option('--stats-interval <s>', 'seconds between stats lines in the log (default 30; 0 = only the summary)')
   .option('--end-grace <ms>', 'after the capture ended, end the sessions still open once the replay was silent this long (default 3000)')
   .option('--with-payload', '192-byte records with up to 128 bytes of response payload (intercept --with-payload too)')
-  .option('--seed <n>', 'seed of sampling and port choices (default 1)')
+  .option('--seed <n>', 'seed of sampling and port choices, 0..4294967295 (default: random, printed in the summary)')
   .option('--check', 'run the preflight checks (privileges, raw socket, route to the target, interceptor reachable, capture file) and exit: 0 all ok, 1 problems')
   .option('--metrics-port <port>', 'serve Prometheus metrics (every stats counter + process metrics) on this port while replaying')
   .option('--metrics-bind <ip>', 'address of the metrics endpoint (default 127.0.0.1)')
@@ -69,7 +70,7 @@ program.action(async (raw: TcpcopyRawOptions & OpsRawOptions) => {
   let parsed;
   let ops;
   try {
-    parsed = parseTcpcopyOptions(raw);
+    parsed = parseTcpcopyOptions(raw, { randomSeed: randomInt(0, MAX_SEED + 1) });
     ops = parseOpsOptions(raw);
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -16,7 +16,7 @@ import {
 import { ipToString } from '../core/packet/ipv4.js';
 
 /**
- * The copier's side of the interceptor channel (wire-protocol.md §1, §2, §4, §6).
+ * The copier's side of the interceptor channel (docs/wire-protocol.md §1, §2, §4, §6).
  *
  * - Opens `connections` (-C, 1..11) TCP connections to every interceptor in `interceptors` (-s) at
  *   once and writes the 14-byte hello first on each.

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Buffer } from 'node:buffer';
+import { parseIpv4 } from '../core/packet/ipv4.js';
 
 /**
  * The interceptor's TCP listener for copier connections (default port 36524). Policy lives in
@@ -26,12 +27,7 @@ export interface ChannelServerOptions {
 /** "10.0.0.1" or "::ffff:10.0.0.1" → u32; anything else → -1. */
 export function peerIpv4(address: string | undefined): number {
   if (address === undefined) return -1;
-  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(a);
-  if (m === null) return -1;
-  const o = m.slice(1).map(Number);
-  if (o.some((x) => x > 255)) return -1;
-  return (((o[0] as number) << 24) | ((o[1] as number) << 16) | ((o[2] as number) << 8) | (o[3] as number)) >>> 0;
+  return parseIpv4(address.startsWith('::ffff:') ? address.slice(7) : address) ?? -1;
 }
 
 export class ChannelServer {

@@ -1,4 +1,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
+import type { LogLevel } from '../core/log-level.js';
+
+// Re-exported for importers not yet moved to core/log-level.ts (app/tcpcopy.ts).
 
 /**
  * Small levelled logger shared by both daemons.
@@ -10,8 +13,6 @@ import { closeSync, openSync, writeSync } from 'node:fs';
  * - Writes are synchronous: lines are rare (never per packet) and must survive a crash.
  * - `enabled('debug')` lets callers skip building debug strings when debug is off.
  */
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
-
 const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 const SYSLOG_PRIORITY: Record<LogLevel, number> = { error: 3, warn: 4, info: 6, debug: 7 };
 

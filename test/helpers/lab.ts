@@ -562,7 +562,7 @@ export interface TwoHost {
   subnet: Subnet;
 }
 
-/** copier ns ── veth ── target ns; the target's default route points at the copier (LAB.md). */
+/** copier ns ── veth ── target ns; the target's default route points at the copier (docs/LAB.md). */
 export async function twoHost(lab: Lab): Promise<TwoHost> {
   const copier = await lab.addNamespace('copier');
   const target = await lab.addNamespace('target');

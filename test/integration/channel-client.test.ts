@@ -1,5 +1,5 @@
 // The copier's channel client against fake interceptors on 127.0.0.1 (no root, no namespaces):
-// hello and CLIENT_ADD bytes as in wire-protocol.md §8, frames in random chunkings, a bad frame
+// hello and CLIENT_ADD bytes as in docs/wire-protocol.md §8, frames in random chunkings, a bad frame
 // count closing only its connection, reconnects, the start-up error and lonely mode.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';

@@ -6,13 +6,15 @@ import { cliPath, repoRoot } from '../helpers/paths.js';
 import { labFor, requireRoot, twoHost, type Lab, type LabProcess, type TwoHost } from '../helpers/lab.js';
 import { startGreetingServer, startTcpdump, tcpdumpRead } from '../helpers/servers.js';
 
-// intercept against real kernels (LAB.md two-host topology): a real server in the target
+// intercept against real kernels (docs/LAB.md, two-host topology): a real server in the target
 // namespace, intercept with its NFQUEUE rule next to it, and a copier stand-in
 // (scripts/bench/intercept-copier.ts) in the copier namespace that speaks the channel and sends
 // raw SYNs from fake client addresses routed towards the copier side.
 
 const skip = requireRoot();
 const STANDIN = join(repoRoot, 'dist', 'scripts', 'bench', 'intercept-copier.js');
+/** intercept with a fault injected after N ms (the production CLI has no such switch). */
+const FAULT_WRAPPER = join(repoRoot, 'dist', 'test', 'helpers', 'intercept-fault.js');
 const SERVICE_PORT = 80;
 
 interface Ev {
@@ -33,17 +35,18 @@ const ipNum = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Num
 async function setup(
   lab: Lab,
   interceptArgs: (net: TwoHost) => string[],
-  env: Record<string, string> = {},
+  faultAfterMs?: number,
 ): Promise<{ net: TwoHost; intercept: LabProcess }> {
   const net = await twoHost(lab);
   await startGreetingServer(lab, net.target, SERVICE_PORT, '0.0.0.0');
-  const intercept = startIntercept(lab, net, interceptArgs(net), env);
+  const intercept = startIntercept(lab, net, interceptArgs(net), faultAfterMs);
   await intercept.waitFor(/intercept ready/, 'stderr', 10_000);
   return { net, intercept };
 }
 
-function startIntercept(lab: Lab, net: TwoHost, args: string[], env: Record<string, string> = {}): LabProcess {
-  return lab.spawn(net.target, process.execPath, [cliPath('intercept'), '--stats-interval', '0', '--log-level', 'debug', ...args], { env });
+function startIntercept(lab: Lab, net: TwoHost, args: string[], faultAfterMs?: number): LabProcess {
+  const entry = faultAfterMs === undefined ? [cliPath('intercept')] : [FAULT_WRAPPER, String(faultAfterMs)];
+  return lab.spawn(net.target, process.execPath, [...entry, '--stats-interval', '0', '--log-level', 'debug', ...args]);
 }
 
 async function outputRules(lab: Lab, ns: string): Promise<string[]> {
@@ -140,9 +143,9 @@ test('SYN-ACKs from the real kernel arrive as records; nothing leaks; a pass-lis
 
 test('--install-rule: a crash (uncaught error) removes the rule; a rule left by SIGKILL is adopted and removed by the next run', { skip, timeout: 90_000 }, async (t) => {
   const lab = await labFor(t, { name: 'icpt-rules' });
-  // "Crash" = an error nothing inside the process caught (here injected by the test hook):
+  // "Crash" = an error nothing inside the process caught (here injected by the test wrapper):
   // intercept removes its rule synchronously, logs the error and exits 70.
-  const { net, intercept } = await setup(lab, () => ['--install-rule', `${SERVICE_PORT},8080`], { TCPCOPY_TS_FAULT_AFTER_MS: '1500' });
+  const { net, intercept } = await setup(lab, () => ['--install-rule', `${SERVICE_PORT},8080`], 1500);
   assert.equal((await outputRules(lab, net.target)).length, 2);
   const exit = await intercept.exited;
   assert.equal(exit.code, 70, intercept.stderr.slice(-2000));

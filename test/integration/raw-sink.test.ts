@@ -1,5 +1,5 @@
 // The raw IPv4 sink against a real kernel: handcrafted TCP SYNs from fake client addresses go from
-// a copier namespace to a Node TCP server in a target namespace (LAB.md two-host topology).
+// a copier namespace to a Node TCP server in a target namespace (docs/LAB.md, two-host topology).
 //   1. N SYNs: the target's tcpdump sees exactly N, every checksum correct, and the target's
 //      kernel answers each one (it drops segments with bad checksums silently); oversize packets
 //      mixed in are refused as EMSGSIZE and do not kill the sink.
@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { labFor, requireRoot, twoHost, type Lab, type LabProcess, type TwoHost } from '../helpers/lab.js';
 import { startNodeServer, tcpdumpRead } from '../helpers/servers.js';
 import { RawSink, type RawSinkStats } from '../../src/io/raw-sink.js';
-import { parseIpv4, writeSegment, TCP_SYN } from '../../src/core/packet/index.js';
+import { parseIpv4, TCP_SYN } from '../../src/core/packet/index.js';
+import { writeSegment } from '../helpers/packet/build.js';
 
 interface ChildJob {
   target: string;

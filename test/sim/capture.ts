@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
-import { buildSegment, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type OptionSpec } from '../../src/core/packet/index.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type OptionSpec } from '../../src/core/packet/index.js';
+import { buildSegment } from '../helpers/packet/build.js';
 
 /**
  * Builds what a capture of one real client connection (client→server direction only, the usual

@@ -1,7 +1,6 @@
 import { Buffer } from 'node:buffer';
 import {
   SegmentView,
-  buildSegment,
   classifyIpv4,
   newTcpOptions,
   parseTcpOptions,
@@ -19,6 +18,7 @@ import {
   TCP_SYN,
   type OptionSpec,
 } from '../../src/core/packet/index.js';
+import { buildSegment } from '../helpers/packet/build.js';
 import type { World } from './world.js';
 
 /**

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { engineOptionsFrom, parseInterceptOptions, type InterceptRawOptions } from '../../src/core/config/intercept.js';
-import { InterceptEngine, VERDICT_DROP, type InterceptSink, type LogLevel } from '../../src/core/intercept/index.js';
+import { InterceptEngine, VERDICT_DROP, type InterceptSink } from '../../src/core/intercept/index.js';
+import type { LogLevel } from '../../src/core/log-level.js';
 import {
   FRAME_HEADER_SIZE,
   FrameDecoder,

@@ -7,7 +7,7 @@ import { patchU32 } from '../../core/packet/checksum.js';
 import { Pacer, type PacerOptions } from '../../core/replay/pacer.js';
 import { progressFraction } from '../../core/replay/progress.js';
 import { PacketSelector } from '../../core/replay/selector.js';
-import type { Transfer } from '../../core/session/transfers.js';
+import type { Transfer } from '../../core/transfer.js';
 import { CaptureFileReader } from '../../io/pcap-file.js';
 import type { FeedResult, PacketConsumer, PacketSource, SourceEvents, SourceProgress, SourceTotals } from './packet-source.js';
 

@@ -1,6 +1,6 @@
 import { parseIpv4 } from '../packet/ipv4.js';
+import type { Transfer } from '../transfer.js';
 import { ConfigError } from './errors.js';
-import type { Transfer } from '../session/transfers.js';
 
 /**
  * Parsers for the copier's (tcpcopy's) option values. Each returns typed values or throws a
@@ -8,7 +8,8 @@ import type { Transfer } from '../session/transfers.js';
  * Addresses are u32 numbers (big-endian value of the dotted quad), as in core/packet.
  */
 
-export type { Transfer } from '../session/transfers.js';
+// Re-exported: the parsers' callers get the type they produce from here.
+export type { Transfer } from '../transfer.js';
 
 /** Distinct targets are indexed into session keys; 32 keeps a key within 2^53 (see tuple-map). */
 export const MAX_TRANSFERS = 32;

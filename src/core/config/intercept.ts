@@ -1,6 +1,6 @@
 import { parseIpv4 } from '../packet/ipv4.js';
 import { DEFAULT_ENGINE_OPTIONS, type Cidr, type EngineOptions } from '../intercept/options.js';
-import type { LogLevel } from '../intercept/engine.js';
+import { LOG_LEVELS, toLogLevel, type LogLevel } from '../log-level.js';
 import { DEFAULT_CHANNEL_PORT, MAX_FRAME_RECORDS, MAX_FRAME_RECORDS_PAYLOAD } from '../wire/constants.js';
 import { ConfigError } from './errors.js';
 
@@ -20,7 +20,7 @@ export interface InterceptConfig {
   maxFrameRecords: number;
   /** -q: NFQUEUE maximum length (null = the tap default, 65536; the fallback backend cannot apply it). */
   queueMaxLen: number | null;
-  /** -s: stock hash-table size; accepted as a sizing hint. */
+  /** -s: stock hash-table size; checked, then ignored (stock's single build ignores it too). */
   hashSize: number | null;
   /** -c */
   protect: boolean;
@@ -68,7 +68,6 @@ export interface InterceptRawOptions {
 }
 
 export const MAX_PASS_LIST = 32;
-export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
 function intIn(value: string, flag: string, min: number, max: number, form: string): number {
   if (!/^[0-9]+$/.test(value.trim())) throw new ConfigError(flag, value, form);
@@ -152,9 +151,9 @@ export function parseInterceptOptions(raw: InterceptRawOptions): { config: Inter
   }
   let logLevel: LogLevel = 'info';
   if (raw.logLevel !== undefined) {
-    const l = raw.logLevel.trim().toLowerCase();
-    if (!(LOG_LEVELS as readonly string[]).includes(l)) throw new ConfigError('--log-level', raw.logLevel, `expected one of ${LOG_LEVELS.join(', ')}`);
-    logLevel = l as LogLevel;
+    const l = toLogLevel(raw.logLevel);
+    if (l === null) throw new ConfigError('--log-level', raw.logLevel, `expected one of ${LOG_LEVELS.join(', ')}`);
+    logLevel = l;
   }
   let statsIntervalMs = 30_000;
   if (raw.statsInterval !== undefined) {

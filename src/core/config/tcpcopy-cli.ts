@@ -26,6 +26,7 @@ import {
   type Transfer,
 } from './copier.js';
 import { ConfigError } from './errors.js';
+import { LOG_LEVELS, toLogLevel, type LogLevel } from '../log-level.js';
 
 /**
  * The copier's (tcpcopy's) command line, parsed once: commander hands over strings and switch
@@ -33,7 +34,6 @@ import { ConfigError } from './errors.js';
  * the accepted form (the CLI prints it and exits 2). Stock flags keep stock meanings; defaults
  * that differ on purpose are noted on the field.
  */
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /** What commander collects (strings for values, booleans for switches). */
 export interface TcpcopyRawOptions {
@@ -108,10 +108,23 @@ export interface TcpcopyConfig {
   endGraceUs: number;
   /** --with-payload: 192-byte records (the interceptor must use --with-payload too). */
   withPayload: boolean;
+  /**
+   * --seed, or a fresh random one per process (a fixed default made two copiers with the same
+   * capture and -f choose the same ports). The summary prints it so a run can be repeated.
+   */
+  seed: number;
+  seedSource: 'given' | 'random';
   engine: EngineConfig;
 }
 
-export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+/** What the parser cannot compute itself, core being pure: supplied by the CLI. */
+export interface TcpcopyParseInputs {
+  /** Used when --seed is absent: a random 0..MAX_SEED value. */
+  randomSeed: number;
+}
+
+/** Seeds are 32-bit: every value the summary can print is accepted back by --seed. */
+export const MAX_SEED = 0xffffffff;
 
 /**
  * Offline -t default, seconds. Stock uses 600 s (and -k = t + 120), sized for live traffic; a
@@ -131,9 +144,9 @@ function parseFile(value: string, flag: string, form: string): string {
 }
 
 function parseLogLevel(value: string, flag = '--log-level'): LogLevel {
-  const v = value.trim().toLowerCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new ConfigError(flag, value, `expected one of ${LOG_LEVELS.join(', ')}`);
-  return v as LogLevel;
+  const level = toLogLevel(value);
+  if (level === null) throw new ConfigError(flag, value, `expected one of ${LOG_LEVELS.join(', ')}`);
+  return level;
 }
 
 export function parseFilterExpression(value: string, flag = '-F'): PacketFilter {
@@ -153,7 +166,7 @@ export function parseFilterExpression(value: string, flag = '-F'): PacketFilter 
 }
 
 /** Commander's view → typed config. Throws ConfigError on the first bad value. */
-export function parseTcpcopyOptions(raw: TcpcopyRawOptions): { config: TcpcopyConfig; warnings: string[] } {
+export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParseInputs): { config: TcpcopyConfig; warnings: string[] } {
   const warnings: string[] = [];
   if (raw.transfer === undefined) {
     throw new ConfigError('-x', '', 'required: [onlineIp:]port-targetIp:targetPort[,...], e.g. -x 80-10.0.0.2:8080');
@@ -193,7 +206,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions): { config: TcpcopyCo
   const loops = raw.times === undefined ? 1 : parseReplayTimes(raw.times, '-T');
   const logLevel = raw.logLevel === undefined ? 'info' : parseLogLevel(raw.logLevel);
   const statsS = raw.statsInterval === undefined ? 30 : parseIntRange(raw.statsInterval, '--stats-interval', 0, 86400, 'seconds between stats lines (0 = only at exit)');
-  const seed = raw.seed === undefined ? 1 : parseIntRange(raw.seed, '--seed', 0, 0x7fffffff, 'the seed of sampling and port choices');
+  const seed = raw.seed === undefined ? inputs.randomSeed >>> 0 : parseIntRange(raw.seed, '--seed', 0, MAX_SEED, 'the seed of sampling and port choices');
   const endGraceMs = raw.endGrace === undefined ? DEFAULT_END_GRACE_MS : parseIntRange(raw.endGrace, '--end-grace', 0, 3_600_000, 'milliseconds of silence after the capture ended before open sessions are ended');
 
   if (raw.rate === true && raw.accelerate !== undefined) warnings.push('--rate replays as fast as possible: -a only scales think time');
@@ -243,6 +256,8 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions): { config: TcpcopyCo
       statsIntervalMs: statsS * 1000,
       endGraceUs: endGraceMs * 1000,
       withPayload: raw.withPayload === true,
+      seed,
+      seedSource: raw.seed === undefined ? 'random' : 'given',
       engine,
     },
     warnings,

@@ -9,6 +9,7 @@ import {
   type ChannelMessage,
   type RecordInfo,
 } from '../wire/index.js';
+import type { LogLevel } from '../log-level.js';
 import { Conn, sameCopier } from './conn.js';
 import { DelayTable } from './delay.js';
 import { pickOwner } from './hash.js';
@@ -20,8 +21,6 @@ import { InterceptStats } from './stats.js';
 export const VERDICT_DROP = 0;
 export const VERDICT_ACCEPT = 1;
 export type Verdict = typeof VERDICT_DROP | typeof VERDICT_ACCEPT;
-
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /** Effects of the engine, applied by the app (sockets, logger). */
 export interface InterceptSink {

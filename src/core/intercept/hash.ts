@@ -1,3 +1,5 @@
+import { mix32 } from '../hash/mix.js';
+
 /**
  * Stable choice of a copier connection for a response that has no route (stock single-mode
  * copiers never send CLIENT_ADD). The input is the exact client address, so every record of one
@@ -7,12 +9,6 @@
  */
 export function clientHash(ip: number, port: number): number {
   return mix32((ip ^ Math.imul(port, 0x9e3779b1)) >>> 0);
-}
-
-function mix32(x: number): number {
-  let h = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /** Index in 0..n-1 by modulo (moves most keys when n changes; see pickOwner). */

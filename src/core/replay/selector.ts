@@ -1,7 +1,7 @@
 import type { Buffer } from 'node:buffer';
 import type { PacketFilter } from '../filter/program.js';
 import { ipToString } from '../packet/ipv4.js';
-import { findTransfer, type Transfer } from '../session/transfers.js';
+import { findTransfer, type Transfer } from '../transfer.js';
 
 /** Distinct unmatched destinations remembered for the diagnosis. */
 const MAX_UNMATCHED_KEYS = 256;

@@ -10,7 +10,7 @@ import { hash4 } from './prng.js';
 import { pump } from './pump.js';
 import { Seg } from './segment.js';
 import { OnlineConn, type PendingControl, type Session } from './session.js';
-import { findTransfer } from './transfers.js';
+import { findTransfer } from '../transfer.js';
 
 const LOOPBACK = 0x7f000001;
 /** Our window-scale shift in fake SYNs (the real client's is unknown). */

@@ -3,15 +3,7 @@
  * random in a replay derives from the configured seed, so a replay can be repeated exactly.
  */
 
-/** 32-bit avalanche mix (the murmur3 finalizer). */
-export function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { mix32 } from '../hash/mix.js';
 
 /** Hash of up to four 32-bit words plus a key; stable across runs for the same inputs. */
 export function hash4(a: number, b: number, c: number, d: number, key: number): number {

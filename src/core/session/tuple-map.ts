@@ -1,4 +1,4 @@
-import { mix32 } from './prng.js';
+import { mix32 } from '../hash/mix.js';
 
 /**
  * Exact map from a TCP 4-tuple (ipA, portA, ipB, portB) to a value: open addressing with linear

@@ -1,5 +1,5 @@
 import type { Buffer } from 'node:buffer';
-import type { Transfer } from './transfers.js';
+import type { Transfer } from '../transfer.js';
 
 /**
  * How a session ended. Every session the engine creates — and every captured connection it

@@ -1,5 +1,5 @@
 /**
- * Constants of the copier ↔ interceptor channel (wire-protocol.md §10). Shared by both daemons;
+ * Constants of the copier ↔ interceptor channel (docs/wire-protocol.md §10). Shared by both daemons;
  * the values are part of the wire format of stock tcpcopy 1.x, so they are not tunables.
  */
 export { INTERNAL_VERSION } from '../version.js';

@@ -4,7 +4,7 @@ import { FRAME_HEADER_SIZE } from './constants.js';
 import type { FramePool, FrameSlot } from './frame-pool.js';
 
 /*
- * Combined frame (wire-protocol.md §4), interceptor → copier:
+ * Combined frame (docs/wire-protocol.md §4), interceptor → copier:
  *
  *   off  size
  *    0    2    count, u16 big-endian (stock: 1..16; 1..6 in the payload variant)

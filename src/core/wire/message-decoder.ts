@@ -9,7 +9,7 @@ import { readMessage, type ChannelMessage } from './messages.js';
  *   dec.feed(chunk);
  *   for (let r = dec.next(msg); r !== 'need-more'; r = dec.next(msg)) { ...; if (isError(r)) close }
  *
- * The first message on a connection is the hello (wire-protocol.md §2.1). A hello whose client
+ * The first message on a connection is the hello (docs/wire-protocol.md §2.1). A hello whose client
  * fields are non-zero is a pre-version ("too old") copier: stock intercept ends up closing such
  * a connection by accident; we close it on purpose with a reason. A version other than 6 is
  * reported (`hello` result with `msg.type` = the version) so the caller can log it, and service

@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { INTERNAL_VERSION, MESSAGE_SIZE, MSG_CLIENT_ADD, MSG_CLIENT_DEL } from './constants.js';
 
 /*
- * Copier → interceptor message, 14 bytes, packed (wire-protocol.md §2):
+ * Copier → interceptor message, 14 bytes, packed (docs/wire-protocol.md §2):
  *
  *   off size field
  *    0   4   clt_ip       IPv4, network order

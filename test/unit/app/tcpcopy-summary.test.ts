@@ -89,3 +89,11 @@ test('diagnosis: a snap-length capture opens connections but sends no request', 
   const s = summarize(input(st, counters({ truncatedRecords: 12, records: 4 })));
   assert.match(s.failure ?? '', /no request could be sent: .*12 records shorter .*tcpdump -s 0/);
 });
+
+test('the summary prints the seed so the run can be repeated with --seed', () => {
+  const st = new EngineStats();
+  st.connectionsEstablished = 1;
+  const s = summarize({ ...input(st, counters()), seed: 3141592653 });
+  assert.ok(s.lines.includes("seed 3141592653 (--seed 3141592653 repeats this run's sampling and port choices)"), s.lines.join('\n'));
+  assert.ok(!summarize(input(st, counters())).lines.some((l) => l.startsWith('seed ')), 'no seed given, no line');
+});

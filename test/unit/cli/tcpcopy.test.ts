@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cliPath } from '../../helpers/paths.js';
-import { parseTcpcopyOptions, OFFLINE_SESSION_TIMEOUT_S } from '../../../src/core/config/tcpcopy-cli.js';
+import { parseTcpcopyOptions as parseWith, OFFLINE_SESSION_TIMEOUT_S, type TcpcopyRawOptions } from '../../../src/core/config/tcpcopy-cli.js';
 import { ConfigError } from '../../../src/core/config/errors.js';
 import { parseIpv4 } from '../../../src/core/packet/ipv4.js';
 
@@ -10,6 +10,9 @@ const run = (args: string[]): { code: number | null; out: string; err: string } 
   const r = spawnSync(process.execPath, [cliPath('tcpcopy'), ...args], { encoding: 'utf8', timeout: 10_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
+
+// The CLI supplies a random seed; these tests do not look at it.
+const parseTcpcopyOptions = (raw: TcpcopyRawOptions): ReturnType<typeof parseWith> => parseWith(raw, { randomSeed: 1 });
 
 const BASE = ['-x', '80-10.0.0.2:8080', '-s', '10.0.0.2', '-i', '/nonexistent.pcap'];
 
@@ -123,4 +126,24 @@ test('flags map to the engine config with stock meanings; offline timeouts defau
 test('parse errors are ConfigErrors naming the flag', () => {
   assert.throws(() => parseTcpcopyOptions({ transfer: '80-10.0.0.2:8080', intercept: '10.0.0.2', pcap: 'x', replicas: '2000' }), (e: unknown) => e instanceof ConfigError && e.flag === '-n');
   assert.throws(() => parseTcpcopyOptions({ transfer: '80-10.0.0.2:8080', intercept: '10.0.0.2', pcap: 'x', mtu: '10' }), (e: unknown) => e instanceof ConfigError && e.flag === '-M');
+});
+
+test('without --seed each process gets its own seed (the random input); --seed wins and accepts every 32-bit value', () => {
+  const raw: TcpcopyRawOptions = { transfer: '80-10.0.0.2:8080', intercept: '10.0.0.2', pcap: 'x.pcap', portShift: '3' };
+  const a = parseWith(raw, { randomSeed: 0x9e3779b9 }).config;
+  const b = parseWith(raw, { randomSeed: 12345 }).config;
+  assert.equal(a.seed, 0x9e3779b9);
+  assert.equal(a.engine.seed, 0x9e3779b9);
+  assert.equal(b.engine.seed, 12345);
+  assert.notEqual(a.engine.seed, b.engine.seed, 'two copiers with the same capture and -f choose different ports');
+  assert.equal(a.seedSource, 'random');
+  const given = parseWith({ ...raw, seed: '4294967295' }, { randomSeed: 12345 }).config;
+  assert.equal(given.engine.seed, 4294967295);
+  assert.equal(given.seed, 4294967295);
+  assert.equal(given.seedSource, 'given');
+  assert.throws(() => parseWith({ ...raw, seed: '4294967296' }, { randomSeed: 1 }), (e: unknown) => e instanceof ConfigError && e.flag === '--seed');
+});
+
+test('tcpcopy -h says the seed is random by default and printed in the summary', () => {
+  assert.match(run(['-h']).out, /--seed <n> .*\(default: random,\s+printed in the summary\)/s);
 });

@@ -1,7 +1,8 @@
 // Packets for the filter tests: Ethernet frames holding IPv4 TCP (built with the packet layer),
 // UDP, SCTP, ICMP and GRE (handmade), with IP options, fragments and truncated captures.
 import { Buffer } from 'node:buffer';
-import { writeSegment, fillIpv4Checksum, parseIpv4, TCP_SYN, TCP_ACK } from '../../../src/core/packet/index.js';
+import { fillIpv4Checksum, parseIpv4, TCP_SYN, TCP_ACK } from '../../../src/core/packet/index.js';
+import { writeSegment } from '../../helpers/packet/build.js';
 
 export const ETH_LEN = 14;
 

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cliPath } from '../../helpers/paths.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliPath, repoRoot } from '../../helpers/paths.js';
 
 const run = (args: string[]): { code: number | null; out: string; err: string } => {
   const r = spawnSync(process.execPath, [cliPath('intercept'), ...args], { encoding: 'utf8', timeout: 10_000 });
@@ -22,4 +24,11 @@ test('intercept -v prints the version; a bad value exits 2 naming the flag', () 
   const bad = run(['-p', '99999']);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /^intercept: -p "99999": expected a TCP port/);
+});
+
+test('-s is documented as accepted for compatibility and ignored (it is parsed and never used)', () => {
+  const { out } = run(['-h']);
+  assert.match(out, /-s, --hash-size <n>\s+stock hash-table size: accepted for\s+compatibility and ignored/);
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  assert.match(readme, /`-s` \(stock's hash-table size\) is accepted for compatibility and ignored/);
 });

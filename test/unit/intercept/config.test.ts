@@ -6,6 +6,7 @@ import { cidrContains } from '../../../src/core/intercept/index.js';
 import { nfqueueRuleSpec, rulesFeedQueue } from '../../../src/io/iptables.js';
 import { parseKernelQueueStats } from '../../../src/io/nfqueue-tap.js';
 import { peerIpv4 } from '../../../src/io/channel-server.js';
+import { parseIpv4 } from '../../../src/core/packet/ipv4.js';
 
 test('defaults follow stock intercept', () => {
   const { config, warnings } = parseInterceptOptions({});
@@ -141,4 +142,13 @@ test('kernel queue counters and peer addresses parse', () => {
   assert.equal(peerIpv4('10.1.2.3'), 0x0a010203);
   assert.equal(peerIpv4('::1'), -1);
   assert.equal(peerIpv4('10.1.2.300'), -1);
+});
+
+test('peerIpv4 reads a peer address exactly as parseIpv4 reads a dotted quad (one IPv4 parser)', () => {
+  for (const a of ['10.1.2.3', '010.1.2.3', '10.1.2.03', '0.0.0.0', '255.255.255.255', '1.2.3', '1.2.3.4.5', '', ' 10.1.2.3', '10.1.2.3a']) {
+    assert.equal(peerIpv4(a), parseIpv4(a) ?? -1, a);
+    assert.equal(peerIpv4(`::ffff:${a}`), parseIpv4(a) ?? -1, `::ffff:${a}`);
+  }
+  assert.equal(peerIpv4(undefined), -1);
+  assert.equal(peerIpv4('fe80::1'), -1);
 });

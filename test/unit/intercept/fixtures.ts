@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
-import { buildSegment } from '../../../src/core/packet/build.js';
-import { DEFAULT_ENGINE_OPTIONS, InterceptEngine, type EngineOptions, type InterceptSink, type LogLevel } from '../../../src/core/intercept/index.js';
+import { buildSegment } from '../../helpers/packet/build.js';
+import { DEFAULT_ENGINE_OPTIONS, InterceptEngine, type EngineOptions, type InterceptSink } from '../../../src/core/intercept/index.js';
+import type { LogLevel } from '../../../src/core/log-level.js';
 import { FrameDecoder, RECORD_SIZE, PAYLOAD_RECORD_SIZE } from '../../../src/core/wire/index.js';
 
 export const SERVER = 0x0a010002; // 10.1.0.2

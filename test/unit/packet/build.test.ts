@@ -9,7 +9,7 @@ import {
   segmentLength,
   writeSegment,
   type SegmentSpec,
-} from '../../../src/core/packet/build.js';
+} from '../../helpers/packet/build.js';
 import { classifyIpv4 } from '../../../src/core/packet/classify.js';
 import { verifyIpv4Checksum, verifyTcpChecksum } from '../../../src/core/packet/checksum.js';
 import { newTcpOptions, parseTcpOptions, type OptionSpec } from '../../../src/core/packet/options.js';

@@ -13,7 +13,7 @@ import {
   verifyIpv4Checksum,
   verifyTcpChecksum,
 } from '../../../src/core/packet/checksum.js';
-import { buildSegment } from '../../../src/core/packet/build.js';
+import { buildSegment } from '../../helpers/packet/build.js';
 import { kernelPackets } from './fixtures.js';
 import { prng, randBytes, randInt, randU32 } from '../../helpers/prng.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyIpv4, type PacketKind } from '../../../src/core/packet/classify.js';
-import { buildData, buildSyn } from '../../../src/core/packet/build.js';
+import { buildData, buildSyn } from '../../helpers/packet/build.js';
 import { fillIpv4Checksum } from '../../../src/core/packet/checksum.js';
 import { newTcpOptions, parseTcpOptions } from '../../../src/core/packet/options.js';
 import { SegmentView } from '../../../src/core/packet/segment.js';

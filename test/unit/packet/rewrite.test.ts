@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildData } from '../../../src/core/packet/build.js';
+import { buildData } from '../../helpers/packet/build.js';
 import { fillIpv4Checksum, fillTcpChecksum, verifyIpv4Checksum, verifyTcpChecksum } from '../../../src/core/packet/checksum.js';
 import { newTcpOptions, parseTcpOptions, timestampOffset } from '../../../src/core/packet/options.js';
 import {
@@ -15,7 +15,7 @@ import {
   rewriteTimestamps,
   rewriteTtl,
   rewriteWindow,
-} from '../../../src/core/packet/rewrite.js';
+} from '../../helpers/packet/rewrite.js';
 import { SegmentView } from '../../../src/core/packet/segment.js';
 import { kernelPackets } from './fixtures.js';
 import { prng, randInt, randU32 } from '../../helpers/prng.js';

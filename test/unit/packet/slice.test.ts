@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildData } from '../../../src/core/packet/build.js';
+import { buildData } from '../../helpers/packet/build.js';
 import { classifyIpv4 } from '../../../src/core/packet/classify.js';
 import { verifyIpv4Checksum, verifyTcpChecksum } from '../../../src/core/packet/checksum.js';
 import { newTcpOptions, parseTcpOptions } from '../../../src/core/packet/options.js';
 import { SegmentView } from '../../../src/core/packet/segment.js';
-import { copySegmentSlice } from '../../../src/core/packet/slice.js';
+import { copySegmentSlice } from '../../helpers/packet/slice.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH } from '../../../src/core/packet/tcp.js';
 
 const payload = Buffer.from(Array.from({ length: 4000 }, (_, i) => (i * 13) & 0xff));

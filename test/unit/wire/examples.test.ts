@@ -15,7 +15,7 @@ import {
 } from '../../../src/core/wire/index.js';
 import { hex, ipChecksumOk } from './hex.js';
 
-// wire-protocol.md §8, copied byte for byte. Client 198.51.100.7:51000, server 192.0.2.10:8080.
+// docs/wire-protocol.md §8, copied byte for byte. Client 198.51.100.7:51000, server 192.0.2.10:8080.
 const HELLO = hex('00 00 00 00  00 00  00 06  00 00 00 00  00 00');
 const CLIENT_ADD = hex('c6 33 64 07  c7 38  00 01  c0 00 02 0a  1f 90');
 const RECORD1 = hex(`

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 
-/** Parses hex dumps as written in wire-protocol.md and tcpdump -x: offsets ("00:", "0x0010:") and spaces ignored. */
+/** Parses hex dumps as written in docs/wire-protocol.md and tcpdump -x: offsets ("00:", "0x0010:") and spaces ignored. */
 export function hex(text: string): Buffer {
   const clean = text
     .split('\n')

@@ -1,6 +1,6 @@
 import type { Buffer } from 'node:buffer';
-import { fillIpv4Checksum, fillTcpChecksum } from './checksum.js';
-import { TCP_FIN } from './tcp.js';
+import { fillIpv4Checksum, fillTcpChecksum } from '../../../src/core/packet/checksum.js';
+import { TCP_FIN } from '../../../src/core/packet/tcp.js';
 
 /**
  * Copy a classified ('tcp') packet at src[ipOff] into out[off] keeping only payload bytes

@@ -1,5 +1,5 @@
 import type { Buffer } from 'node:buffer';
-import { csumReplace32, patchU16, patchU32 } from './checksum.js';
+import { csumReplace32, patchU16, patchU32 } from '../../../src/core/packet/checksum.js';
 
 /**
  * In-place field rewrites of a classified ('tcp') IPv4/TCP packet that keep both checksums

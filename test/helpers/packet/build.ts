@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
-import { fillIpv4Checksum, fillTcpChecksum } from './checksum.js';
-import { optionSpecLength, writeTcpOptions, type OptionSpec } from './options.js';
-import { TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN } from './tcp.js';
+import { fillIpv4Checksum, fillTcpChecksum } from '../../../src/core/packet/checksum.js';
+import { optionSpecLength, writeTcpOptions, type OptionSpec } from '../../../src/core/packet/options.js';
+import { TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/core/packet/tcp.js';
 
 /** Everything needed to build one IPv4/TCP segment (no IP options). */
 export interface SegmentSpec {
