@@ -1,8 +1,31 @@
 import { Buffer } from 'node:buffer';
 import { CaptureError, type CaptureWarning } from './errors.js';
 import { CaptureRecord } from './record.js';
-import { decodeLink, describeLinkType, isSupportedLinkType, SUPPORTED_LINK_TYPES_TEXT } from './link-types.js';
-import { MICROSECONDS, resolutionFromByte, splitTimestamp, type TsResolution } from './timestamp.js';
+import { describeLinkType, isSupportedLinkType, SUPPORTED_LINK_TYPES_TEXT } from './link-types.js';
+import {
+  BOM,
+  BOM_SWAPPED,
+  BT_EPB,
+  BT_IDB,
+  BT_OPB,
+  BT_SPB,
+  MAGIC_NS,
+  MAGIC_NS_SWAPPED,
+  MAGIC_US,
+  MAGIC_US_SWAPPED,
+  MAX_CAPLEN,
+  MAX_META_BLOCK,
+  MAX_PACKET_BLOCK,
+  PCAPNG_SHB,
+  SMALL_BLOCK,
+  fillPacketBlock,
+  fillPcapRecord,
+  parseIdb,
+  type Iface,
+} from './capture-format.js';
+import { UnitInput, be32, le32 } from './unit-input.js';
+
+export { MAX_CAPLEN } from './capture-format.js';
 
 /*
  * Incremental pcap / pcapng parser. Pure: it is pushed byte chunks of any size and yields one
@@ -14,48 +37,10 @@ import { MICROSECONDS, resolutionFromByte, splitTimestamp, type TsResolution } f
  * returns null every byte of the chunk has been consumed or copied, so the caller may reuse the
  * chunk's memory for its next read.
  *
- * pcap layout (all fields in the file's byte order):
- *   global header 24 B: magic u32 | major u16 | minor u16 | thiszone i32 | sigfigs u32 |
- *                       snaplen u32 | network u32 (low 16 bits: link type)
- *   record header 16 B: ts_sec u32 | ts_usec_or_nsec u32 | incl_len u32 | orig_len u32, then data
- * pcapng block: type u32 | total_length u32 | body | total_length u32 (length multiple of 4)
- *   SHB 0x0A0D0D0A: BOM 0x1A2B3C4D u32 (defines the section byte order) | major u16 | minor u16 |
- *                   section_length i64 | options
- *   IDB 1: linktype u16 | reserved u16 | snaplen u32 | options (if_tsresol 9, if_tsoffset 14)
- *   EPB 6: if_id u32 | ts_hi u32 | ts_lo u32 | cap_len u32 | orig_len u32 | data (pad 4) | options
- *   SPB 3: orig_len u32 | data (cap_len = min(orig_len, snaplen of IDB 0, room in block))
- *   OPB 2 (obsolete): if_id u16 | drops u16 | ts_hi | ts_lo | cap_len | orig_len | data
+ * File layouts: capture-format.ts.
  */
 
 export type CaptureFormat = 'pcap' | 'pcapng';
-
-export interface CaptureParserOptions {
-  /** Name used in errors and warnings (the io adapter passes the file path). */
-  source?: string;
-  /** Called for each warning (they are also collected in `warnings`). */
-  onWarning?: (w: CaptureWarning) => void;
-}
-
-/** Largest frame accepted: libpcap's maximum snapshot length. */
-export const MAX_CAPLEN = 262144;
-/** Largest pcapng packet block: max frame + fixed fields + room for options. */
-const MAX_PACKET_BLOCK = MAX_CAPLEN + 65536;
-/** Largest SHB/IDB we buffer to read options (anything bigger is corrupt in practice). */
-const MAX_META_BLOCK = 1 << 20;
-/** Unknown blocks up to this size are buffered whole; larger ones are streamed past. */
-const SMALL_BLOCK = 4096;
-
-const MAGIC_US = 0xa1b2c3d4;
-const MAGIC_NS = 0xa1b23c4d;
-const MAGIC_US_SWAPPED = 0xd4c3b2a1;
-const MAGIC_NS_SWAPPED = 0x4d3cb2a1;
-const PCAPNG_SHB = 0x0a0d0d0a;
-const BOM = 0x1a2b3c4d;
-const BOM_SWAPPED = 0x4d3c2b1a;
-const BT_IDB = 1;
-const BT_OPB = 2;
-const BT_SPB = 3;
-const BT_EPB = 6;
 
 const S_MAGIC = 0;
 const S_PCAP_HEADER = 1;
@@ -64,28 +49,20 @@ const S_BLOCK = 3;
 const S_SKIP = 4;
 const S_TRAILER = 5;
 
-interface Iface {
-  linkType: number;
-  supported: boolean;
-  snaplen: number;
-  ts: TsResolution;
+
+export interface CaptureParserOptions {
+  /** Name used in errors and warnings (the io adapter passes the file path). */
+  source?: string;
+  /** Called for each warning (they are also collected in `warnings`). */
+  onWarning?: (w: CaptureWarning) => void;
 }
 
-const EMPTY = Buffer.alloc(0);
-
-function le32(b: Buffer, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-}
-
-function be32(b: Buffer, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-
-export class CaptureParser {
+export class CaptureParser extends UnitInput {
   readonly source: string;
   readonly warnings: CaptureWarning[] = [];
   private readonly onWarning: ((w: CaptureWarning) => void) | undefined;
   private readonly rec = new CaptureRecord();
+  private readonly fail = (at: number, reason: string): CaptureError => this.error(at, reason);
 
   private state = S_MAGIC;
   private fmt: CaptureFormat | null = null;
@@ -99,22 +76,13 @@ export class CaptureParser {
   private packets = 0;
   private ended = false;
 
-  // Input: the current chunk, read position, and the absolute offset of the current unit.
-  private chunk: Buffer = EMPTY;
-  private pos = 0;
-  private offset = 0;
-  // Partial unit assembled across chunks.
-  private carry: Buffer = Buffer.alloc(4096);
-  private carryLen = 0;
-  // Result of ensure(): the unit's bytes start at ub[uo].
-  private ub: Buffer = EMPTY;
-  private uo = 0;
   // Skipping an unknown pcapng block: body bytes left, then its trailer.
   private skipLeft = 0;
   private skipBlockStart = 0;
   private skipBlockLen = 0;
 
   constructor(opts: CaptureParserOptions = {}) {
+    super();
     this.source = opts.source ?? '<capture>';
     this.onWarning = opts.onWarning;
   }
@@ -228,39 +196,6 @@ export class CaptureParser {
     }
   }
 
-  // ---- input management ----
-
-  /** Makes n bytes of the current unit contiguous at ub[uo]; false (bytes saved) if not there yet. */
-  private ensure(n: number): boolean {
-    if (this.carryLen === 0 && this.chunk.length - this.pos >= n) {
-      this.ub = this.chunk;
-      this.uo = this.pos;
-      return true;
-    }
-    if (this.carry.length < n) {
-      const bigger = Buffer.allocUnsafe(Math.max(n, this.carry.length * 2));
-      this.carry.copy(bigger, 0, 0, this.carryLen);
-      this.carry = bigger;
-    }
-    const take = Math.min(n - this.carryLen, this.chunk.length - this.pos);
-    if (take > 0) {
-      this.chunk.copy(this.carry, this.carryLen, this.pos, this.pos + take);
-      this.carryLen += take;
-      this.pos += take;
-    }
-    if (this.carryLen < n) return false;
-    this.ub = this.carry;
-    this.uo = 0;
-    return true;
-  }
-
-  /** Drops the current unit (n bytes, all made available by ensure(n)). */
-  private consume(n: number): void {
-    if (this.carryLen > 0) this.carryLen = 0;
-    else this.pos += n;
-    this.offset += n;
-  }
-
   private u32(b: Buffer, o: number): number {
     return this.le ? le32(b, o) : be32(b, o);
   }
@@ -332,7 +267,7 @@ export class CaptureParser {
       if (avail >= 16) {
         const capLen = this.le ? le32(c, o + 8) : be32(c, o + 8);
         if (capLen <= this.maxCaplen && avail >= 16 + capLen) {
-          this.fillPcapRecord(c, o, capLen);
+          fillPcapRecord(this.rec, c, o, capLen, this.le, this.nanos, this.pcapLinkType, ++this.packets, this.offset);
           this.pos = o + 16 + capLen;
           this.offset += 16 + capLen;
           return 1;
@@ -346,34 +281,9 @@ export class CaptureParser {
     }
     const total = 16 + capLen;
     if (!this.ensure(total)) return 0;
-    this.fillPcapRecord(this.ub, this.uo, capLen);
+    fillPcapRecord(this.rec, this.ub, this.uo, capLen, this.le, this.nanos, this.pcapLinkType, ++this.packets, this.offset);
     this.consume(total);
     return 1;
-  }
-
-  private fillPcapRecord(b: Buffer, o: number, capLen: number): void {
-    const rec = this.rec;
-    const le = this.le;
-    rec.resetView();
-    rec.index = ++this.packets;
-    const sec = le ? le32(b, o) : be32(b, o);
-    const frac = le ? le32(b, o + 4) : be32(b, o + 4);
-    rec.tsSec = sec;
-    if (this.nanos) {
-      rec.tsNsec = frac;
-      rec.tsUs = sec * 1e6 + Math.floor(frac / 1000);
-    } else {
-      rec.tsNsec = frac * 1000;
-      rec.tsUs = sec * 1e6 + frac;
-    }
-    rec.capLen = capLen;
-    rec.origLen = le ? le32(b, o + 12) : be32(b, o + 12);
-    rec.linkType = this.pcapLinkType;
-    rec.interfaceId = 0;
-    rec.fileOffset = this.offset;
-    rec.buf = b;
-    rec.dataOffset = o + 16;
-    decodeLink(this.pcapLinkType, b, o + 16, capLen, rec);
   }
 
   // ---- pcapng ----
@@ -437,7 +347,7 @@ export class CaptureParser {
         b = this.ub;
         o = this.uo;
         this.checkTrailer(b, o, start, len);
-        this.ifaces.push(this.parseIdb(b, o, len));
+        this.ifaces.push(parseIdb(b, o, len, this.le, (at, reason) => this.error(start + at, reason)));
         this.consume(len);
         return 2;
       }
@@ -493,92 +403,10 @@ export class CaptureParser {
     this.state = S_BLOCK;
     return true;
   }
-
-  private parseIdb(b: Buffer, o: number, len: number): Iface {
-    const linkType = this.u16(b, o + 8);
-    const snaplen = this.u32(b, o + 12);
-    let resByte = 6;
-    let offsetSec = 0;
-    // Options: code u16 | length u16 | value padded to 4; opt_endofopt (0) ends the list.
-    let p = o + 16;
-    const end = o + len - 4;
-    while (p + 4 <= end) {
-      const code = this.u16(b, p);
-      const olen = this.u16(b, p + 2);
-      if (code === 0) break;
-      const vend = p + 4 + olen;
-      if (vend > end) throw this.error(this.offset + (p - o), `interface option ${code} of length ${olen} runs past its block`);
-      if (code === 9 && olen >= 1) resByte = b[p + 4]!;
-      else if (code === 14 && olen >= 8) {
-        const hi = this.le ? this.u32(b, p + 8) | 0 : this.u32(b, p + 4) | 0;
-        const lo = this.le ? this.u32(b, p + 4) : this.u32(b, p + 8);
-        offsetSec = hi * 4294967296 + lo;
-      }
-      p += 4 + ((olen + 3) & ~3);
-    }
-    const ts = resByte === 6 && offsetSec === 0 ? MICROSECONDS : resolutionFromByte(resByte, offsetSec);
-    if ((resByte & 0x7f) > 63 || (!ts.base2 && ts.exponent > 18)) {
-      throw this.error(this.offset, `unsupported if_tsresol 0x${resByte.toString(16)} in interface description block`);
-    }
-    return { linkType, supported: isSupportedLinkType(linkType), snaplen, ts };
-  }
-
-  /** Fills the record from an EPB/SPB/OPB available at ub[uo, uo+len). */
+  /** Decodes an EPB/SPB/OPB available at ub[uo, uo+len) into the record. */
   private packetBlock(type: number, len: number): number {
-    const b = this.ub;
-    const o = this.uo;
-    const start = this.offset;
-    const le = this.le;
-    if ((le ? le32(b, o + len - 4) : be32(b, o + len - 4)) !== len) this.checkTrailer(b, o, start, len);
-    const rec = this.rec;
-    let ifId: number;
-    let capLen: number;
-    let origLen: number;
-    let dataAt: number;
-    let hi = 0;
-    let lo = 0;
-    if (type === BT_SPB) {
-      ifId = 0;
-      origLen = this.u32(b, o + 8);
-      dataAt = 12;
-      capLen = Math.min(origLen, len - 16);
-      const first = this.ifaces[0];
-      if (first !== undefined && first.snaplen > 0 && capLen > first.snaplen) capLen = first.snaplen;
-    } else {
-      ifId = type === BT_EPB ? (le ? le32(b, o + 8) : be32(b, o + 8)) : this.u16(b, o + 8);
-      hi = le ? le32(b, o + 12) : be32(b, o + 12);
-      lo = le ? le32(b, o + 16) : be32(b, o + 16);
-      capLen = le ? le32(b, o + 20) : be32(b, o + 20);
-      origLen = le ? le32(b, o + 24) : be32(b, o + 24);
-      dataAt = 28;
-      if (capLen > MAX_CAPLEN) throw this.error(start + 20, `impossible record length: caplen ${capLen} exceeds ${MAX_CAPLEN}`);
-      if (dataAt + capLen > len - 4) throw this.error(start + 20, `caplen ${capLen} does not fit in its ${len}-byte block`);
-    }
-    const iface = this.ifaces[ifId];
-    if (iface === undefined) {
-      throw this.error(start + 8, `packet refers to interface ${ifId} but the section (at ${this.sectionStart}) has ${this.ifaces.length} interface description block(s)`);
-    }
-    if (!iface.supported) {
-      throw this.error(start, `unsupported link type ${describeLinkType(iface.linkType)} on interface ${ifId} (supported: ${SUPPORTED_LINK_TYPES_TEXT})`);
-    }
-    rec.resetView();
-    rec.index = ++this.packets;
-    if (type === BT_SPB) {
-      // No timestamp in a simple packet block.
-      rec.tsSec = 0;
-      rec.tsNsec = 0;
-    } else {
-      splitTimestamp(hi, lo, iface.ts, rec);
-    }
-    rec.tsUs = rec.tsSec * 1e6 + Math.floor(rec.tsNsec / 1000);
-    rec.capLen = capLen;
-    rec.origLen = origLen;
-    rec.linkType = iface.linkType;
-    rec.interfaceId = ifId;
-    rec.fileOffset = start;
-    rec.buf = b;
-    rec.dataOffset = o + dataAt;
-    decodeLink(iface.linkType, b, o + dataAt, capLen, rec);
+    fillPacketBlock(this.rec, this.ub, this.uo, type, len, this.le, this.ifaces, this.packets + 1, this.offset, this.sectionStart, this.fail);
+    this.packets++;
     this.consume(len);
     return 1;
   }
