@@ -175,19 +175,10 @@ export class EndSummary implements CopierObserver {
   ) {}
 
   end(c: Copier, end: RunEnd): void {
-    const t = c.source.totals();
     const rs = c.rawSink?.stats;
     const ru = process.resourceUsage();
     const counters: ReplayCounters = {
-      packetsRead: t.packetsRead,
-      packetsUsed: t.packetsUsed,
-      nonIpv4: t.nonIpv4,
-      filteredOut: t.filteredOut,
-      notMatched: t.notMatched,
-      truncatedRecords: t.truncatedRecords,
-      runsDone: t.runsDone,
-      runs: t.runs,
-      unmatchedDestinations: t.unmatchedDestinations,
+      ...c.source.totals(),
       durationUs: end.durationUs,
       records: c.records,
       channelConnects: c.channelClient?.stats.connectsOk ?? 0,

@@ -2,25 +2,15 @@ import { OUTCOMES, type Outcome } from '../core/session/types.js';
 import type { EngineStats } from '../core/session/stats.js';
 import { ipToString } from '../core/packet/ipv4.js';
 import type { Transfer } from '../core/transfer.js';
+import type { SourceTotals } from './source/packet-source.js';
 
-/**
+/*
  * The end-of-run summary and, when nothing could be established, the likely cause. Pure text
  * from counter snapshots, so it is unit-tested without a network.
  */
-export interface ReplayCounters {
-  /** Records read from the capture file (all -T runs). */
-  packetsRead: number;
-  /** Packets that passed -F and matched a -x entry (handed to the engine). */
-  packetsUsed: number;
-  nonIpv4: number;
-  filteredOut: number;
-  notMatched: number;
-  /** Records shorter than the packet on the wire (capture snap length). */
-  truncatedRecords: number;
-  runsDone: number;
-  runs: number;
-  /** Most frequent TCP destinations of packets that matched no -x entry: ["ip:port", count]. */
-  unmatchedDestinations: [string, number][];
+
+/** The source's totals (packets read, selected, why others were not) plus the run's own. */
+export interface ReplayCounters extends Omit<SourceTotals, 'drops'> {
   durationUs: number;
   records: number;
   channelConnects: number;

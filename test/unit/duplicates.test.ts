@@ -1,8 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
-import { repoRoot } from '../helpers/paths.js';
+import { srcFiles } from '../helpers/source-files.js';
 
 // One definition per concept: a function, or an exported type, class or constant, declared in
 // two files of src/ drifts apart (as LogLevel, LOG_LEVELS and mix32 did). Re-exports
@@ -32,18 +30,8 @@ export function duplicates(files: ReadonlyMap<string, string>): Map<string, stri
   return new Map([...where].filter(([, paths]) => paths.length > 1));
 }
 
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
-    else if (p.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
-
 test('no function and no exported type, class or constant is defined in two files of src/', () => {
-  const files = new Map(walk(join(repoRoot, 'src')).map((p) => [relative(repoRoot, p).split(sep).join('/'), readFileSync(p, 'utf8')]));
+  const files = srcFiles();
   const found = duplicates(files);
   for (const [name, allowed] of PENDING) {
     assert.deepEqual(found.get(name), allowed, `${name}: expected only the pending duplicate (or remove it from PENDING once fixed)`);

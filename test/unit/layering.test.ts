@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
+import { tsFilesUnder } from '../helpers/source-files.js';
 
 // README (Layout): src/core is pure (no I/O, no clock, no timers), so it can be tested without root
 // and replayed deterministically. This test enforces the rule on the source text.
@@ -18,19 +19,9 @@ const FORBIDDEN: { pattern: RegExp; why: string }[] = [
   { pattern: /\bMath\.random\s*\(/, why: 'uses unseeded randomness' },
 ];
 
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
-    else if (p.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
-
 export function coreViolations(root: string): string[] {
   const found: string[] = [];
-  for (const file of walk(join(root, 'src', 'core'))) {
+  for (const file of tsFilesUnder(join(root, 'src', 'core'))) {
     const lines = readFileSync(file, 'utf8').split('\n');
     lines.forEach((line, i) => {
       const code = line.replace(/\/\/.*$/, '');
@@ -79,7 +70,7 @@ function coreFolder(coreDir: string, file: string): string {
 export function coreFolderEdges(root: string): Map<string, string> {
   const coreDir = join(root, 'src', 'core');
   const edges = new Map<string, string>();
-  for (const file of walk(coreDir)) {
+  for (const file of tsFilesUnder(coreDir)) {
     const from = coreFolder(coreDir, file);
     for (const spec of relativeImports(readFileSync(file, 'utf8'))) {
       const target = resolve(dirname(file), spec);

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, posix, relative, sep } from 'node:path';
-import { repoRoot } from '../helpers/paths.js';
+import { posix } from 'node:path';
+import { srcFiles } from '../helpers/source-files.js';
 
 // Every module under src/ must be used by the programs: code only tests or benchmarks use
 // belongs in test/helpers, where it cannot drift from the product unnoticed. Imports through
@@ -102,18 +101,8 @@ export function reachable(files: ReadonlyMap<string, string>, entries: readonly 
   return reached;
 }
 
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
-    else if (p.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
-
 test('every module under src/ is used by tcpcopy or intercept (test-only code lives in test/helpers)', () => {
-  const files = new Map(walk(join(repoRoot, 'src')).map((p) => [relative(repoRoot, p).split(sep).join('/'), readFileSync(p, 'utf8')]));
+  const files = srcFiles();
   const used = reachable(files, ENTRIES);
   const unused = [...files.keys()].filter((p) => !used.has(p) && !p.endsWith('/index.ts') && !KEEP.has(p));
   assert.deepEqual(unused, []);

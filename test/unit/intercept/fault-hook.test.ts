@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { distDir, repoRoot } from '../../helpers/paths.js';
+import { tsFilesUnder } from '../../helpers/source-files.js';
 
 // The crash clean-up test injects its fault through test/helpers/intercept-fault.ts; the
 // programs themselves must not read a test switch from the environment.
@@ -23,19 +24,9 @@ export function envNames(text: string): string[] {
   return [...names];
 }
 
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
-    else if (p.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
-
 test('src/ reads no test-only environment variable', () => {
   const found: string[] = [];
-  for (const file of walk(join(repoRoot, 'src'))) {
+  for (const file of tsFilesUnder(join(repoRoot, 'src'))) {
     for (const name of envNames(readFileSync(file, 'utf8'))) if (!ALLOWED.has(name)) found.push(`${relative(repoRoot, file)}: ${name}`);
   }
   assert.deepEqual(found, []);
