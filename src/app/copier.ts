@@ -261,6 +261,7 @@ export class Copier implements EngineSink, PacketConsumer {
     this.serviceRuns++;
     const now = nowUs();
     const engine = this.engine;
+    engine.flushAcks(now);
     if (engine.nextDeadline() <= now) engine.onTimer(now);
     this.feedNow = now;
     const source = this.o.source;

@@ -38,6 +38,8 @@ export class EngineContext {
   /** -f's random part, and the key of IP IDs. */
   readonly shiftR: number;
   readonly ipIdKey: number;
+  /** Sessions with response data not ACKed yet, for flushAcks at the end of the turn. */
+  readonly ackQueue: Session[] = [];
   /** Connections whose sessions all ended, in linger order (expired from lingerHead). */
   lingerFifo: OnlineConn[] = [];
   lingerHead = 0;

@@ -2,7 +2,7 @@ import type { Buffer } from 'node:buffer';
 import { onCaptured } from './capture.js';
 import { EngineContext } from './context.js';
 import { closeAll } from './lifecycle.js';
-import { onResponse } from './responses.js';
+import { flushAcks, onResponse } from './responses.js';
 import type { EngineStats } from './stats.js';
 import { onTimer } from './timers.js';
 import type { EngineConfig, EngineSink, Outcome, SessionInfo } from './types.js';
@@ -21,6 +21,7 @@ export { clockIsn } from './lifecycle.js';
  *    capture timestamp (defaults to nowUs), used for think time; transferIdx is the -x entry the
  *    source already matched (default −1: the engine matches it).
  *  - onResponse(rec, off, nowUs, recLen): one 64/192-byte interceptor record.
+ *  - flushAcks(nowUs): after the records of an I/O turn (else a timer ACKs them a little later).
  *  - onTimer(nowUs): call at (or after) nextDeadline().
  * nowUs should be a wall-clock time (µs since the epoch): ISNs and TS values derive from it, so
  * they keep rising across runs and a new incarnation beats the target's TIME_WAIT.
@@ -68,6 +69,11 @@ export class SessionEngine {
    */
   onResponse(rec: Buffer, off: number, nowUs: number, recLen = 64): void {
     onResponse(this.e, rec, off, nowUs, recLen);
+  }
+
+  /** After the records of one I/O turn: ACK the response data they brought (one ACK per session). */
+  flushAcks(nowUs: number): void {
+    if (this.e.ackQueue.length > 0) flushAcks(this.e, nowUs);
   }
 
   onTimer(nowUs: number): void {

@@ -161,7 +161,12 @@ function onEstablishedRecord(
       s.lastRespAt = nowUs;
       s.respPush = (flags & TCP_PSH) !== 0;
       if ((flags & TCP_PSH) !== 0 || seqDiff(s.rcvNxt, s.rcvAcked) >= 2 * s.ourMss) ackNow = true;
-      else if (s.delAckAt === Infinity) s.delAckAt = nowUs + e.cfg.delayedAckUs;
+      else if (s.delAckAt === Infinity) {
+        // Not worth an ACK of its own yet: one ACK at the end of this turn covers every record
+        // the turn brings (flushAcks); the timer only backs that up for callers that never flush.
+        s.delAckAt = nowUs + e.cfg.delayedAckUs;
+        e.ackQueue.push(s);
+      }
     }
   } else if (payLen > 0) {
     ackNow = true; // duplicate data: the target did not see our ACK
@@ -236,4 +241,20 @@ function onAckAdvance(e: EngineContext, s: Session, ack: number, nowUs: number):
 function seqInWindow(seq: number, rcvNxt: number): boolean {
   const d = seqDiff(seq, rcvNxt);
   return d >= -1 && d < 1 << 30;
+}
+
+/**
+ * End of an I/O turn: ACK every session that got response data in it and has not ACKed it yet
+ * (the caller runs this after handing over the turn's records), so a response is acknowledged
+ * within the turn that brought it rather than a timer later.
+ */
+export function flushAcks(e: EngineContext, nowUs: number): void {
+  const q = e.ackQueue;
+  for (let i = 0; i < q.length; i++) {
+    const s = q[i] as Session;
+    if (s.phase === 'closed' || s.delAckAt === Infinity) continue;
+    e.tx.sendAck(s, nowUs);
+    e.reschedule(s, nowUs);
+  }
+  q.length = 0;
 }
