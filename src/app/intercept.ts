@@ -8,7 +8,9 @@ import { FlushScheduler } from './intercept-flush.js';
 import { NfqueueRules, nfqueueRuleCommand, queueHasRule } from '../io/iptables.js';
 import { Logger } from '../io/logger.js';
 import { NfqueueTap, readKernelQueueStats } from '../io/nfqueue-tap.js';
-import { INTERCEPT_METRICS, startMetricsServer, type MetricsServer } from '../io/metrics.js';
+// Types only: the metrics module (node:http + prom-client: start-up CPU and several MB of
+// memory) is loaded when --metrics-port asks for it.
+import type { MetricsServer } from '../io/metrics.js';
 
 /** Netlink receive buffer asked for, as stock (16 MiB). */
 const RCVBUF_BYTES = 16 * 1024 * 1024;
@@ -192,6 +194,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
       (err) => log.error(`internal error handling a queued packet (verdict DROP): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
     );
     if (opts.metrics !== undefined && opts.metrics !== null) {
+      const { INTERCEPT_METRICS, startMetricsServer } = await import('../io/metrics.js');
       metrics = await startMetricsServer({
         prefix: INTERCEPT_METRICS.prefix,
         port: opts.metrics.port,
