@@ -200,7 +200,7 @@ function captureData(e: EngineContext, conn: OnlineConn, pkt: Buffer, seq: numbe
     // Capture gap: keep it aside until the missing bytes show up (a captured retransmission).
     st.captureGaps++;
     const copy = Buffer.from(pkt.subarray(off, off + payLen));
-    const sg = new Seg(seq, payLen, copy, onesSum(copy, 0, payLen), ack, think, tos);
+    const sg = new Seg(seq, payLen, copy, 0, onesSum(copy, 0, payLen), ack, think, tos);
     if (conn.ooo.length === 0) conn.ooo = [];
     insertSorted(conn.ooo, sg);
     if (conn.gapSinceUs < 0) {
@@ -216,8 +216,8 @@ function captureData(e: EngineContext, conn: OnlineConn, pkt: Buffer, seq: numbe
   const trim = seqDiff(conn.capNxt, seq);
   let sg: Seg;
   if (trim === 0) {
-    const copy = Buffer.allocUnsafe(payLen);
-    pkt.copy(copy, 0, off, off + payLen);
+    const copy = e.arena.copy(pkt, off, payLen);
+    const at = e.arena.lastOffset;
     let psum: number;
     if (e.cfg.checksum === 'incremental' && conn.capturedCsumValid !== 0) {
       // Valid captured checksum ⇒ pseudo + header + payload ≡ 0, so the payload's sum is the
@@ -230,7 +230,7 @@ function captureData(e: EngineContext, conn: OnlineConn, pkt: Buffer, seq: numbe
       if (conn.capturedCsumValid < 0) {
         // First data of the connection: check once that the capture's checksums are real
         // (captures of locally sent packets carry offload placeholders); if not, re-sum.
-        const full = onesSum(copy, 0, payLen);
+        const full = onesSum(copy, at, payLen);
         conn.capturedCsumValid = full % 0xffff === psum % 0xffff ? 1 : 0;
         if (conn.capturedCsumValid === 0) {
           st.capturedBadChecksumConns++;
@@ -238,12 +238,14 @@ function captureData(e: EngineContext, conn: OnlineConn, pkt: Buffer, seq: numbe
         }
       }
     } else {
-      psum = onesSum(copy, 0, payLen);
+      psum = onesSum(copy, at, payLen);
     }
-    sg = new Seg(seq, payLen, copy, psum, ack, think, tos);
+    sg = new Seg(seq, payLen, copy, at, psum, ack, think, tos);
   } else {
-    const copy = Buffer.from(pkt.subarray(off + trim, off + payLen));
-    sg = new Seg(conn.capNxt, payLen - trim, copy, onesSum(copy, 0, copy.length), ack, think, tos);
+    const n = payLen - trim;
+    const copy = e.arena.copy(pkt, off + trim, n);
+    const at = e.arena.lastOffset;
+    sg = new Seg(conn.capNxt, n, copy, at, onesSum(copy, at, n), ack, think, tos);
   }
   deliver(e, conn, sg, nowUs);
   // Drain captured segments that now continue the stream.
@@ -255,8 +257,8 @@ function captureData(e: EngineContext, conn: OnlineConn, pkt: Buffer, seq: numbe
     const t = seqDiff(conn.capNxt, o.seq);
     if (t === 0) deliver(e, conn, o, nowUs);
     else {
-      const c = o.payload.subarray(t);
-      deliver(e, conn, new Seg(conn.capNxt, c.length, c, onesSum(c, 0, c.length), o.origAck, o.thinkUs, o.tos), nowUs);
+      const n = o.len - t;
+      deliver(e, conn, new Seg(conn.capNxt, n, o.payload, o.off + t, onesSum(o.payload, o.off + t, n), o.origAck, o.thinkUs, o.tos), nowUs);
     }
   }
   if (conn.ooo.length === 0 && conn.gapSinceUs >= 0) {

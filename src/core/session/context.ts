@@ -1,6 +1,7 @@
 import { newTcpOptions } from '../packet/options.js';
 import { SegmentView } from '../packet/segment.js';
 import { newRecordFields } from '../wire/record.js';
+import { PayloadArena } from './payload-arena.js';
 import { PortAllocator } from './port-allocator.js';
 import { Prng } from './prng.js';
 import { Sender } from './sender.js';
@@ -31,6 +32,8 @@ export class EngineContext {
   readonly ports: PortAllocator;
   readonly tx: Sender;
   readonly slab = new NumSlab(1024);
+  /** Captured payloads, until acknowledged. */
+  readonly arena = new PayloadArena();
   /** Scratch views, reused for every packet and record. */
   readonly view = new SegmentView();
   readonly opts = newTcpOptions();

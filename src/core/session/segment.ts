@@ -10,8 +10,9 @@ export class Seg {
     /** Captured sequence number of the first byte. */
     readonly seq: number,
     readonly len: number,
-    /** Exactly `len` bytes, owned (copied from the capture buffer). */
+    /** The bytes are payload[off, off + len): a copy of the capture (see PayloadArena). */
     readonly payload: Buffer,
+    readonly off: number,
     /** Folded ones'-complement sum of the payload (for O(header) checksums). */
     readonly psum: number,
     /** The captured ack: online response bytes the real client had received before sending. */

@@ -38,7 +38,7 @@ export class Sender {
   sendData(s: Session, it: Seg, at: number, n: number, nowUs: number): void {
     const whole = at === 0 && n === it.len;
     const end = at + n === it.len;
-    this.emit(s, TCP_ACK | (end ? TCP_PSH : 0), s.sndNxt, it.payload, at, n, whole ? it.psum : -1, it.tos, nowUs);
+    this.emit(s, TCP_ACK | (end ? TCP_PSH : 0), s.sndNxt, it.payload, it.off + at, n, whole ? it.psum : -1, it.tos, nowUs);
     const st = this.stats;
     st.dataPacketsSent++;
     st.payloadBytesSent += n;
@@ -69,7 +69,7 @@ export class Sender {
       if (at < 0) return;
       const n = Math.min(it.len - at, this.pieceMax(s), Math.max(1, seqDiff(s.sndMax, s.sndUna)));
       const whole = at === 0 && n === it.len;
-      this.emit(s, TCP_ACK | TCP_PSH, s.sndUna, it.payload, at, n, whole ? it.psum : -1, it.tos, nowUs);
+      this.emit(s, TCP_ACK | TCP_PSH, s.sndUna, it.payload, it.off + at, n, whole ? it.psum : -1, it.tos, nowUs);
       return;
     }
   }
