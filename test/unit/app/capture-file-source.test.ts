@@ -13,6 +13,7 @@ import { fillIpv4Checksum, parseIpv4, TCP_ACK, TCP_PSH, TCP_SYN, verifyIpv4Check
 import type { Transfer } from '../../../src/core/transfer.js';
 import { PcapFileWriter } from '../../../src/io/pcap-file.js';
 import { buildSegment } from '../../helpers/packet/build.js';
+import { fixturesDir } from '../../helpers/paths.js';
 
 function ip(s: string): number {
   const v = parseIpv4(s);
@@ -540,9 +541,8 @@ test('close() during a background read: no wake, no end, no error afterwards; fe
   assert.equal(c.got.length, got);
 });
 
-// Bug: feed() lets the parser's CaptureError out (from reader.nextBuffered()), so the copier's
-// setImmediate service crashes the process instead of reporting through events.error.
-test('a corrupt record in mid-file is reported through events.error (feed does not throw)', { todo: 'feed() throws the CaptureError' }, async (t) => {
+// feed() used to let the parser's CaptureError out, which crashed the copier's event loop.
+test('a corrupt record in mid-file is reported through events.error (feed does not throw)', async (t) => {
   const dir = tmpDir(t);
   const good = join(dir, 'good.pcap');
   writeCapture(good, STANDARD);
@@ -568,4 +568,23 @@ test('a corrupt record in mid-file is reported through events.error (feed does n
   assert.equal(src.feed(START, c), 'done', 'a failed source stays failed');
   assert.equal(ev.errors.length, 1);
   assert.equal(ev.endedCalls, 0);
+});
+
+test('a pcapng file cut inside its last block: the read error goes to events.error once, never ended()', async (t) => {
+  const whole = readFileSync(join(fixturesDir, 'capture', 'eth.pcapng'));
+  const path = join(tmpDir(t), 'cut.pcapng');
+  writeFileSync(path, whole.subarray(0, whole.length - 5));
+  const { src, ev } = await openSource(path, { pacing: { fastest: true, loops: 2 } });
+  src.start(START);
+  const c = new Consumer();
+  const results = await drive(src, ev, c);
+  assert.deepEqual(results.slice(-2), ['io', 'done']);
+  assert.equal(ev.errors.length, 1);
+  assert.ok((ev.errors[0] as string).startsWith(`${path}: byte offset `), ev.errors[0]);
+  assert.match(ev.errors[0] as string, /runs past the end of the file/);
+  assert.equal(src.feed(START, c), 'done');
+  await sleep(10);
+  assert.equal(ev.errors.length, 1);
+  assert.equal(ev.endedCalls, 0, 'a failed file is not a finished one');
+  assert.equal(src.totals().runsDone, 0);
 });
