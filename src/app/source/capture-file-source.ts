@@ -45,6 +45,8 @@ export class CaptureFileSource implements PacketSource {
   private filling = false;
   private done = false;
   private closed = false;
+  /** events.error() was called: the file cannot be read on. */
+  private failed = false;
   private fileOffset = 0;
   private packetsRead = 0;
   private packetsUsed = 0;
@@ -100,11 +102,16 @@ export class CaptureFileSource implements PacketSource {
 
   feed(nowUs: number, consumer: PacketConsumer): FeedResult {
     for (let n = 0; n < BATCH; n++) {
-      if (this.done || this.closed) return 'done';
+      if (this.done || this.closed || this.failed) return 'done';
       if (!consumer.accepting) return 'paused';
       let rec = this.pending;
       if (rec === null) {
-        rec = this.reader.nextBuffered();
+        try {
+          rec = this.reader.nextBuffered();
+        } catch (err) {
+          // A corrupt record mid-file: thrown from here it would escape the copier's event loop.
+          return this.fail(err);
+        }
         if (rec === null) {
           this.startFill();
           return 'io';
@@ -202,10 +209,15 @@ export class CaptureFileSource implements PacketSource {
       },
       (err: unknown) => {
         this.filling = false;
-        if (this.closed) return;
-        this.o.events.error(err instanceof Error ? err.message : String(err));
+        if (!this.closed) this.fail(err);
       },
     );
+  }
+
+  private fail(err: unknown): 'done' {
+    this.failed = true;
+    this.o.events.error(err instanceof Error ? err.message : String(err));
+    return 'done';
   }
 
   private endOfRun(): void {

@@ -28,7 +28,7 @@ export interface PacketConsumer {
  *   wait    the next packet is not due yet (see nextReleaseUs)
  *   io      nothing buffered; events.wake() follows
  *   paused  the consumer is not accepting
- *   done    no packet will come any more (events.ended() was called)
+ *   done    no packet will come any more (events.ended(), or events.error(), was called)
  */
 export type FeedResult = 'more' | 'wait' | 'io' | 'paused' | 'done';
 

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixturesDir } from '../../helpers/paths.js';
-import { CaptureFileReader } from '../../../src/io/pcap-file.js';
+import { CaptureFileReader, PcapFileWriter } from '../../../src/io/pcap-file.js';
 import { CaptureError, type CaptureWarning } from '../../../src/core/capture/errors.js';
 
 const eth = join(fixturesDir, 'capture', 'eth.pcap');
@@ -73,4 +73,83 @@ test('leaving a for-await loop early closes the file; next() after EOF stays nul
 test('opening a missing file or a directory fails with the path in the message', () => {
   assert.throws(() => CaptureFileReader.open('/nonexistent/x.pcap'), /\/nonexistent\/x\.pcap/);
   assert.throws(() => CaptureFileReader.open(fixturesDir), /is a directory/);
+});
+
+/** index + frame bytes of every record left in the reader (sync reads). */
+function drainSync(r: CaptureFileReader): string[] {
+  const out: string[] = [];
+  for (let rec = r.nextSync(); rec !== null; rec = r.nextSync()) out.push(`${rec.index} ${Buffer.from(rec.data).toString('hex')}`);
+  return out;
+}
+
+/** The same through the async fill() loop the copier's source uses. */
+async function drainAsync(r: CaptureFileReader): Promise<string[]> {
+  const out: string[] = [];
+  for (;;) {
+    for (let rec = r.nextBuffered(); rec !== null; rec = r.nextBuffered()) out.push(`${rec.index} ${Buffer.from(rec.data).toString('hex')}`);
+    if (!(await r.fill())) return out;
+  }
+}
+
+/** A pcap of `n` raw-IPv4 records of 200 bytes each (numbered), bigger than one 4 KiB chunk. */
+function writeNumbered(path: string, n: number): void {
+  const w = new PcapFileWriter(path, { linkType: 101 });
+  for (let i = 0; i < n; i++) {
+    const pkt = Buffer.alloc(200, i & 0xff);
+    pkt[0] = 0x45;
+    pkt.writeUInt16BE(200, 2);
+    w.write(1000 + i, 0, pkt);
+  }
+  w.close();
+}
+
+test('rewindable: stays open at EOF, rewind() restarts at record 1 with the same records (same open file)', () =>
+  withTmp(async (dir) => {
+    const path = join(dir, 'many.pcap');
+    writeNumbered(path, 60);
+    const r = CaptureFileReader.open(path, { chunkSize: 4096, rewindable: true });
+    const first = drainSync(r);
+    assert.equal(first.length, 60);
+    assert.ok(first[0]!.startsWith('1 45'));
+    assert.ok(first[59]!.startsWith('60 '));
+    assert.equal(r.nextSync(), null, 'EOF stays EOF until rewind');
+    assert.equal(await r.fill(), false);
+    // The name is gone but the descriptor is not: the runs after the first read the open file.
+    unlinkSync(path);
+    r.rewind();
+    assert.equal(r.bytesRead, 0);
+    assert.deepEqual(await drainAsync(r), first);
+    r.rewind();
+    assert.deepEqual(drainSync(r), first);
+    assert.equal(r.format, 'pcap');
+    r.close();
+    assert.throws(() => r.rewind(), /cannot rewind a closed capture file/);
+  }));
+
+test('rewindable: the fixture reads the same after a rewind, with the same file offsets', () => {
+  const r = CaptureFileReader.open(eth, { rewindable: true });
+  const offsets = (): number[] => {
+    const o: number[] = [];
+    for (let rec = r.nextSync(); rec !== null; rec = r.nextSync()) o.push(rec.fileOffset);
+    return o;
+  };
+  const a = offsets();
+  assert.equal(a.length, 12);
+  assert.equal(a[0], 24);
+  r.rewind();
+  assert.deepEqual(offsets(), a);
+  r.close();
+});
+
+test('not rewindable: the reader closes itself at EOF (rewind() then throws, naming the file)', () => {
+  const r = CaptureFileReader.open(eth);
+  assert.equal(drainSync(r).length, 12);
+  assert.throws(
+    () => r.rewind(),
+    (e: unknown) => e instanceof Error && e.message === `${eth}: cannot rewind a closed capture file`,
+  );
+  assert.equal(r.nextSync(), null);
+  const s = CaptureFileReader.open(eth, { rewindable: true });
+  s.close();
+  assert.throws(() => s.rewind(), /cannot rewind a closed capture file/);
 });
