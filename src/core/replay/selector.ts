@@ -45,7 +45,8 @@ export class PacketSelector {
       return -1;
     }
     const ihl = capLen < 20 ? 0 : ((buf[ipOff] as number) & 0x0f) << 2;
-    if (ihl < 20 || buf[ipOff + 9] !== IPPROTO_TCP || capLen < ihl + 4) {
+    // A later fragment (offset ≠ 0) starts with payload, not a TCP header.
+    if (ihl < 20 || buf[ipOff + 9] !== IPPROTO_TCP || capLen < ihl + 4 || (buf.readUInt16BE(ipOff + 6) & 0x1fff) !== 0) {
       c.notMatched++;
       return -1;
     }

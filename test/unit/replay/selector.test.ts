@@ -151,3 +151,18 @@ test('at most 256 distinct destinations are remembered; known ones keep counting
   assert.ok(!names.has('10.0.0.2:1256'), 'the 257th distinct destination is not remembered');
   assert.ok(!names.has('10.0.0.3:9999'));
 });
+
+test('a later IP fragment is not replayed: its payload is no TCP header (notMatched, not remembered)', () => {
+  const sel = new PacketSelector([{ onlineIp: null, onlinePort: 80, targetIp: OTHER, targetPort: 8080 }], null);
+  const frag = tcp(SERVER, 80);
+  frag.writeUInt16BE(185, LINK + 6); // fragment offset 185 × 8 bytes, no MF
+  fillIpv4Checksum(frag, LINK);
+  assert.equal(sel.select(frag, LINK, frag.length - LINK), -1);
+  assert.deepEqual(sel.counters, { nonIpv4: 0, filteredOut: 0, notMatched: 1 });
+  assert.deepEqual(sel.unmatchedTop(5), []);
+  // The first fragment (offset 0, MF set) carries the TCP header: selected as usual.
+  const first = tcp(SERVER, 80);
+  first.writeUInt16BE(0x2000, LINK + 6);
+  fillIpv4Checksum(first, LINK);
+  assert.equal(sel.select(first, LINK, first.length - LINK), 0);
+});
