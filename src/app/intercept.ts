@@ -1,10 +1,10 @@
-import { unlinkSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Buffer } from 'node:buffer';
 import { engineOptionsFrom, type InterceptConfig } from '../core/config/intercept.js';
 import { formatStats, InterceptEngine, type InterceptSink } from '../core/intercept/index.js';
 import { ChannelServer } from '../io/channel-server.js';
 import { FlushScheduler } from './intercept-flush.js';
+import { PidFile } from './pid-file.js';
 import { NfqueueRules, nfqueueRuleCommand, queueHasRule } from '../io/iptables.js';
 import { Logger } from '../io/logger.js';
 import { NfqueueTap, readKernelQueueStats } from '../io/nfqueue-tap.js';
@@ -47,7 +47,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
   const log = new Logger({ name: 'intercept', level: cfg.logLevel, file: cfg.logFile });
   const nowUs = (): number => performance.now() * 1000;
   const rules = cfg.installRulePorts.length > 0 ? new NfqueueRules(cfg.installRulePorts, cfg.queueNum) : null;
-  let pidWritten = false;
+  let pidFile: PidFile | null = null;
   let finished = false;
   let resolveExit: (code: number) => void = () => undefined;
   const exited = new Promise<number>((r) => (resolveExit = r));
@@ -56,7 +56,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
   // Last chance (process.exit from elsewhere, or a crash path that could not await): synchronous.
   const onExit = (): void => {
     if (rules !== null && rules.active.length > 0) rules.removeSync();
-    if (pidWritten && cfg.pidFile !== null) removePidFile(cfg.pidFile);
+    pidFile?.remove();
   };
   process.on('exit', onExit);
 
@@ -108,8 +108,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
     }
     log.info(`final stats: ${stats()}`);
     tap?.close();
-    if (pidWritten && cfg.pidFile !== null) removePidFile(cfg.pidFile);
-    pidWritten = false;
+    pidFile?.remove();
     log.close();
     resolveExit(code);
   }
@@ -126,8 +125,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
       if (errors.length > 0) log.error(`could not remove the NFQUEUE rule(s): ${errors.join('; ')}`);
       else log.info('removed the NFQUEUE rule(s) after the fatal error');
     }
-    if (pidWritten && cfg.pidFile !== null) removePidFile(cfg.pidFile);
-    pidWritten = false;
+    pidFile?.remove();
     resolveExit(70);
   };
   process.on('uncaughtException', onFatal);
@@ -142,10 +140,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
   for (const w of opts.warnings) log.warn(w);
 
   try {
-    if (cfg.pidFile !== null) {
-      writeFileSync(cfg.pidFile, `${process.pid}\n`);
-      pidWritten = true;
-    }
+    if (cfg.pidFile !== null) pidFile = PidFile.write(cfg.pidFile);
     if (rules !== null) {
       const adopted = await rules.install();
       log.info(
@@ -260,12 +255,4 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
     timers.push(t);
   }
   return exited;
-}
-
-function removePidFile(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
-  }
 }

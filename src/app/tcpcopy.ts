@@ -1,10 +1,10 @@
-import { unlinkSync, writeFileSync } from 'node:fs';
 import type { TcpcopyConfig } from '../core/config/tcpcopy-cli.js';
 import { Copier } from './copier.js';
 import { CopierMetrics } from './copier-metrics.js';
 import { EndSummary, MemoryGuard, ProgressBar, SessionDebugLog, SilenceWarning, StatsLog } from './copier-observers.js';
 import { Disposers } from './disposers.js';
 import { EXIT_FAILED, EXIT_USAGE } from './exit-codes.js';
+import { PidFile } from './pid-file.js';
 import { RunLog } from './run-log.js';
 import { CaptureFileOpenError, CaptureFileSource } from './source/capture-file-source.js';
 
@@ -71,26 +71,14 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   disposers.defer('packet source', () => source.close());
 
   if (cfg.pidFile !== null) {
-    const pidFile = cfg.pidFile;
     try {
-      writeFileSync(pidFile, `${process.pid}\n`);
+      const pid = PidFile.write(cfg.pidFile);
+      disposers.defer('pid file', () => pid.remove());
     } catch (err) {
-      log.errOut(`-P ${JSON.stringify(pidFile)}: cannot write the pid file: ${(err as Error).message}`);
+      log.errOut(`-P ${JSON.stringify(cfg.pidFile)}: cannot write the pid file: ${(err as Error).message}`);
       await disposers.dispose();
       return EXIT_USAGE;
     }
-    const removePid = (): void => {
-      try {
-        unlinkSync(pidFile);
-      } catch {
-        // already gone
-      }
-    };
-    process.on('exit', removePid);
-    disposers.defer('pid file', () => {
-      process.off('exit', removePid);
-      removePid();
-    });
   }
 
   copier = new Copier({ config: cfg, log, source, disposers });
