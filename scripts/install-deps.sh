@@ -5,8 +5,15 @@ set -euo pipefail
 
 need_pkgs=(build-essential python3 pkg-config libpcap-dev libnetfilter-queue-dev iptables iproute2
   tcpdump nginx-light redis-server redis-tools curl procps kmod util-linux libcap2-bin ethtool)
-# systemd only for `systemd-analyze verify` of our units in the tests.
-[[ "${1:-}" == "--with-test-tools" ]] && need_pkgs+=(systemd)
+for arg in "$@"; do
+  case "$arg" in
+    # systemd only for `systemd-analyze verify` of our units in the tests.
+    --with-test-tools) need_pkgs+=(systemd) ;;
+    # wrk measures the target's own ceiling in scripts/bench/replay.ts.
+    --with-bench-tools) need_pkgs+=(wrk) ;;
+    *) echo "install-deps: unknown option $arg (--with-test-tools, --with-bench-tools)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${need_pkgs[@]}"; do

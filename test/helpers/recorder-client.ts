@@ -5,6 +5,7 @@
 // concurrency, per-connection idle timeout and an overall deadline keep it finite.
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { prng, randInt } from './prng.js';
 
 export interface ClientPlan {
   runId: string;
@@ -18,6 +19,12 @@ export interface ClientPlan {
     /** Every n-th request is a POST with a body of postBytes (0 = never). */
     postEvery: number;
     postBytes: number;
+    /**
+     * When non-empty, every request GETs a static file `sizedPath(size)` (plus a unique query)
+     * whose size is picked from this list by a fixed-seed PRNG in request order, so a plan always
+     * makes the same requests; nginx must serve writeSizedFiles() (recorder.ts)'s directory as its root.
+     */
+    bodySizes?: number[];
   };
   redis?: {
     port: number;
@@ -39,6 +46,29 @@ export interface ClientPlan {
 }
 
 export type ConnKind = 'http' | 'redis' | 'greeting';
+
+/** URL path of the static file of `size` bytes (relative to the nginx root: `s/<size>.txt`). */
+export function sizedPath(size: number): string {
+  return `/s/${size}.txt`;
+}
+
+/** The content of that file: printable and deterministic, so the client can check every byte. */
+export function sizedBody(size: number): string {
+  const line = 'tcpcopy-ts sized response 0123456789 abcdefghijklmnopqrstuvwxyz\n';
+  return line.repeat(Math.ceil(size / line.length)).slice(0, Math.max(0, size - 1)) + (size > 0 ? '\n' : '');
+}
+
+/** Seed of the file-size choice: fixed, so the same plan always asks for the same files. */
+export const BODY_SIZE_SEED = 0x51e5;
+
+/**
+ * The file size of each of `count` requests, in request order: uniform over `sizes` (a
+ * log-spaced list gives a log-uniform spread of response sizes).
+ */
+export function pickBodySizes(sizes: readonly number[], count: number): number[] {
+  const rand = prng(BODY_SIZE_SEED);
+  return Array.from({ length: count }, () => sizes[randInt(rand, sizes.length)] as number);
+}
 
 /**
  * How a connection ends: 'client-close' (client FINs after the last answer), 'server-close'
@@ -91,6 +121,10 @@ export function planJobs(plan: ClientPlan): Job[] {
   let req = 0;
   if (plan.http) {
     const h = plan.http;
+    const sizes = h.bodySizes ?? [];
+    // A POST to a static file gets 405, so sized plans are GET-only.
+    if (sizes.length > 0 && h.postEvery > 0) throw new Error('http.bodySizes and http.postEvery cannot be combined');
+    const sizeRand = prng(BODY_SIZE_SEED);
     const q: Job[] = [];
     for (let c = 0; c < h.connections; c++) {
       const n = h.requestsPerConn[c % h.requestsPerConn.length] ?? 1;
@@ -98,7 +132,8 @@ export function planJobs(plan: ClientPlan): Job[] {
       const extra: string[] = [];
       for (let i = 0; i < n; i++) {
         req++;
-        items.push(`/r/${plan.runId}/${req}`);
+        // Same draws as pickBodySizes(), one per request in order.
+        items.push(sizes.length > 0 ? `${sizedPath(sizes[randInt(sizeRand, sizes.length)] as number)}?r=${plan.runId}-${req}` : `/r/${plan.runId}/${req}`);
         extra.push(h.postEvery > 0 && req % h.postEvery === 0 ? 'POST' : 'GET');
       }
       q.push({ index: 0, kind: 'http', localAddress: '', close: c % 2 === 0 ? 'server-close' : 'client-close', pipelined: false, items, extra });
@@ -303,6 +338,22 @@ async function runJob(plan: ClientPlan, job: Job, t0: number): Promise<ConnTruth
   return truth;
 }
 
+/** Expected bodies of sized files, built once per size (a 32 KB string compare is a memcmp). */
+const sizedBodies = new Map<number, string>();
+
+/** The body a request for `path` must get: its sized file, or nginx's `ok <path>` answer. */
+function expectedBody(path: string): string {
+  const m = /^\/s\/(\d+)\.txt\?/.exec(path);
+  if (m === null) return `ok ${path}\n`;
+  const size = Number(m[1]);
+  let body = sizedBodies.get(size);
+  if (body === undefined) {
+    body = sizedBody(size);
+    sizedBodies.set(size, body);
+  }
+  return body;
+}
+
 async function runHttp(plan: ClientPlan, job: Job, conn: Conn, truth: ConnTruth): Promise<void> {
   const postBytes = plan.http?.postBytes ?? 0;
   for (let i = 0; i < job.items.length; i++) {
@@ -314,7 +365,7 @@ async function runHttp(plan: ClientPlan, job: Job, conn: Conn, truth: ConnTruth)
     const bodyHdr = method === 'POST' ? `Content-Type: text/plain\r\nContent-Length: ${body.length}\r\n` : '';
     conn.write(`${method} ${path} HTTP/1.1\r\nHost: ${plan.serverIp}\r\nUser-Agent: tcpcopy-ts-recorder\r\n${bodyHdr}${closeHdr}\r\n${body}`);
     const res = await conn.read(parseHttpResponse);
-    if (res.status !== 200 || res.body !== `ok ${path}\n`) {
+    if (res.status !== 200 || res.body !== expectedBody(path)) {
       throw new Error(`unexpected answer to ${method} ${path}: ${res.status} ${JSON.stringify(res.body.slice(0, 80))}`);
     }
     truth.answered++;

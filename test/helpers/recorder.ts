@@ -4,10 +4,11 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Lab } from './lab.js';
 import { recordingPair, type RecordingPair } from './lab.js';
 import { startNginx, startRedis, startGreetingServer, startTcpdump, tcpdumpDropped, type Nginx, type Redis, type GreetingServer } from './servers.js';
-import type { ClientPlan, ClientTruth } from './recorder-client.js';
+import { sizedBody, sizedPath, type ClientPlan, type ClientTruth } from './recorder-client.js';
 
 export type { ClientTruth, ConnTruth, ConnKind, CloseMode } from './recorder-client.js';
 
@@ -26,6 +27,11 @@ export interface RecordOptions {
     postEvery?: number;
     postBytes?: number;
     port?: number;
+    /**
+     * Response sizes in bytes: nginx then serves static files of these sizes (a directory made
+     * here, `Recording.httpRoot`) and each request GETs one, picked deterministically.
+     */
+    bodySizes?: number[];
   };
   redis?: {
     connections: number;
@@ -50,6 +56,11 @@ export interface RecordOptions {
   runId?: string;
   /** Where the capture goes. Default <lab tmp>/record-<runId>.pcap (deleted with the lab). */
   pcap?: string;
+  /**
+   * The capture's snap length. Default 65535; in immediate mode every ring frame is sized for it,
+   * so busy recordings (tens of thousands of packets/s) need a smaller one to stay lossless.
+   */
+  snaplen?: number;
 }
 
 export interface Recording {
@@ -59,6 +70,8 @@ export interface Recording {
   filter: string;
   pair: RecordingPair;
   nginx?: Nginx;
+  /** The nginx root of `http.bodySizes` recordings, for a replay target serving the same files. */
+  httpRoot?: string;
   redis?: Redis;
   greeting?: GreetingServer;
   truth: ClientTruth;
@@ -68,6 +81,13 @@ export interface Recording {
 }
 
 const clientScript = fileURLToPath(new URL('./recorder-client.js', import.meta.url));
+
+/** Writes the static files of `sizes` under `root` (see sizedPath/sizedBody); returns `root`. */
+export function writeSizedFiles(root: string, sizes: readonly number[]): string {
+  mkdirSync(join(root, 's'), { recursive: true });
+  for (const size of new Set(sizes)) writeFileSync(join(root, sizedPath(size)), sizedBody(size), 'latin1');
+  return root;
+}
 
 export async function record(lab: Lab, opts: RecordOptions = {}): Promise<Recording> {
   const useDefaults = !opts.http && !opts.redis && !opts.greeting;
@@ -83,7 +103,9 @@ export async function record(lab: Lab, opts: RecordOptions = {}): Promise<Record
   const rec: Partial<Recording> = {};
   const ports: number[] = [];
   if (http) {
-    rec.nginx = await startNginx(lab, pair.server, { port: httpPort, bind: pair.serverIp });
+    const sizes = http.bodySizes ?? [];
+    if (sizes.length > 0) rec.httpRoot = writeSizedFiles(lab.mkdir('www'), sizes);
+    rec.nginx = await startNginx(lab, pair.server, { port: httpPort, bind: pair.serverIp, root: rec.httpRoot });
     ports.push(httpPort);
   }
   if (redis) {
@@ -96,7 +118,7 @@ export async function record(lab: Lab, opts: RecordOptions = {}): Promise<Record
   }
   const filter = `tcp and (${ports.map((p) => `port ${p}`).join(' or ')})`;
   const pcap = opts.pcap ?? join(lab.tmpDir, `record-${runId}.pcap`);
-  const dump = await startTcpdump(lab, pair.server, pair.serverIf, filter, pcap);
+  const dump = await startTcpdump(lab, pair.server, pair.serverIf, filter, pcap, { snaplen: opts.snaplen });
 
   const plan: ClientPlan = {
     runId,
@@ -114,6 +136,7 @@ export async function record(lab: Lab, opts: RecordOptions = {}): Promise<Record
       requestsPerConn: http.requestsPerConn ?? [1, 3, 5],
       postEvery: http.postEvery ?? 0,
       postBytes: http.postBytes ?? 3000,
+      bodySizes: http.bodySizes,
     };
   }
   if (redis) {
@@ -123,7 +146,9 @@ export async function record(lab: Lab, opts: RecordOptions = {}): Promise<Record
     plan.greeting = { port: greetPort, connections: greeting.connections, linesPerConn: greeting.linesPerConn ?? 3 };
   }
 
-  const client = lab.spawn(pair.client, process.execPath, [clientScript], { input: JSON.stringify(plan) });
+  // The truth line grows with the plan (~10 MB for 78,000 requests): keep all of it, not the
+  // default 4 MiB tail.
+  const client = lab.spawn(pair.client, process.execPath, [clientScript], { input: JSON.stringify(plan), captureLimit: 256 * 1024 * 1024 });
   // The client bounds itself (deadline + idle timeouts); this is the backstop.
   const hardLimit = plan.deadlineMs + plan.idleTimeoutMs * 4 + 10_000;
   let timer: NodeJS.Timeout | undefined;

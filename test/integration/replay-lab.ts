@@ -119,12 +119,14 @@ export async function recordLossless(lab: Lab, opts: RecordOptions & { aliases: 
   const pair = await recordingPair(lab, { aliases: opts.aliases, offload: opts.offload ?? false });
   const ports = [opts.http ? (opts.http.port ?? 80) : 0, opts.redis ? (opts.redis.port ?? 6379) : 0, opts.greeting ? (opts.greeting.port ?? 2525) : 0].filter((p) => p > 0);
   const file = join(lab.tmpDir, `replay-capture-${Date.now()}.pcap`);
+  const snaplen = opts.offload === true ? 65535 : 4096;
   const dump = lab.spawn(pair.server, 'tcpdump', [
-    '-i', pair.serverIf, '-n', '-U', '--immediate-mode', '-B', '131072', '-s', opts.offload === true ? '65535' : '4096', '-Z', 'root', '-w', file,
+    '-i', pair.serverIf, '-n', '-U', '--immediate-mode', '-B', '131072', '-s', String(snaplen), '-Z', 'root', '-w', file,
     `tcp and (${ports.map((p) => `port ${p}`).join(' or ')})`,
   ]);
   await dump.waitFor(/listening on/, 'stderr', 10_000);
-  const rec = await record(lab, { ...opts, pair });
+  // record()'s own capture fails the recording on drops too, so it gets the same snap length.
+  const rec = await record(lab, { snaplen, ...opts, pair });
   await new Promise((r) => setTimeout(r, 200));
   await dump.stop('SIGINT', 5000);
   const dropped = Number(/(\d+) packets? dropped by kernel/.exec(dump.stderr)?.[1] ?? NaN);
