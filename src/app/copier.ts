@@ -327,6 +327,11 @@ export class Copier implements EngineSink, PacketConsumer {
       `event loop: ${this.timerFires} timer wake-ups, ${this.serviceRuns} service runs, ${this.channel?.stats.reads ?? 0} channel reads ` +
         `(${this.records} records), ${sink?.stats.sent ?? 0} packets sent`,
     );
+    const mem = process.memoryUsage();
+    const mb = (n: number): number => Math.round(n / 1048576);
+    this.o.log.info(
+      `memory at the end: rss ${mb(mem.rss)} MB, heap ${mb(mem.heapUsed)} of ${mb(mem.heapTotal)} MB, external ${mb(mem.external)} MB (array buffers ${mb(mem.arrayBuffers)} MB)`,
+    );
     const end: RunEnd = { code, stoppedBy, durationUs: nowUs() - this.startUs };
     for (const ob of this.observers) ob.end?.(this, end);
     await this.o.disposers.dispose((name, err) => this.o.log.warn(`clean-up of ${name} failed: ${(err as Error).message}`));
