@@ -150,7 +150,8 @@ export class Copier implements EngineSink, PacketConsumer {
       fallbackReason = opened.fallbackReason;
     } catch (err) {
       const known = err instanceof RawSinkError || err instanceof NativeAddonError;
-      return this.failStart(known ? `--raw-backend ${cfg.rawBackend}: ${err.message}` : `cannot open the raw socket: ${(err as Error).message}`);
+      const flag = cfg.rawBackend === 'auto' ? '' : `--raw-backend ${cfg.rawBackend}: `;
+      return this.failStart(known ? `${flag}${err.message}` : `cannot open the raw socket: ${(err as Error).message}`);
     }
     const sink = this.sink;
     d.defer('raw socket', () => sink.close());
@@ -331,9 +332,11 @@ export class Copier implements EngineSink, PacketConsumer {
     if (engine.activeSessions > 0) engine.closeAll(nowUs(), 'idle-timeout');
     const sink = this.sink;
     if (sink !== null) await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 1000))]);
+    const ss = sink?.stats;
     this.o.log.info(
       `event loop: ${this.timerFires} timer wake-ups, ${this.serviceRuns} service runs, ${this.channel?.stats.reads ?? 0} channel reads ` +
-        `(${this.records} records), ${sink?.stats.sent ?? 0} packets sent`,
+        `(${this.records} records), ${ss?.sent ?? 0} packets sent` +
+        (sink === null || ss === undefined ? '' : ` (${sink.backend}: ${ss.batches} batches, ${ss.crossings} JS→native calls)`),
     );
     const end: RunEnd = { code, stoppedBy, durationUs: nowUs() - this.startUs };
     for (const ob of this.observers) ob.end?.(this, end);

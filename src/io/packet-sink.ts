@@ -6,8 +6,8 @@ import type { Buffer } from 'node:buffer';
  * wire. Two implementations share this surface so the copier does not care which one runs:
  *
  * - 'sendmmsg' (src/io/raw-batch-sink.ts): the project's addon (src/native/rawsend). send() copies
- *   the packet into a batch slab; the batch goes out with one sendmmsg at the end of the event
- *   loop turn or when full.
+ *   the packet into a batch slab; the batch goes out with one sendmmsg when the current turn of
+ *   JS ends (a microtask) or when full.
  * - 'raw-socket' (src/io/raw-sink.ts): the `raw-socket` npm package, one sendto per packet; the
  *   fallback when the addon is not built.
  *
