@@ -91,6 +91,9 @@ export interface BatchSinkStats extends PacketSinkStats {
    */
   errQueue: number;
   errQueueBy: Record<string, number>;
+  /** Wake-ups of the addon's watcher, and those for an error-queue entry (POLLERR). */
+  pollWakeups: number;
+  pollErrors: number;
 }
 
 const MAX_IPV4 = 65535;
@@ -141,7 +144,7 @@ export class RawBatchSink extends EventEmitter<PacketSinkEvents> implements Pack
   /** SO_SNDBUF as the kernel set it. */
   readonly sndbuf: number;
   private readonly retryMs: number;
-  private readonly s: BatchSinkStats = { ...emptyStats(), sendCalls: 0, errQueue: 0, errQueueBy: {} };
+  private readonly s: BatchSinkStats = { ...emptyStats(), sendCalls: 0, errQueue: 0, errQueueBy: {}, pollWakeups: 0, pollErrors: 0 };
   private readonly sender: RawSendNative;
   private closed = false;
   // FIFO of batches: [0] is sent from, the last one is filled.
@@ -156,6 +159,7 @@ export class RawBatchSink extends EventEmitter<PacketSinkEvents> implements Pack
   private retryTimer: NodeJS.Timeout | null = null;
   /** A turn-end flush is queued (flushNow clears it, which cancels that microtask). */
   private flushQueued = false;
+  private flushing = false;
   private flushWaiters: (() => void)[] = [];
   // Views of the caller's buffer by (offset, length): the engine sends from one scratch buffer.
   private viewBuf: Buffer | null = null;
@@ -209,6 +213,8 @@ export class RawBatchSink extends EventEmitter<PacketSinkEvents> implements Pack
     const c = this.sender.stats();
     this.s.sendCalls = c.sendCalls;
     this.s.errQueue = c.errQueue;
+    this.s.pollWakeups = c.wakeups;
+    this.s.pollErrors = c.pollErrors;
     const by: Record<string, number> = {};
     for (const [k, v] of Object.entries(c.errQueueByErrno)) by[errnoName(Number(k))] = v;
     this.s.errQueueBy = by;
@@ -252,8 +258,12 @@ export class RawBatchSink extends EventEmitter<PacketSinkEvents> implements Pack
       if (this.pending >= this.highWater) this.needDrain = true;
       return 'queued';
     }
-    if (b.n - b.head >= this.batchSize) this.flushNow();
-    else if (!this.flushQueued) {
+    if (b.n - b.head >= this.batchSize) {
+      this.flushNow();
+      // Still here after a push-back (it was the batch's last packet) or refused by a failure.
+      return this.closed ? 'refused' : this.wait === 'none' ? 'sent' : 'queued';
+    }
+    if (!this.flushQueued) {
       this.flushQueued = true;
       // A reaction on a settled promise: the cheapest microtask (queueMicrotask makes an
       // AsyncResource per call, ~3× the cost). A throw in there is an unhandled rejection.
@@ -311,24 +321,35 @@ export class RawBatchSink extends EventEmitter<PacketSinkEvents> implements Pack
   /** Hands every waiting batch to the kernel, one call each, until done or pushed back. */
   private flushNow(): void {
     this.flushQueued = false;
-    while (!this.closed && this.wait === 'none' && this.batches.length > 0) {
-      const b = this.batches[0] as Batch;
-      const count = b.n - b.head;
-      if (count > 0) {
-        if (b.head === 0) this.s.batches++;
+    // A 'refused' listener may send or close from inside the loop: the outer loop then carries
+    // on with whatever was appended (re-checked below), so nothing is sent twice.
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (!this.closed && this.wait === 'none' && this.batches.length > 0) {
+        const b = this.batches[0] as Batch;
+        const from = b.head;
+        const count = b.n - from;
+        if (count === 0) {
+          this.batches.shift();
+          b.n = b.used = b.head = 0;
+          if (this.spare.length < SPARE_BATCHES) this.spare.push(b);
+          continue;
+        }
+        if (from === 0) this.s.batches++;
         this.s.crossings++;
-        const handled = this.sender.sendBatch(b.slab, b.offsets, b.lengths, b.dsts, b.errs, b.head, count);
-        this.account(b, b.head, handled);
-        b.head += handled;
+        const handled = this.sender.sendBatch(b.slab, b.offsets, b.lengths, b.dsts, b.errs, from, count);
+        b.head = from + handled;
         this.pending -= handled;
+        this.account(b, from, handled);
+        if (this.closed) break;
         if (handled < count) {
-          this.pushedBack(b.errs[b.head] ?? 0);
+          this.pushedBack(b.errs[from + handled] ?? 0);
           break;
         }
       }
-      this.batches.shift();
-      b.n = b.used = b.head = 0;
-      if (this.spare.length < SPARE_BATCHES) this.spare.push(b);
+    } finally {
+      this.flushing = false;
     }
     if (this.pending === 0) {
       this.episode = false;

@@ -245,10 +245,12 @@ if (process.env.RAW_BATCH_CHILD !== undefined) {
     assert.equal(rep.stats.sent, 70 + 10);
     assert.equal(await count(), 80, 'the packets that were not refused, and the 10 sent after the refusals');
     assert.ok((rep.stats.errQueueBy.EMSGSIZE ?? 0) >= 10, `error queue: ${JSON.stringify(rep.stats)}`);
+    // The watcher woke for the entries (POLLERR) and read them all at once: no wake-up per entry, no spinning.
+    assert.ok(rep.stats.pollErrors >= 1 && rep.stats.pollWakeups <= 5, `watcher: ${rep.stats.pollWakeups} wake-ups, ${rep.stats.pollErrors} for errors`);
     assert.equal(rep.stats.batches, 2);
     assert.ok(rep.stats.sendCalls > rep.stats.batches, 'sendmmsg asked again from each refused packet');
     assert.equal(rep.stats.crossings, 2, 'but still one JS→native call per batch');
-    t.diagnostic(`sendmmsg calls ${rep.stats.sendCalls}, error queue ${JSON.stringify(rep.stats.errQueueBy)}`);
+    t.diagnostic(`sendmmsg calls ${rep.stats.sendCalls}, error queue ${JSON.stringify(rep.stats.errQueueBy)}, watcher wake-ups ${rep.stats.pollWakeups}`);
   });
 
   test("back-pressure: slow device, tiny send buffer: EAGAIN, 'drain', everything delivered, and no spinning while waiting", { skip, timeout: 90_000 }, async (t) => {
@@ -276,7 +278,7 @@ if (process.env.RAW_BATCH_CHILD !== undefined) {
     assert.ok(rep.stats.sendCalls <= 3 * N, `${rep.stats.sendCalls} sendmmsg calls for ${N} packets`);
     t.diagnostic(
       `${N} packets in ${rep.elapsedMs.toFixed(0)} ms, CPU ${(rep.cpuUs / 1000).toFixed(0)} ms (${(share * 100).toFixed(1)} %); ` +
-        `eagain ${rep.stats.eagain}, drains ${rep.stats.drains}, sendmmsg ${rep.stats.sendCalls}, crossings ${rep.stats.crossings}`,
+        `eagain ${rep.stats.eagain}, drains ${rep.stats.drains}, sendmmsg ${rep.stats.sendCalls}, crossings ${rep.stats.crossings}, watcher wake-ups ${rep.stats.pollWakeups}`,
     );
   });
 
