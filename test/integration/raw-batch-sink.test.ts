@@ -10,6 +10,7 @@
 //      delivered — and the process sleeps while it waits (CPU far below wall time: no spinning).
 //   4. close() while waiting for writability releases the watcher (the process ends on its own),
 //      and an idle sink never keeps the process alive.
+//   5. tcpcopy logs the backend it runs on; --raw-backend picks one.
 // The sender runs inside the copier namespace: this file re-runs itself as a child there
 // (RAW_BATCH_CHILD holds the job), since a Node process cannot switch namespaces.
 import { test } from 'node:test';
@@ -24,6 +25,7 @@ import { RawBatchSink, type BatchSinkStats, type RawSendModule } from '../../src
 import { loadAddon } from '../../src/io/native.js';
 import { parseIpv4, TCP_SYN } from '../../src/core/packet/index.js';
 import { writeSegment } from '../helpers/packet/build.js';
+import { cliPath, fixturesDir } from '../helpers/paths.js';
 
 type Kind = 'order' | 'refusals' | 'pushback' | 'close' | 'idle';
 
@@ -298,5 +300,23 @@ if (process.env.RAW_BATCH_CHILD !== undefined) {
     assert.equal(closed.stats.refusedBy.closed, closed.queueAtClose, 'what waited is refused as closed');
     const idle = await runChild(lab, th.copier, { kind: 'idle', count: 5, ...job }, 10_000);
     assert.equal(idle.stats.sent, 5);
+  });
+
+  test('tcpcopy logs its raw backend: sendmmsg by default, raw-socket with --raw-backend raw-socket', { skip, timeout: 60_000 }, async (t) => {
+    const lab = await labFor(t, { name: 'rbatchcli' });
+    const th = await twoHost(lab);
+    // No interceptor (-L): one captured connection is sent and the run ends after --end-grace.
+    const args = ['-x', `8080-${th.targetIp}:8080`, '-s', th.targetIp, '-i', join(fixturesDir, 'capture', 'eth.pcap'), '-L', '--end-grace', '100', '--quiet'];
+    for (const [extra, line] of [
+      [[], /raw socket: sendmmsg backend\n/],
+      [['--raw-backend', 'raw-socket'], /raw socket: raw-socket backend \(--raw-backend raw-socket\)/],
+    ] as const) {
+      const p = lab.spawn(th.copier, process.execPath, [cliPath('tcpcopy'), ...args, ...extra]);
+      const exit = await Promise.race([p.exited, new Promise<null>((r) => setTimeout(() => r(null), 20_000))]);
+      assert.ok(exit !== null, `tcpcopy did not end: ${p.stderr.slice(-2000)}`);
+      assert.match(p.stderr, line, p.stderr.slice(-2000));
+      assert.match(p.stderr, /packets sent \((sendmmsg|raw-socket): \d+ batches, \d+ JS→native calls\)/, p.stderr.slice(-2000));
+      for (const l of p.stderr.split('\n').filter((x) => /raw socket:|event loop:/.test(x))) t.diagnostic(l);
+    }
   });
 }
