@@ -20,8 +20,8 @@ import {
  *
  * Batching. send() copies the packet into the current batch's slab (one memcpy through a cached
  * view of the caller's buffer: no allocation per packet) and records its offset, length and
- * destination (a u32) in parallel typed arrays. The batch goes to the addon in ONE call (one
- * sendmmsg) when the current turn of JS ends — a queued microtask, so everything one callback
+ * destination (a u32) in parallel typed arrays, registered with the addon once per slab. The
+ * batch goes to the addon in ONE call (sendBatch(id, start, count): one sendmmsg) when the current turn of JS ends — a queued microtask, so everything one callback
  * sends (the copier's service run, one channel read) goes together — or at once when it holds
  * `batchSize` packets or its slab is full. Not a setImmediate: that would hold the packets of a
  * check-phase callback (the copier's service run) for one more loop iteration, adding latency
@@ -44,7 +44,11 @@ import {
 export interface RawSendNative {
   /** SO_SNDBUF as the kernel set it. */
   readonly sndbuf: number;
-  sendBatch(slab: Buffer, offsets: Uint32Array, lengths: Uint32Array, dsts: Uint32Array, errs: Int32Array, start: number, count: number): number;
+  /** Registers a batch's memory once; sendBatch then names it by the id. */
+  bind(slab: Buffer, offsets: Uint32Array, lengths: Uint32Array, dsts: Uint32Array, errs: Int32Array): number;
+  unbind(id: number): void;
+  /** Packets start..start+count-1 of batch `id`; returns how many were handled (see rawsend.c). */
+  sendBatch(id: number, start: number, count: number): number;
   waitWritable(): void;
   stats(): RawSendCounters;
   close(): void;
@@ -113,19 +117,24 @@ export function errnoName(n: number): string {
   return ERRNO_NAME.get(n) ?? (n === 0 ? 'unknown' : `errno ${n}`);
 }
 
-/** One slab of packets with parallel arrays; [head, n) is not yet handed to the kernel. */
+/**
+ * One slab of packets with parallel arrays, bound to the addon under `id` (so a send names it
+ * with one number); [head, n) is not yet handed to the kernel.
+ */
 class Batch {
   readonly slab: Buffer;
   readonly offsets = new Uint32Array(SLOTS_PER_SLAB);
   readonly lengths = new Uint32Array(SLOTS_PER_SLAB);
   readonly dsts = new Uint32Array(SLOTS_PER_SLAB);
   readonly errs = new Int32Array(SLOTS_PER_SLAB);
+  readonly id: number;
   n = 0;
   used = 0;
   head = 0;
 
-  constructor(slabBytes: number) {
+  constructor(slabBytes: number, sender: RawSendNative) {
     this.slab = Buffer.allocUnsafeSlow(slabBytes);
+    this.id = sender.bind(this.slab, this.offsets, this.lengths, this.dsts, this.errs);
   }
 
   fits(len: number, maxPackets: number): boolean {
@@ -297,7 +306,7 @@ export class RawBatchSink extends EventEmitter<PacketSinkEvents> implements Pack
       last = this.batches[this.batches.length - 1];
       if (last !== undefined && last.fits(len, this.wait === 'none' ? this.batchSize : SLOTS_PER_SLAB)) return last;
     }
-    const b = this.spare.pop() ?? new Batch(this.slabBytes);
+    const b = this.spare.pop() ?? new Batch(this.slabBytes, this.sender);
     this.batches.push(b);
     return b;
   }
@@ -334,11 +343,12 @@ export class RawBatchSink extends EventEmitter<PacketSinkEvents> implements Pack
           this.batches.shift();
           b.n = b.used = b.head = 0;
           if (this.spare.length < SPARE_BATCHES) this.spare.push(b);
+          else this.sender.unbind(b.id);
           continue;
         }
         if (from === 0) this.s.batches++;
         this.s.crossings++;
-        const handled = this.sender.sendBatch(b.slab, b.offsets, b.lengths, b.dsts, b.errs, from, count);
+        const handled = this.sender.sendBatch(b.id, from, count);
         b.head = from + handled;
         this.pending -= handled;
         this.account(b, from, handled);

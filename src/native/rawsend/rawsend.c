@@ -8,13 +8,18 @@
  * JS contract (see src/io/raw-batch-sink.ts):
  *   const s = new RawSender({ sndbuf }, onWritable);
  *   s.sndbuf   the send buffer the kernel granted (it doubles the request, caps it at wmem_max)
- *   s.sendBatch(slab, offsets, lengths, dsts, errs, start, count) → handled
+ *   s.bind(slab, offsets, lengths, dsts, errs) → id
+ *       Registers one batch's memory: a Buffer and four arrays of equal length (Uint32Array ×3,
+ *       Int32Array), checked once and kept alive until unbind(id) or close(). Per-call argument
+ *       checks of five typed arrays cost more than the crossing itself (~150 of ~230 ns measured).
+ *   s.sendBatch(id, start, count) → handled
  *       Sends packets start..start+count-1 (slab[offsets[i], +lengths[i]) to dsts[i], a host-order
  *       u32) in order, with sendmmsg (sendto for a lone packet). errs[i] = 0: sent; errs[i] = errno: refused for good (EMSGSIZE, EPERM,
  *       ENETUNREACH, …). Returns how many packets were handled (sent or refused). When that is
  *       less than count, the kernel pushed back or the socket is broken: errs[start+handled] holds
  *       that errno (EAGAIN, ENOBUFS, EBADF, …) and nothing after it was tried. Never throws for a
- *       kernel error (only for wrong arguments, i.e. a bug in the caller).
+ *       kernel error (only for wrong arguments or a closed sender, i.e. a bug in the caller).
+ *   s.unbind(id)   forgets a batch (its memory may then be collected)
  *   s.waitWritable()   onWritable(0) is called once the socket can take more (one-shot). Only
  *       while this wait is armed does the watcher keep the event loop alive.
  *   s.stats()  counters, including the socket's error queue by errno
@@ -56,6 +61,16 @@ typedef struct {
   uint64_t errq_by[ERRNO_SLOTS];
 } Counters;
 
+/* One registered batch (see bind): pointers into JS memory kept alive by the references. */
+typedef struct {
+  int used;
+  uint8_t *slab;
+  size_t slab_len, slots;
+  uint32_t *offs, *lens, *dsts;
+  int32_t *errs;
+  napi_ref refs[5];
+} Bound;
+
 typedef struct {
   napi_env env;
   int fd;
@@ -68,6 +83,8 @@ typedef struct {
   struct iovec *iovs;
   struct sockaddr_in *addrs;
   uint32_t sndbuf;
+  Bound *bound;
+  uint32_t bound_cap;
   Counters c;
 } Sender;
 
@@ -247,7 +264,18 @@ static void do_close(Sender *s) {
 
 static void cleanup_hook(void *arg) { do_close((Sender *)arg); }
 
+static void unbind_all(napi_env env, Sender *s) {
+  for (uint32_t i = 0; i < s->bound_cap; i++) {
+    Bound *b = &s->bound[i];
+    if (!b->used) continue;
+    for (int k = 0; k < 5; k++)
+      if (b->refs[k] != NULL) napi_delete_reference(env, b->refs[k]);
+    memset(b, 0, sizeof *b);
+  }
+}
+
 static void free_sender(Sender *s) {
+  free(s->bound);
   free(s->msgs);
   free(s->iovs);
   free(s->addrs);
@@ -258,6 +286,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   Sender *s = (Sender *)data;
   napi_remove_env_cleanup_hook(env, cleanup_hook, s);
   do_close(s);
+  unbind_all(env, s);
   if (s->cb_ref) napi_delete_reference(env, s->cb_ref);
   if (s->self_ref) napi_delete_reference(env, s->self_ref);
   if (s->actx) napi_async_destroy(env, s->actx);
@@ -373,42 +402,84 @@ static int push_back(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == ENO
 /* The socket itself is unusable: stop and let JS fail the sink. */
 static int fatal(int e) { return e == EBADF || e == ENOTSOCK || e == EFAULT; }
 
-static napi_value js_send_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+static napi_value js_bind(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
   Sender *s = unwrap(env, info, &argc, argv);
   if (s == NULL) return NULL;
-  if (argc < 7) { napi_throw_type_error(env, NULL, "sendBatch(slab, offsets, lengths, dsts, errs, start, count)"); return NULL; }
-  uint8_t *slab;
-  uint32_t *offs, *lens, *dsts;
-  int32_t *errs;
-  size_t slab_len, n_off, n_len, n_dst, n_err;
-  if (get_typed(env, argv[0], napi_uint8_array, (void **)&slab, &slab_len, "slab") || get_typed(env, argv[1], napi_uint32_array, (void **)&offs, &n_off, "offsets") ||
-      get_typed(env, argv[2], napi_uint32_array, (void **)&lens, &n_len, "lengths") || get_typed(env, argv[3], napi_uint32_array, (void **)&dsts, &n_dst, "dsts") ||
-      get_typed(env, argv[4], napi_int32_array, (void **)&errs, &n_err, "errs"))
+  if (argc < 5) { napi_throw_type_error(env, NULL, "bind(slab, offsets, lengths, dsts, errs)"); return NULL; }
+  if (s->closed) { napi_throw_error(env, NULL, "RawSender is closed"); return NULL; }
+  Bound b;
+  memset(&b, 0, sizeof b);
+  size_t n_off, n_len, n_dst, n_err;
+  if (get_typed(env, argv[0], napi_uint8_array, (void **)&b.slab, &b.slab_len, "slab") || get_typed(env, argv[1], napi_uint32_array, (void **)&b.offs, &n_off, "offsets") ||
+      get_typed(env, argv[2], napi_uint32_array, (void **)&b.lens, &n_len, "lengths") || get_typed(env, argv[3], napi_uint32_array, (void **)&b.dsts, &n_dst, "dsts") ||
+      get_typed(env, argv[4], napi_int32_array, (void **)&b.errs, &n_err, "errs"))
     return NULL;
-  uint32_t start = 0, count = 0;
-  if (napi_get_value_uint32(env, argv[5], &start) != napi_ok || napi_get_value_uint32(env, argv[6], &count) != napi_ok) {
-    napi_throw_type_error(env, NULL, "sendBatch: start and count must be numbers");
+  if (n_len != n_off || n_dst != n_off || n_err != n_off) { napi_throw_range_error(env, NULL, "bind: the four arrays must have one length"); return NULL; }
+  b.slots = n_off;
+  uint32_t id = 0;
+  while (id < s->bound_cap && s->bound[id].used) id++;
+  if (id == s->bound_cap) {
+    uint32_t cap = s->bound_cap == 0 ? 8 : s->bound_cap * 2;
+    Bound *grown = realloc(s->bound, cap * sizeof *grown);
+    if (grown == NULL) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
+    memset(grown + s->bound_cap, 0, (cap - s->bound_cap) * sizeof *grown);
+    s->bound = grown;
+    s->bound_cap = cap;
+  }
+  for (int k = 0; k < 5; k++) napi_create_reference(env, argv[k], 1, &b.refs[k]);
+  b.used = 1;
+  s->bound[id] = b;
+  napi_value ret;
+  napi_create_uint32(env, id, &ret);
+  return ret;
+}
+
+static napi_value js_unbind(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Sender *s = unwrap(env, info, &argc, argv);
+  if (s == NULL) return NULL;
+  uint32_t id = UINT32_MAX;
+  if (argc >= 1) napi_get_value_uint32(env, argv[0], &id);
+  if (id < s->bound_cap && s->bound[id].used) {
+    Bound *b = &s->bound[id];
+    for (int k = 0; k < 5; k++) napi_delete_reference(env, b->refs[k]);
+    memset(b, 0, sizeof *b);
+  }
+  return NULL;
+}
+
+static napi_value js_send_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  Sender *s = unwrap(env, info, &argc, argv);
+  if (s == NULL) return NULL;
+  uint32_t id = UINT32_MAX, start = 0, count = 0;
+  if (argc < 3 || napi_get_value_uint32(env, argv[0], &id) != napi_ok || napi_get_value_uint32(env, argv[1], &start) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &count) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sendBatch(id, start, count)");
     return NULL;
   }
+  if (s->closed) { napi_throw_error(env, NULL, "RawSender is closed"); return NULL; }
+  if (id >= s->bound_cap || !s->bound[id].used) { napi_throw_range_error(env, NULL, "sendBatch: no batch bound with that id"); return NULL; }
+  const Bound *b = &s->bound[id];
+  uint8_t *slab = b->slab;
+  const uint32_t *offs = b->offs, *lens = b->lens, *dsts = b->dsts;
+  int32_t *errs = b->errs;
   uint64_t end = (uint64_t)start + count;
-  if (end > n_off || end > n_len || end > n_dst || end > n_err) {
-    napi_throw_range_error(env, NULL, "sendBatch: start + count exceeds the arrays");
+  if (end > b->slots) {
+    napi_throw_range_error(env, NULL, "sendBatch: start + count exceeds the batch");
     return NULL;
   }
   for (uint32_t i = start; i < end; i++) {
-    if ((uint64_t)offs[i] + lens[i] > slab_len) {
+    if ((uint64_t)offs[i] + lens[i] > b->slab_len) {
       napi_throw_range_error(env, NULL, "sendBatch: a packet lies outside the slab");
       return NULL;
     }
   }
   napi_value ret;
-  if (s->closed) {
-    if (count > 0) errs[start] = EBADF;
-    napi_create_uint32(env, 0, &ret);
-    return ret;
-  }
   if (count > s->c.max_batch) s->c.max_batch = count;
 
   uint32_t i = start;
@@ -480,7 +551,9 @@ static napi_value js_wait_writable(napi_env env, napi_callback_info info) {
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   Sender *s = unwrap(env, info, &argc, NULL);
-  if (s != NULL) do_close(s);
+  if (s == NULL) return NULL;
+  do_close(s);
+  unbind_all(env, s);
   return NULL;
 }
 
@@ -523,6 +596,8 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
+      {"bind", NULL, js_bind, NULL, NULL, NULL, napi_default_method, NULL},
+      {"unbind", NULL, js_unbind, NULL, NULL, NULL, napi_default_method, NULL},
       {"sendBatch", NULL, js_send_batch, NULL, NULL, NULL, napi_default_method, NULL},
       {"waitWritable", NULL, js_wait_writable, NULL, NULL, NULL, napi_default_method, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default_method, NULL},

@@ -35,8 +35,26 @@ export class FakeSender implements RawSendNative {
     this.sndbuf = opts.sndbuf * 2;
   }
 
-  sendBatch(slab: Buffer, offsets: Uint32Array, lengths: Uint32Array, dsts: Uint32Array, errs: Int32Array, start: number, count: number): number {
+  /** Batches bound and not unbound, by id. */
+  readonly bound = new Map<number, { slab: Buffer; offsets: Uint32Array; lengths: Uint32Array; dsts: Uint32Array; errs: Int32Array }>();
+  private nextId = 0;
+
+  bind(slab: Buffer, offsets: Uint32Array, lengths: Uint32Array, dsts: Uint32Array, errs: Int32Array): number {
+    if (this.closed) throw new Error('bind after close');
+    const id = this.nextId++;
+    this.bound.set(id, { slab, offsets, lengths, dsts, errs });
+    return id;
+  }
+
+  unbind(id: number): void {
+    this.bound.delete(id);
+  }
+
+  sendBatch(id: number, start: number, count: number): number {
     if (this.closed) throw new Error('sendBatch after close');
+    const b = this.bound.get(id);
+    if (b === undefined) throw new RangeError(`no batch ${id}`);
+    const { slab, offsets, lengths, dsts, errs } = b;
     this.calls.push(count);
     for (let k = start; k < start + count; k++) {
       const dst = dsts[k] as number;
@@ -93,6 +111,7 @@ export class FakeSender implements RawSendNative {
   close(): void {
     this.closed = true;
     this.waiting = false;
+    this.bound.clear();
   }
 }
 

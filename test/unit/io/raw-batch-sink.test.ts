@@ -136,6 +136,23 @@ test('EAGAIN: the rest waits for writability (no calls meanwhile), later packets
   sink.close();
 });
 
+test('slabs are bound to the addon once and reused; one left over after a burst is unbound', async () => {
+  const { sink, fake } = open({ batchSize: 8, slabBytes: 65536 });
+  for (let k = 0; k < 5; k++) {
+    sendMany(sink, 0, 20);
+    await sink.flush();
+  }
+  assert.deepEqual([...fake.bound.keys()], [0], 'one slab for five turns of three batches each');
+  // Push-back: waiting packets spread over several slabs (large packets), then all go out.
+  fake.room = 0;
+  sendMany(sink, 0, 40, 30000);
+  assert.ok(fake.bound.size > 3, `${fake.bound.size} slabs bound while waiting`);
+  fake.writable();
+  await sink.flush();
+  assert.equal(fake.bound.size, 2, 'spares kept, the rest unbound');
+  sink.close();
+});
+
 test("back-pressure: writable turns false at highWater, 'drain' fires below it, queue-full beyond maxQueued", async () => {
   const { sink, fake } = open({ highWater: 100, maxQueued: 150 });
   fake.room = 0;
