@@ -21,12 +21,12 @@ import {
  * Batching. send() copies the packet into the current batch's slab (one memcpy through a cached
  * view of the caller's buffer: no allocation per packet) and records its offset, length and
  * destination (a u32) in parallel typed arrays, registered with the addon once per slab. The
- * batch goes to the addon in ONE call (sendBatch(id, start, count): one sendmmsg) when the current turn of JS ends — a queued microtask, so everything one callback
- * sends (the copier's service run, one channel read) goes together — or at once when it holds
- * `batchSize` packets or its slab is full. Not a setImmediate: that would hold the packets of a
- * check-phase callback (the copier's service run) for one more loop iteration, adding latency
- * to every RTT the engine measures, and cost ~0.1 µs per packet more at 16 packets per turn
- * (scripts/bench/raw-send.ts).
+ * batch goes to the addon in ONE call (sendBatch(id, start, count): one sendmmsg) when the
+ * current turn of JS ends — a microtask, so everything one callback sends (the copier's service
+ * run, one channel read) goes together — or at once when it holds `batchSize` packets or its
+ * slab is full. Not a setImmediate: that would hold the packets of a check-phase callback (the
+ * copier's service run) for one more loop iteration, adding latency to every RTT the engine
+ * measures, and cost ~0.1 µs per packet more at 16 packets per turn (scripts/bench/raw-send.ts).
  *
  * Push-back. The addon stops at the first EAGAIN (send buffer full) or ENOBUFS (device queue
  * full; with IP_RECVERR the packet was dropped and is sent again) and says where. The rest stays
