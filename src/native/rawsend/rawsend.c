@@ -14,8 +14,9 @@
  *       checks of five typed arrays cost more than the crossing itself (~150 of ~230 ns measured).
  *   s.sendBatch(id, start, count) → handled
  *       Sends packets start..start+count-1 (slab[offsets[i], +lengths[i]) to dsts[i], a host-order
- *       u32) in order, with sendmmsg (sendto for a lone packet). errs[i] = 0: sent; errs[i] = errno: refused for good (EMSGSIZE, EPERM,
- *       ENETUNREACH, …). Returns how many packets were handled (sent or refused). When that is
+ *       u32) in order, with sendmmsg (sendto for a lone packet). errs[i] = 0: sent; errs[i] =
+ *       errno: refused for good (EMSGSIZE, EPERM, ENETUNREACH, …); the next packet is tried.
+ *       Returns how many packets were handled (sent or refused). When that is
  *       less than count, the kernel pushed back or the socket is broken: errs[start+handled] holds
  *       that errno (EAGAIN, ENOBUFS, EBADF, …) and nothing after it was tried. Never throws for a
  *       kernel error (only for wrong arguments or a closed sender, i.e. a bug in the caller).
