@@ -26,7 +26,7 @@ fi
 # Build when something is missing or a source is newer than its output.
 stale() {
   [[ -f dist/scripts/demo-run.js && -f dist/src/cli/tcpcopy.js && -f dist/src/cli/intercept.js ]] || return 0
-  [[ -f src/native/nfq/build/Release/nfq.node ]] || return 0
+  [[ -f src/native/nfq/build/Release/nfq.node && -f src/native/rawsend/build/Release/rawsend.node ]] || return 0
   [[ -n $(find src scripts test/helpers -newer dist/scripts/demo-run.js \( -name '*.ts' -o -name '*.c' \) -print -quit) ]]
 }
 if stale; then

@@ -5,7 +5,9 @@ import { SessionEngine } from '../core/session/engine.js';
 import type { EngineSink, Outcome, SessionInfo } from '../core/session/types.js';
 import { MAX_FRAME_RECORDS, MAX_FRAME_RECORDS_PAYLOAD, PAYLOAD_RECORD_SIZE, RECORD_SIZE } from '../core/wire/constants.js';
 import { ChannelClient, ChannelConnectError } from '../io/channel-client.js';
-import { RawSink, RawSinkError } from '../io/raw-sink.js';
+import { NativeAddonError } from '../io/native.js';
+import { openPacketSink } from '../io/open-packet-sink.js';
+import { RawSinkError, type PacketSink } from '../io/packet-sink.js';
 import type { CopierObserver, RunEnd } from './copier-observer.js';
 import type { Disposers } from './disposers.js';
 import { EXIT_FAILED, EXIT_OK } from './exit-codes.js';
@@ -44,7 +46,7 @@ export class Copier implements EngineSink, PacketConsumer {
   readonly startUs = nowUs();
   /** Interceptor records received. */
   records = 0;
-  private sink: RawSink | null = null;
+  private sink: PacketSink | null = null;
   private channel: ChannelClient | null = null;
   private readonly observers: CopierObserver[] = [];
   private readonly closedHooks: CopierObserver[] = [];
@@ -82,7 +84,7 @@ export class Copier implements EngineSink, PacketConsumer {
     return this.o.source;
   }
 
-  get rawSink(): RawSink | null {
+  get rawSink(): PacketSink | null {
     return this.sink;
   }
 
@@ -141,13 +143,21 @@ export class Copier implements EngineSink, PacketConsumer {
     const cfg = this.o.config;
     const log = this.o.log;
     const d = this.o.disposers;
+    let fallbackReason: string | null;
     try {
-      this.sink = RawSink.open();
+      const opened = openPacketSink(cfg.rawBackend);
+      this.sink = opened.sink;
+      fallbackReason = opened.fallbackReason;
     } catch (err) {
-      return this.failStart(err instanceof RawSinkError ? err.message : `cannot open the raw socket: ${(err as Error).message}`);
+      const known = err instanceof RawSinkError || err instanceof NativeAddonError;
+      const flag = cfg.rawBackend === 'auto' ? '' : `--raw-backend ${cfg.rawBackend}: `;
+      return this.failStart(known ? `${flag}${err.message}` : `cannot open the raw socket: ${(err as Error).message}`);
     }
     const sink = this.sink;
     d.defer('raw socket', () => sink.close());
+    if (fallbackReason === null) log.info(`raw socket: ${sink.backend} backend`);
+    else if (cfg.rawBackend === 'auto') log.warn(`raw socket: ${sink.backend} backend (fallback, one syscall and one JS→native call per packet: ${fallbackReason})`);
+    else log.info(`raw socket: ${sink.backend} backend (${fallbackReason})`);
 
     const channel = new ChannelClient({
       interceptors: cfg.interceptors,
@@ -323,9 +333,11 @@ export class Copier implements EngineSink, PacketConsumer {
     if (engine.activeSessions > 0) engine.closeAll(nowUs(), 'idle-timeout');
     const sink = this.sink;
     if (sink !== null) await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 1000))]);
+    const ss = sink?.stats;
     this.o.log.info(
       `event loop: ${this.timerFires} timer wake-ups, ${this.serviceRuns} service runs, ${this.channel?.stats.reads ?? 0} channel reads ` +
-        `(${this.records} records), ${sink?.stats.sent ?? 0} packets sent`,
+        `(${this.records} records), ${ss?.sent ?? 0} packets sent` +
+        (sink === null || ss === undefined ? '' : ` (${sink.backend}: ${ss.batches} batches, ${ss.crossings} JS→native calls)`),
     );
     const mem = process.memoryUsage();
     const mb = (n: number): number => Math.round(n / 1048576);

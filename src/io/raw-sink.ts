@@ -2,10 +2,22 @@ import { EventEmitter } from 'node:events';
 import { Buffer } from 'node:buffer';
 import { loadAddon } from './native.js';
 import { ipToString } from '../core/packet/ipv4.js';
+import {
+  countRefusal,
+  emptyStats,
+  rawSocketHint,
+  RawSinkError,
+  type PacketSink,
+  type PacketSinkEvents,
+  type PacketSinkOptions,
+  type PacketSinkStats,
+  type SendResult,
+} from './packet-sink.js';
 
 /**
- * The copier's packet sink: a raw IPv4 socket (IPPROTO_RAW, IP_HDRINCL) through the `raw-socket`
- * addon. The caller's packet carries its own IP header; the kernel fills in the IP checksum (and
+ * The 'raw-socket' backend of the copier's packet sink (see packet-sink.ts; the fallback when the
+ * project's sendmmsg addon is not built): a raw IPv4 socket (IPPROTO_RAW, IP_HDRINCL) through the
+ * `raw-socket` addon. The caller's packet carries its own IP header; the kernel fills in the IP checksum (and
  * the ID when it is 0) and routes by the destination address.
  *
  * Send path and buffer ownership. raw-socket's JS `Socket.send()` queues the caller's buffer *by
@@ -25,46 +37,12 @@ import { ipToString } from '../core/packet/ipv4.js';
  *
  * The addon keeps a poll handle open: call close() when done or the process will not exit.
  */
-export type SendResult = 'sent' | 'queued' | 'refused';
-
-export interface RawSinkOptions {
-  /** SO_SNDBUF in bytes (the kernel doubles it and caps it at wmem_max). Default 4 MiB. */
-  sendBufferBytes?: number;
-  /** Queued packets at which `writable` turns false. Default 1024. */
-  highWater?: number;
-  /** Hard cap on queued packets; beyond it send() refuses ('queue-full'). Default 65536. */
-  maxQueued?: number;
-  /** Retry delay after ENOBUFS, ms. Default 1. */
-  retryMs?: number;
-}
-
-export interface RawSinkStats {
-  /** Packets the kernel accepted. */
-  sent: number;
-  sentBytes: number;
-  /** Packets that had to wait in the sink's queue (copied). */
-  queued: number;
-  /** Packets refused for good; see refusedBy. */
-  refused: number;
-  refusedBy: Record<string, number>;
-  /** Kernel push-backs seen (each is retried, not lost). */
-  eagain: number;
-  enobufs: number;
-  /** Largest queue depth reached. */
-  maxQueueDepth: number;
-  drains: number;
-  /** Sockets replaced after a socket error (see onSocketError). */
-  reopens: number;
-}
-
-export interface RawSinkEvents {
-  /** The queue fell below highWater again after `writable` had turned false. */
-  drain: [];
-  /** A packet was refused for good (reason: errno name or 'queue-full'). */
-  refused: [string];
-  /** The socket failed and no new one could be opened; queued packets were refused. */
-  failed: [Error];
-}
+export type { SendResult } from './packet-sink.js';
+export { RawSinkError };
+/** Kept names: the raw-socket sink's options, stats and events are the common ones. */
+export type RawSinkOptions = PacketSinkOptions;
+export type RawSinkStats = PacketSinkStats;
+export type RawSinkEvents = PacketSinkEvents;
 
 // --- the parts of raw-socket we use ---------------------------------------------------------
 interface RawSocketWrap {
@@ -116,16 +94,9 @@ export function errnoOf(err: unknown): string {
   return ERRNO_BY_TEXT[msg] ?? msg;
 }
 
-/** Thrown by RawSink.open when the socket cannot be created. */
-export class RawSinkError extends Error {
-  constructor(message: string, options?: { cause: unknown }) {
-    super(message, options);
-    this.name = 'RawSinkError';
-  }
-}
-
-export class RawSink extends EventEmitter<RawSinkEvents> {
-  readonly stats: RawSinkStats = { sent: 0, sentBytes: 0, queued: 0, refused: 0, refusedBy: {}, eagain: 0, enobufs: 0, maxQueueDepth: 0, drains: 0, reopens: 0 };
+export class RawSink extends EventEmitter<RawSinkEvents> implements PacketSink {
+  readonly backend = 'raw-socket';
+  readonly stats: RawSinkStats = emptyStats();
   readonly highWater: number;
   readonly maxQueued: number;
   private readonly retryMs: number;
@@ -171,8 +142,7 @@ export class RawSink extends EventEmitter<RawSinkEvents> {
       socket = raw.createSocket({ protocol: IPPROTO_RAW });
     } catch (err) {
       const code = errnoOf(err);
-      const hint = code === 'EPERM' || code === 'EACCES' ? ': run as root or give node CAP_NET_RAW (setcap cap_net_raw+ep $(command -v node))' : '';
-      throw new RawSinkError(`cannot open a raw IPv4 socket (${code})${hint}`, { cause: err });
+      throw new RawSinkError(`cannot open a raw IPv4 socket (${code})${rawSocketHint(code)}`, { cause: err });
     }
     try {
       // IPPROTO_RAW implies IP_HDRINCL on Linux; set it anyway so the header is always ours.
@@ -274,8 +244,10 @@ export class RawSink extends EventEmitter<RawSinkEvents> {
   private trySend(buf: Buffer, off: number, len: number, dst: string): 'sent' | 'retry' | string {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
+        this.stats.crossings++;
         this.wrap.send(buf, off, len, dst, this.onSent);
         this.stats.sent++;
+        this.stats.batches++;
         this.stats.sentBytes += this.lastBytes;
         return 'sent';
       } catch (err) {
@@ -346,6 +318,7 @@ export class RawSink extends EventEmitter<RawSinkEvents> {
   private waitWritable(): void {
     if (this.waitingWritable || this.socket === null) return;
     this.waitingWritable = true;
+    this.stats.crossings++;
     this.socket.resumeSend();
   }
 
@@ -359,7 +332,10 @@ export class RawSink extends EventEmitter<RawSinkEvents> {
 
   /** Stop polling for writability: a level-triggered watcher would otherwise spin. */
   private stopWaiting(): void {
-    if (this.waitingWritable && this.socket !== null) this.socket.pauseSend();
+    if (this.waitingWritable && this.socket !== null) {
+      this.stats.crossings++;
+      this.socket.pauseSend();
+    }
     this.waitingWritable = false;
   }
 
@@ -370,8 +346,7 @@ export class RawSink extends EventEmitter<RawSinkEvents> {
   }
 
   private refuse(reason: string): 'refused' {
-    this.stats.refused++;
-    this.stats.refusedBy[reason] = (this.stats.refusedBy[reason] ?? 0) + 1;
+    countRefusal(this.stats, reason);
     if (this.listenerCount('refused') > 0) this.emit('refused', reason);
     return 'refused';
   }

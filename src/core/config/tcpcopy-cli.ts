@@ -73,6 +73,7 @@ export interface TcpcopyRawOptions {
   seed?: string;
   endGrace?: string;
   withPayload?: boolean;
+  rawBackend?: string;
 }
 
 export interface TcpcopyConfig {
@@ -114,7 +115,21 @@ export interface TcpcopyConfig {
    */
   seed: number;
   seedSource: 'given' | 'random';
+  /**
+   * --raw-backend: how packets go out. 'auto' (default): the project's sendmmsg addon when it is
+   * built, else the `raw-socket` package; a named backend is used or the start fails.
+   */
+  rawBackend: RawBackend;
   engine: EngineConfig;
+}
+
+export const RAW_BACKENDS = ['auto', 'sendmmsg', 'raw-socket'] as const;
+export type RawBackend = (typeof RAW_BACKENDS)[number];
+
+export function parseRawBackend(value: string, flag = '--raw-backend'): RawBackend {
+  const v = RAW_BACKENDS.find((b) => b === value);
+  if (v === undefined) throw new ConfigError(flag, value, `expected one of ${RAW_BACKENDS.join(', ')}`);
+  return v;
 }
 
 /** What the parser cannot compute itself, core being pure: supplied by the CLI. */
@@ -207,6 +222,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
   const logLevel = raw.logLevel === undefined ? 'info' : parseLogLevel(raw.logLevel);
   const statsS = raw.statsInterval === undefined ? 30 : parseIntRange(raw.statsInterval, '--stats-interval', 0, 86400, 'seconds between stats lines (0 = only at exit)');
   const seed = raw.seed === undefined ? inputs.randomSeed >>> 0 : parseIntRange(raw.seed, '--seed', 0, MAX_SEED, 'the seed of sampling and port choices');
+  const rawBackend = raw.rawBackend === undefined ? 'auto' : parseRawBackend(raw.rawBackend);
   const endGraceMs = raw.endGrace === undefined ? DEFAULT_END_GRACE_MS : parseIntRange(raw.endGrace, '--end-grace', 0, 3_600_000, 'milliseconds of silence after the capture ended before open sessions are ended');
 
   if (raw.rate === true && raw.accelerate !== undefined) warnings.push('--rate replays as fast as possible: -a only scales think time');
@@ -258,6 +274,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
       withPayload: raw.withPayload === true,
       seed,
       seedSource: raw.seed === undefined ? 'random' : 'given',
+      rawBackend,
       engine,
     },
     warnings,

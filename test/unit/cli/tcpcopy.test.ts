@@ -28,7 +28,9 @@ test('tcpcopy -h lists every stock flag with its long form', () => {
     ['-g', '--gradual'], ['-d', '--daemon'], ['-v', '--version'], ['-h', '--help'],
   ];
   for (const [s, l] of flags) assert.ok(out.includes(`${s}, ${l}`), `${s}, ${l}`);
-  for (const l of ['--rate', '--quiet', '--log-level', '--stats-interval', '--end-grace', '--check', '--metrics-port', '--metrics-bind', '--with-payload']) assert.ok(out.includes(l), l);
+  for (const l of ['--rate', '--quiet', '--log-level', '--stats-interval', '--end-grace', '--check', '--metrics-port', '--metrics-bind', '--with-payload', '--raw-backend']) {
+    assert.ok(out.includes(l), l);
+  }
   assert.match(out, /Exit status: 0 replay done, 1 /);
 });
 
@@ -55,6 +57,7 @@ test('bad or missing values exit 2 with the flag and the accepted form', () => {
     [[...BASE, '-c', '10.0.0.*'], /^tcpcopy: -c "10.0.0.\*": wildcard \* is not supported/],
     [[...BASE, '-F', 'tcp and ('], /^tcpcopy: -F "tcp and \(": at character 10: .*expected a pcap-filter expression/],
     [[...BASE, '--log-level', 'loud'], /^tcpcopy: --log-level "loud": expected one of error, warn, info, debug/],
+    [[...BASE, '--raw-backend', 'fast'], /^tcpcopy: --raw-backend "fast": expected one of auto, sendmmsg, raw-socket/],
     [[...BASE, '--bogus'], /unknown option '--bogus'[\s\S]*run tcpcopy -h/],
     [[...BASE, '-a'], /option '-a, --accelerate <n>' argument missing/],
     [[...BASE, 'extra'], /too many arguments|excess/i],
@@ -121,6 +124,15 @@ test('flags map to the engine config with stock meanings; offline timeouts defau
   assert.equal(c.fastest, true);
   assert.equal(c.engine.seed, 7);
   assert.ok(c.filter !== null && c.filterText === 'tcp and dst port 80');
+});
+
+test('--raw-backend: auto by default; sendmmsg and raw-socket by name; anything else is a ConfigError', () => {
+  const raw: TcpcopyRawOptions = { transfer: '80-10.0.0.2:8080', intercept: '10.0.0.2', pcap: 'x.pcap' };
+  assert.equal(parseTcpcopyOptions(raw).config.rawBackend, 'auto');
+  for (const b of ['auto', 'sendmmsg', 'raw-socket'] as const) assert.equal(parseTcpcopyOptions({ ...raw, rawBackend: b }).config.rawBackend, b);
+  for (const bad of ['', 'SENDMMSG', 'rawsocket']) {
+    assert.throws(() => parseTcpcopyOptions({ ...raw, rawBackend: bad }), (e: unknown) => e instanceof ConfigError && e.flag === '--raw-backend');
+  }
 });
 
 test('parse errors are ConfigErrors naming the flag', () => {
