@@ -317,6 +317,10 @@ async function main(): Promise<void> {
         `  ${recorded} requests over ${rec.truth.connections.length} connections recorded in ${rec.truth.durationMs} ms (errors ${rec.truth.errors}); capture ${rec.captured} packets over ${spanS.toFixed(2)} s\n`,
       );
       const net = await twoHost(lab);
+      // BENCH_TARGET_RPS=MASK: steer the target veth's receive processing to these CPUs (RPS), as
+      // on a separate test server, instead of running it inside the copier's send syscall.
+      const rps = process.env.BENCH_TARGET_RPS;
+      if (rps !== undefined && rps !== '') await lab.exec(net.target, 'sh', ['-c', `echo ${rps} > /sys/class/net/${net.targetIf}/queues/rx-0/rps_cpus`]);
       let nginx: Nginx | null = null;
       let redis: Redis | null = null;
       if (w.kind === 'http') nginx = await startNginx(lab, net.target, { port, bind: net.targetIp, root: rec.httpRoot });
