@@ -7,10 +7,12 @@ import { fileURLToPath } from 'node:url';
  * `tcpcopy -h` or offline-only runs work without a built NFQUEUE binding, and a missing build
  * turns into one actionable message instead of a stack trace from deep inside node-gyp output.
  *
- * 'nfq' is the project's own batched NFQUEUE addon (src/native/nfq), built by
- * `npm run build:native` into src/native/nfq/build/Release/nfq.node; the others are npm packages.
+ * 'nfq' (batched NFQUEUE) and 'pktstat' (kernel drop counters of a capture socket) are the
+ * project's own addons (src/native/<name>), built by `npm run build:native` into
+ * src/native/<name>/build/Release/<name>.node; the others are npm packages.
  */
-export type AddonName = 'nfqueue' | 'raw-socket' | 'cap' | 'nfq';
+export type AddonName = 'nfqueue' | 'raw-socket' | 'cap' | 'nfq' | 'pktstat';
+type OwnAddon = 'nfq' | 'pktstat';
 
 const FIX: Record<AddonName, string> = {
   nfqueue: `Install the system library and rebuild: run 'bash scripts/install-deps.sh' (Debian package libnetfilter-queue-dev), then 'npm rebuild nfqueue'.`,
@@ -19,6 +21,7 @@ const FIX: Record<AddonName, string> = {
   nfq:
     `Build it with 'npm run build:native' (part of 'npm run build'; needs make, a C compiler (Debian build-essential), ` +
     `python3 and Node's headers in <node prefix>/include/node; node-gyp comes with npm).`,
+  pktstat: `Build it with 'npm run build:native' (part of 'npm run build'); without it live capture works but cannot count kernel drops.`,
 };
 
 export class NativeAddonError extends Error {
@@ -36,14 +39,18 @@ const require = createRequire(import.meta.url);
 const cache = new Map<AddonName, unknown>();
 
 /**
- * Where the project's own addon is: this file runs compiled from dist/src/io/ (normal) or from
- * src/io/ (a TS runner); both lead to src/native/nfq/build/Release/nfq.node in the checkout.
+ * Where one of the project's own addons is: this file runs compiled from dist/src/io/ (normal) or
+ * from src/io/ (a TS runner); both lead to src/native/<name>/build/Release/<name>.node.
  */
-export function nfqAddonPath(): string {
-  const candidates = ['../../../src/native/nfq/build/Release/nfq.node', '../native/nfq/build/Release/nfq.node'].map((p) =>
+function ownAddonPath(name: OwnAddon): string {
+  const candidates = [`../../../src/native/${name}/build/Release/${name}.node`, `../native/${name}/build/Release/${name}.node`].map((p) =>
     fileURLToPath(new URL(p, import.meta.url)),
   );
   return candidates.find((p) => existsSync(p)) ?? (candidates[0] as string);
+}
+
+export function nfqAddonPath(): string {
+  return ownAddonPath('nfq');
 }
 
 /** Loads an addon once; throws NativeAddonError naming the fix when it is not usable. */
@@ -52,7 +59,7 @@ export function loadAddon<T>(name: AddonName): T {
   if (hit !== undefined) return hit as T;
   let mod: T;
   try {
-    mod = require(name === 'nfq' ? nfqAddonPath() : name) as T;
+    mod = require(name === 'nfq' || name === 'pktstat' ? ownAddonPath(name) : name) as T;
   } catch (err) {
     throw new NativeAddonError(name, err);
   }
