@@ -356,6 +356,10 @@ export class Copier implements EngineSink, PacketConsumer {
       `event loop: ${this.timerFires} timer wake-ups, ${this.serviceRuns} service runs, ${this.channel?.stats.reads ?? 0} channel reads ` +
         `(${this.records} records), ${sink?.stats.sent ?? 0} packets sent`,
     );
+    if (this.o.log.enabled('debug')) {
+      const snap = engine.stats.snapshot();
+      this.o.log.debug(`engine counters: ${Object.entries(snap).filter(([, v]) => v !== 0).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    }
     const mem = process.memoryUsage();
     const mb = (n: number): number => Math.round(n / 1048576);
     this.o.log.info(

@@ -85,6 +85,19 @@ export function captureDevices(): string[] {
   }
 }
 
+/** ARPHRD type and hardware address of `device` (sysfs); nulls when unknown (`any`, gone). */
+export function deviceLinkFacts(device: string): { arphrd: number | null; mac: string | null } {
+  const read = (name: string): string | null => {
+    try {
+      return readFileSync(`/sys/class/net/${device}/${name}`, 'utf8').trim();
+    } catch {
+      return null;
+    }
+  };
+  const type = read('type');
+  return { arphrd: type === null || !/^\d+$/.test(type) ? null : Number(type), mac: read('address') };
+}
+
 function socketInodes(): Map<number, string> {
   const out = new Map<number, string>();
   for (const name of readdirSync('/proc/self/fd')) {

@@ -1,10 +1,10 @@
 import type { Buffer } from 'node:buffer';
 import { decodeLink, describeLinkType, isSupportedLinkType, type L3Kind, type LinkDecodeTarget } from '../../core/capture/link-types.js';
-import { buildCaptureFilter } from '../../core/capture/live-filter.js';
+import { buildCaptureFilter, directionRule } from '../../core/capture/live-filter.js';
 import { PacketRing } from '../../core/replay/packet-ring.js';
 import { PacketSelector } from '../../core/replay/selector.js';
 import type { Transfer } from '../../core/transfer.js';
-import { captureDevices, CaptureOpenError, openCapture, type CaptureHandle, type OpenCapture } from '../../io/live-capture.js';
+import { captureDevices, CaptureOpenError, deviceLinkFacts, openCapture, type CaptureHandle, type OpenCapture } from '../../io/live-capture.js';
 import type { FeedResult, LiveDropReason, PacketConsumer, PacketSource, SourceEvents, SourceProgress, SourceTotals } from './packet-source.js';
 
 /** Packets handed out per feed() call before I/O gets a chance. */
@@ -31,6 +31,7 @@ export interface LiveCaptureSourceOptions {
   /** Injected in tests; the cap adapter otherwise. */
   open?: OpenCapture;
   devicesAvailable?: () => string[];
+  deviceFacts?: typeof deviceLinkFacts;
   ringSlots?: number;
 }
 
@@ -101,9 +102,13 @@ export class LiveCaptureSource implements PacketSource {
     }
     const src = new LiveCaptureSource(o);
     const open = o.open ?? openCapture;
-    const filter = buildCaptureFilter(o.transfers, o.filterText);
+    const facts = o.deviceFacts ?? deviceLinkFacts;
+    let filter = '';
     try {
       for (const device of o.devices) {
+        const f = facts(device);
+        // Per device: how "incoming only" is expressed depends on its link type.
+        filter = buildCaptureFilter(o.transfers, o.filterText, directionRule(device, f.arphrd, f.mac));
         let linkType = -1;
         const h = open({
           device,

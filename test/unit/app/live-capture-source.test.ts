@@ -88,6 +88,7 @@ function rig(over: Partial<LiveCaptureSourceOptions> & { linkType?: number } = {
     events,
     clock: () => clock.now,
     devicesAvailable: () => ['any', 'eth0', 'eth1', 'lo'],
+    deviceFacts: (d) => (d === 'any' ? { arphrd: null, mac: null } : { arphrd: 1, mac: d === 'eth0' ? '02:00:00:00:00:01' : '02:00:00:00:00:02' }),
     open: (o) => {
       const h = new FakeHandle(o.device, over.linkType ?? (o.device === 'any' ? 113 : 1), o);
       handles.push(h);
@@ -113,7 +114,8 @@ test('an unknown device is a usage error listing the available ones; the filter 
   );
   const r = rig({ devices: ['eth0', 'eth1'], filterText: 'src net 10.0.0.0/8' });
   assert.deepEqual(r.handles.map((h) => h.device), ['eth0', 'eth1']);
-  assert.equal(r.handles[0]?.o.filter, buildCaptureFilter(TRANSFERS, 'src net 10.0.0.0/8'));
+  assert.equal(r.handles[0]?.o.filter, buildCaptureFilter(TRANSFERS, 'src net 10.0.0.0/8', { kind: 'not-ether-src', mac: '02:00:00:00:00:01' }));
+  assert.equal(r.handles[1]?.o.filter, 'not ether src 02:00:00:00:00:02 and tcp and ((dst port 443) or (dst port 80)) and (src net 10.0.0.0/8)', 'each device its own MAC');
   assert.equal(r.src.description, 'live capture on eth0, eth1');
   assert.equal(r.src.pausable, false);
 });
