@@ -102,6 +102,7 @@ test('keep-alive connections opened before tcpcopy started: their later requests
   const copier = await startLiveCopier(lab, net.online, ['-i', net.onlineIf, '-x', `80-${net.targetIp}:80`, '-s', net.targetIp]);
   // Fresh connections too, so the run mixes both kinds.
   writeFileSync(join(dir, 'go'), '');
+  writeFileSync(join(dir, 'end'), '');
   const fresh = await curlJobs(lab, net.client, mixedJobs(net.clientIps, `http://${net.onlineIp}`, 'fresh', 40));
   await ka.exited;
   const kaResult = JSON.parse(ka.stdout.trim().split('\n').pop() ?? '{}') as { ok: number; errors: string[] };
@@ -119,6 +120,34 @@ test('keep-alive connections opened before tcpcopy started: their later requests
   assert.deepEqual(multisetMinus(later, copied), [], `missing at the test server${detail}`);
   assert.deepEqual(multisetMinus(copied, later), [], `unexpected at the test server (requests sent before the copier started?)${detail}`);
   assert.match(run.stdout, new RegExp(`sessions: \\d+ started \\(${conns} picked up mid-stream\\)`), detail);
+});
+
+test('SIGTERM with a session in flight: capture stops, the session gets --end-grace, then the summary', { skip, timeout: 120_000 }, async (t) => {
+  const lab = await labFor(t, { name: 'live-drain' });
+  const net = await liveNet(lab, 2);
+  await startNginx(lab, net.online, { port: 80, bind: net.onlineIp });
+  const target = await startNginx(lab, net.target, { port: 80, bind: net.targetIp });
+  await startIntercept(lab, net.target, [80]);
+  const dir = lab.mkdir('ka');
+  const ka = lab.spawn(net.client, process.execPath, [keepAliveClientScript(dir), net.onlineIp, '80', '1', '2', dir, net.clientIps[0] as string]);
+  await ka.waitFor(/opened/, 'stdout', 20_000);
+  const copier = await startLiveCopier(lab, net.online, ['-i', net.onlineIf, '-x', `80-${net.targetIp}:80`, '-s', net.targetIp, '--end-grace', '1500']);
+  writeFileSync(join(dir, 'go'), '');
+  await ka.waitFor(/sent/, 'stdout', 20_000);
+  assert.equal(await waitCount(() => target.readAccessLog().length, 1), 1);
+  // The client keeps its connection open: the copied session is still in flight.
+  const t0 = Date.now();
+  const run = await copier.stop();
+  const ms = Date.now() - t0;
+  writeFileSync(join(dir, 'end'), '');
+  const detail = `\nstdout:\n${run.stdout}\nstderr:\n${run.stderr.slice(-3000)}`;
+  assert.equal(run.code, 0, detail);
+  assert.match(run.stderr, /SIGTERM: capture stopped; 1 session\(s\) in flight get up to 1\.5 s to finish/, detail);
+  assert.match(run.stderr, /1 session\(s\) still open after --end-grace: ending them/, detail);
+  assert.ok(ms >= 1300 && ms < 6000, `exited ${ms} ms after SIGTERM`);
+  assert.match(run.stdout, /replay stopped \(SIGTERM\)/, detail);
+  assert.match(run.stdout, /sessions: 1 started \(1 picked up mid-stream\)/, detail);
+  assert.deepEqual(uris(target.readAccessLog()), ['/pre/0/2']);
 });
 
 test('-i nosuchdev0: exit 2 naming the device and listing those there are, before anything is sent', { skip, timeout: 60_000 }, async (t) => {

@@ -150,8 +150,9 @@ export async function waitCount(count: () => number, want: number, timeoutMs = 2
 /**
  * A client that opens `conns` keep-alive connections and sends request 1 on each, then waits for
  * the file <dir>/go and sends requests 2..`perConn` on the same connections, one at a time per
- * connection. Paths /pre/<conn>/<req>. Prints "opened" once every first response arrived, and at
- * the end one JSON line { ok, errors }.
+ * connection, and closes them once <dir>/end exists. Paths /pre/<conn>/<req>. Prints "opened"
+ * once every first response arrived, "sent" after the last response, and at the end one JSON
+ * line { ok, errors }.
  */
 export function keepAliveClientScript(dir: string): string {
   const file = join(dir, 'ka-client.mjs');
@@ -192,8 +193,10 @@ await Promise.all(socks.map(async (sock, i) => {
   for (let k = 2; k <= Number(perConn); k++) {
     try { await request(sock, '/pre/' + i + '/' + k); } catch (e) { errors.push(String(e)); }
   }
-  sock.end();
 }));
+console.log('sent');
+for (let t = 0; !existsSync(dir + '/end') && t < 600; t++) await new Promise((r) => setTimeout(r, 50));
+for (const sock of socks) sock.end();
 console.log(JSON.stringify({ ok, errors }));
 `,
   );
