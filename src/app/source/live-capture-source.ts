@@ -9,8 +9,12 @@ import type { FeedResult, LiveDropReason, PacketConsumer, PacketSource, SourceEv
 
 /** Packets handed out per feed() call before I/O gets a chance. */
 const BATCH = 512;
-/** Ring slots per byte of -B: one per 128 bytes (a pure ACK is ~52 bytes, data packets more). */
-const RING_BYTES_PER_SLOT = 128;
+/**
+ * Ring slots: one per KiB of -B (65536 at the default 64 MiB), far more than the ~1000 frames
+ * libpcap's kernel ring of that size holds (each frame is sized for a 65535-byte snap length), so
+ * a whole kernel ring drained in one turn fits.
+ */
+const RING_BYTES_PER_SLOT = 1024;
 const MIN_RING_SLOTS = 1024;
 /** How often kernel/interface drops are read and the devices checked. */
 const POLL_MS = 1000;

@@ -152,8 +152,13 @@ export const STOCK_KEEPALIVE_S = 720;
 export const DEFAULT_END_GRACE_MS = 3000;
 /** Live -t default, seconds: stock's 600 (a live service's connections may idle for minutes). */
 export const LIVE_SESSION_TIMEOUT_S = 600;
-/** -B default, MiB (stock tcpcopy's pcap buffer for Linux). */
-export const DEFAULT_CAPTURE_BUFFER_MB = 16;
+/**
+ * -B default, MiB. Larger than stock's 16: cap turns on immediate mode, where libpcap uses
+ * TPACKET_V2 with every ring frame sized for cap's fixed 65535-byte snap length, so 16 MiB holds
+ * only ~250 packets of any size (scripts/bench/capture.ts: kernel drops from 75k packets/s on;
+ * none up to 150k packets/s with 64).
+ */
+export const DEFAULT_CAPTURE_BUFFER_MB = 64;
 /** -S default: the most `cap` lets libpcap capture (its snap length is fixed at 65535). */
 export const DEFAULT_SNAPLEN = 65535;
 
