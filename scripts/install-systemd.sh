@@ -62,11 +62,15 @@ case "$action" in
       cp -a "$p" "$dest/$(dirname "$p")/"
     done
     cp package.json README.md "$dest/"
-    mkdir -p "$dest/scripts" "$dest/src/native/nfq/build/Release"
+    mkdir -p "$dest/scripts"
     install -m 0755 scripts/intercept-rules.sh scripts/route-setup.sh "$dest/scripts/"
-    if [[ -f src/native/nfq/build/Release/nfq.node ]]; then
-      cp -a src/native/nfq/build/Release/nfq.node "$dest/src/native/nfq/build/Release/"
-    fi
+    # The project's own addons: nfq (intercept's NFQUEUE) and pktstat (live capture's kernel drops).
+    for a in nfq pktstat; do
+      mkdir -p "$dest/src/native/$a/build/Release"
+      if [[ -f src/native/$a/build/Release/$a.node ]]; then
+        cp -a "src/native/$a/build/Release/$a.node" "$dest/src/native/$a/build/Release/"
+      fi
+    done
     for u in intercept.service tcpcopy@.service; do
       sed -e "s|@PREFIX@|$prefix|g" -e "s|@NODE@|$node_bin|g" "systemd/$u" >"$unitdir/$u"
       chmod 0644 "$unitdir/$u"

@@ -38,6 +38,8 @@ export class ProgressBar implements CopierObserver {
         loop: p.loop,
         loops: p.loops,
         counters: [
+          // A live capture has no end to show progress to: what it lost matters instead.
+          ...(c.source.pausable ? [] : ([['dropped', p.drops]] as const)),
           ['active', st.activeSessions],
           ['done', st.outcomeCompleted],
           ['req', st.turns],

@@ -161,7 +161,11 @@ export async function copierDoctor(o: CopierDoctorOptions): Promise<CheckResult[
   }
   const probes = await Promise.all(o.interceptors.map((i) => probeConnect(i.host, i.port, o.connectTimeoutMs ?? 3000)));
   results.push(...checkInterceptorReachable(probes));
-  results.push(checkCaptureFile(o.captureFile === null ? null : probeCaptureFile(o.captureFile)));
+  results.push(
+    o.captureFile === null && o.captureDevices.length > 0
+      ? skipped('capture-file', 'capture file', `live capture on ${o.captureDevices.join(', ')}`)
+      : checkCaptureFile(o.captureFile === null ? null : probeCaptureFile(o.captureFile)),
+  );
   if (o.captureFile === null) {
     if (o.captureDevices.length === 0) results.push(checkCaptureDevice(null));
     for (const d of o.captureDevices) results.push(checkCaptureDevice(probeCaptureDevice(d)));

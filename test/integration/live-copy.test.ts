@@ -157,4 +157,11 @@ test('-i nosuchdev0: exit 2 naming the device and listing those there are, befor
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /^tcpcopy: -i "nosuchdev0": cannot capture: "nosuchdev0": no such capture device \(and no such file\); available: any, lo$/m);
   assert.doesNotMatch(r.stderr, /interceptor/);
+  // The doctor checks the devices of a live copy (and says the file check does not apply).
+  const check = async (dev: string): Promise<string> =>
+    (await lab.exec(ns, process.execPath, [cliPath('tcpcopy'), '--check', '-x', '80-10.1.2.3:80', '-s', '10.1.2.3', '-i', dev], { check: false })).stdout;
+  assert.match(await check('nosuchdev0'), /PROBLEM {2}capture device: nosuchdev0: no such interface/);
+  const ok = await check('lo');
+  assert.match(ok, /ok {7}capture device: lo: libpcap opened it/);
+  assert.match(ok, /capture file: live capture on lo/);
 });
