@@ -9,8 +9,9 @@ for arg in "$@"; do
   case "$arg" in
     # systemd only for `systemd-analyze verify` of our units in the tests.
     --with-test-tools) need_pkgs+=(systemd) ;;
-    # wrk measures the target's own ceiling in scripts/bench/replay.ts.
-    --with-bench-tools) need_pkgs+=(wrk) ;;
+    # wrk measures the target's own ceiling in scripts/bench/replay.ts; tcpreplay feeds the live
+    # capture benchmark (scripts/bench/capture.ts).
+    --with-bench-tools) need_pkgs+=(wrk tcpreplay) ;;
     *) echo "install-deps: unknown option $arg (--with-test-tools, --with-bench-tools)" >&2; exit 2 ;;
   esac
 done

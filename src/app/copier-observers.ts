@@ -38,6 +38,8 @@ export class ProgressBar implements CopierObserver {
         loop: p.loop,
         loops: p.loops,
         counters: [
+          // A live capture has no end to show progress to: what it lost matters instead.
+          ...(c.source.pausable ? [] : ([['dropped', p.drops]] as const)),
           ['active', st.activeSessions],
           ['done', st.outcomeCompleted],
           ['req', st.turns],
@@ -82,7 +84,7 @@ export class StatsLog implements CopierObserver {
     const rs = c.rawSink?.stats;
     c.logger.info(
       `stats: active ${s.activeSessions}, started ${s.sessionsStarted}, established ${s.connectionsEstablished}, completed ${s.outcomeCompleted}, ` +
-        `packets read ${p.packets}, used ${p.packetsUsed}, sent ${s.packetsSent}, retransmits ${s.retransmits}, ` +
+        `packets read ${p.packets}, used ${p.packetsUsed}${c.source.pausable ? '' : `, dropped ${p.drops}`}, sent ${s.packetsSent}, retransmits ${s.retransmits}, ` +
         `requests ${s.turns}, response segments ${s.responsesWithData}, records ${c.records}, ` +
         `raw queued ${rs?.queued ?? 0}, refused ${rs?.refused ?? 0}, rss ${Math.round(process.memoryUsage.rss() / 1048576)} MB`,
     );
@@ -202,9 +204,13 @@ export class EndSummary implements CopierObserver {
     const log = c.logger;
     for (const l of summary.lines) log.print(this.stdout, l);
     for (const w of summary.warnings) log.print(this.stderr, w, 'warn');
-    if (end.code === EXIT_OK && summary.failure !== null && end.stoppedBy === null) {
-      log.errOut(c.engine.stats.connectionsEstablished === 0 ? `no session could be established: ${summary.failure}` : `replay failed: ${summary.failure}`);
+    const failure = summary.failure === null ? null : c.engine.stats.connectionsEstablished === 0 ? `no session could be established: ${summary.failure}` : `replay failed: ${summary.failure}`;
+    if (end.code === EXIT_OK && failure !== null && end.stoppedBy === null) {
+      log.errOut(failure);
       end.code = EXIT_FAILED;
+    } else if (failure !== null && counters.live !== undefined) {
+      // A live copy ends by a signal (exit 0), yet a copy that never worked must still be said.
+      log.print(this.stderr, failure, 'warn');
     }
   }
 }

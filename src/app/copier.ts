@@ -64,6 +64,9 @@ export class Copier implements EngineSink, PacketConsumer {
   // Wake-up accounting (logged at the end): the copier's CPU at low rates is mostly per wake-up.
   private timerFires = 0;
   private serviceRuns = 0;
+  /** The signal that stopped a live capture while its sessions finish, and their deadline. */
+  private drainBy: string | null = null;
+  private drainDeadlineUs = Infinity;
   private resolveExit: (code: number) => void = () => undefined;
   private readonly exited = new Promise<number>((r) => (this.resolveExit = r));
   private readonly kickFn = (): void => this.kick();
@@ -213,15 +216,15 @@ export class Copier implements EngineSink, PacketConsumer {
     });
 
     log.info(
-      `replaying ${this.o.source.description} (-x ${transfersText(cfg.transfers)}${cfg.filterText === null ? '' : `, -F "${cfg.filterText}"`}` +
-        `${cfg.fastest ? ', --rate' : `, -a ${cfg.acceleration}`}${cfg.loops > 1 ? `, -T ${cfg.loops}` : ''}) ` +
+      `${this.o.source.pausable ? 'replaying' : 'copying'} ${this.o.source.description} (-x ${transfersText(cfg.transfers)}${cfg.filterText === null ? '' : `, -F "${cfg.filterText}"`}` +
+        `${!this.o.source.pausable ? '' : cfg.fastest ? ', --rate' : `, -a ${cfg.acceleration}`}${cfg.loops > 1 ? `, -T ${cfg.loops}` : ''}) ` +
         `through ${channel.activeInterceptors}/${cfg.interceptors.length} interceptor(s)`,
     );
 
     const housekeeping = setInterval(() => this.housekeeping(), HOUSEKEEPING_MS);
     d.defer('housekeeping', () => clearInterval(housekeeping));
-    const onSigint = (): void => this.stop(EXIT_OK, 'SIGINT');
-    const onSigterm = (): void => this.stop(EXIT_OK, 'SIGTERM');
+    const onSigint = (): void => this.stopSignal('SIGINT');
+    const onSigterm = (): void => this.stopSignal('SIGTERM');
     const onSighup = (): void => {
       log.reopen();
       log.info('log file reopened (SIGHUP)');
@@ -243,6 +246,27 @@ export class Copier implements EngineSink, PacketConsumer {
   /** End the run (signal, failure, memory limit, end of input): the exit code and why. */
   stop(code: number, stoppedBy: string | null): void {
     void this.finish(code, stoppedBy);
+  }
+
+  /**
+   * SIGINT/SIGTERM. A file run stops at once. A live run stops capturing and gives the sessions
+   * in flight up to --end-grace to finish (the same signal again stops at once); the summary
+   * follows either way.
+   */
+  private stopSignal(name: string): void {
+    const source = this.o.source;
+    if (source.pausable || source.stopInput === undefined || this.drainBy !== null || this.finished) {
+      this.stop(EXIT_OK, this.drainBy ?? name);
+      return;
+    }
+    this.drainBy = name;
+    this.drainDeadlineUs = nowUs() + this.o.config.endGraceUs;
+    this.o.log.info(
+      `${name}: capture stopped; ${this.engine.activeSessions} session(s) in flight get up to ` +
+        `${(this.o.config.endGraceUs / 1e6).toFixed(1)} s to finish (--end-grace; ${name} again stops now)`,
+    );
+    source.stopInput();
+    this.kick();
   }
 
   /** The source woke us (a read finished, a run began) or the source ended. */
@@ -280,7 +304,7 @@ export class Copier implements EngineSink, PacketConsumer {
     const source = this.o.source;
     if (source.feed(now, this) === 'more') this.kick();
     this.arm(now);
-    if (source.ended && engine.activeSessions === 0) this.stop(EXIT_OK, null);
+    if (source.ended && engine.activeSessions === 0) this.stop(EXIT_OK, this.drainBy);
   }
 
   private arm(now: number): void {
@@ -307,6 +331,11 @@ export class Copier implements EngineSink, PacketConsumer {
     for (const ob of this.observers) {
       ob.tick?.(now);
       if (this.finished) return;
+    }
+    if (now >= this.drainDeadlineUs) {
+      if (this.engine.activeSessions > 0) this.o.log.info(`${this.engine.activeSessions} session(s) still open after --end-grace: ending them`);
+      this.stop(EXIT_OK, this.drainBy);
+      return;
     }
     if (this.o.source.ended) {
       // Once the input is over, a session that neither sends nor hears anything has nothing
@@ -342,6 +371,10 @@ export class Copier implements EngineSink, PacketConsumer {
         `(${this.records} records), ${ss?.sent ?? 0} packets sent` +
         (sink === null || ss === undefined ? '' : ` (${sink.backend}: ${ss.batches} batches, ${ss.crossings} JS→native calls)`),
     );
+    if (this.o.log.enabled('debug')) {
+      const snap = engine.stats.snapshot();
+      this.o.log.debug(`engine counters: ${Object.entries(snap).filter(([, v]) => v !== 0).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    }
     const mem = process.memoryUsage();
     const mb = (n: number): number => Math.round(n / 1048576);
     this.o.log.info(

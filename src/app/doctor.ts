@@ -140,8 +140,8 @@ export interface CopierDoctorOptions {
   targets: readonly string[];
   /** -i file (offline) or null. */
   captureFile: string | null;
-  /** live capture device or null. */
-  captureDevice: string | null;
+  /** Live capture devices (-i DEV[,DEV…], or `any` without -i); empty for a file. */
+  captureDevices: readonly string[];
   connectTimeoutMs?: number;
 }
 
@@ -161,17 +161,24 @@ export async function copierDoctor(o: CopierDoctorOptions): Promise<CheckResult[
   }
   const probes = await Promise.all(o.interceptors.map((i) => probeConnect(i.host, i.port, o.connectTimeoutMs ?? 3000)));
   results.push(...checkInterceptorReachable(probes));
-  results.push(checkCaptureFile(o.captureFile === null ? null : probeCaptureFile(o.captureFile)));
-  if (o.captureDevice !== null || o.captureFile === null) results.push(checkCaptureDevice(o.captureDevice === null ? null : probeCaptureDevice(o.captureDevice)));
+  results.push(
+    o.captureFile === null && o.captureDevices.length > 0
+      ? skipped('capture-file', 'capture file', `live capture on ${o.captureDevices.join(', ')}`)
+      : checkCaptureFile(o.captureFile === null ? null : probeCaptureFile(o.captureFile)),
+  );
+  if (o.captureFile === null) {
+    if (o.captureDevices.length === 0) results.push(checkCaptureDevice(null));
+    for (const d of o.captureDevices) results.push(checkCaptureDevice(probeCaptureDevice(d)));
+  }
   return results;
 }
 
-/** `tcpcopy --check`: the copier doctor's inputs from the parsed command line (-x, -s, -i). */
-export function copierDoctorOptionsFrom(cfg: Pick<TcpcopyConfig, 'transfers' | 'interceptors' | 'pcapFile'>): CopierDoctorOptions {
+/** `tcpcopy --check`: the copier doctor's inputs from the parsed command line (-x, -s, -i: a file or devices). */
+export function copierDoctorOptionsFrom(cfg: Pick<TcpcopyConfig, 'transfers' | 'interceptors' | 'input'>): CopierDoctorOptions {
   return {
     interceptors: cfg.interceptors.map((i) => ({ host: ipToString(i.ip), port: i.port })),
     targets: [...new Set(cfg.transfers.map((t) => ipToString(t.targetIp)))],
-    captureFile: cfg.pcapFile,
-    captureDevice: null,
+    captureFile: cfg.input.kind === 'file' ? cfg.input.path : null,
+    captureDevices: cfg.input.kind === 'live' ? cfg.input.devices : [],
   };
 }

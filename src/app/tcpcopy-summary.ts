@@ -2,7 +2,7 @@ import { OUTCOMES, type Outcome } from '../core/session/types.js';
 import type { EngineStats } from '../core/session/stats.js';
 import { ipToString } from '../core/packet/ipv4.js';
 import type { Transfer } from '../core/transfer.js';
-import type { SourceTotals } from './source/packet-source.js';
+import type { LiveTotals, SourceTotals } from './source/packet-source.js';
 
 /*
  * The end-of-run summary and, when nothing could be established, the likely cause. Pure text
@@ -81,12 +81,18 @@ export function summarize(input: SummaryInput): Summary {
   const lines: string[] = [];
   const warnings: string[] = [];
   const head = input.stoppedBy === null ? 'replay finished' : `replay stopped (${input.stoppedBy})`;
+  const live = c.live;
   lines.push(
-    `${head} in ${secs(c.durationUs)}: ${c.runsDone}/${c.runs} run(s) of ${input.file}, ${c.packetsRead} packets read, ${c.packetsUsed} used`,
+    live === undefined
+      ? `${head} in ${secs(c.durationUs)}: ${c.runsDone}/${c.runs} run(s) of ${input.file}, ${c.packetsRead} packets read, ${c.packetsUsed} used`
+      : `${head} in ${secs(c.durationUs)}: ${liveText(live, c)}`,
   );
   const outcomes = OUTCOMES.map((o) => [o, outcomeCount(st, o)] as const).filter(([, n]) => n > 0);
+  // Live, a session without its SYN is a connection that was already open when capture began
+  // (or whose SYN was dropped): the engine picked it up mid-stream with a fake handshake.
+  const noSyn = live === undefined ? `${st.sessionsWithoutSyn} without a captured SYN` : `${st.sessionsWithoutSyn} picked up mid-stream`;
   lines.push(
-    `sessions: ${st.sessionsStarted} started (${st.sessionsWithoutSyn} without a captured SYN), ${st.connectionsEstablished} established, ${st.activeSessions} still open` +
+    `sessions: ${st.sessionsStarted} started (${noSyn}), ${st.connectionsEstablished} established, ${st.activeSessions} still open` +
       (outcomes.length > 0 ? `; ${outcomes.map(([o, n]) => `${o} ${n}`).join(', ')}` : ''),
   );
   lines.push(
@@ -109,6 +115,7 @@ export function summarize(input: SummaryInput): Summary {
       `${c.truncatedRecords} capture records were shorter than the packet on the wire (snap length): their payload is missing and they were not replayed; record with tcpdump -s 0`,
     );
   }
+  if (live !== undefined) warnings.push(...liveWarnings(live));
   if (c.rawRefused > 0) {
     warnings.push(`the kernel refused ${c.rawRefused} packet(s) for good (${refusedText(c.rawRefusedBy)}): check firewall rules (EPERM) and routes (ENETUNREACH) on this host`);
   }
@@ -133,11 +140,42 @@ export function summarize(input: SummaryInput): Summary {
   return { lines, failure, warnings };
 }
 
+/** "captured on eth0 for 12.3 s, 5210 packets, 12 dropped (kernel 0, ring full 12, sink busy 0), 5198 used" */
+function liveText(live: LiveTotals, c: ReplayCounters): string {
+  const ring = live.dropsByReason['ring-full'];
+  const busy = live.dropsByReason['sink-busy'];
+  const dropped = ring + busy + (live.kernelDrops ?? 0);
+  const parts = [`kernel ${live.kernelDrops ?? 'unknown'}`, `ring full ${ring}`, `sink busy ${busy}`];
+  if (live.interfaceDrops !== null) parts.push(`interface ${live.interfaceDrops}`);
+  const devs = live.devices.length === 1 && live.devices[0] === 'any' ? 'all interfaces (any)' : live.devices.join(', ');
+  return (
+    `captured on ${devs} for ${secs(live.capturingUs)}, ${c.packetsRead} packets, ${dropped} dropped (${parts.join(', ')}), ${c.packetsUsed} used` +
+    (live.beforeStart > 0 ? `; ${live.beforeStart} arrived before the copier was ready` : '')
+  );
+}
+
+function liveWarnings(live: LiveTotals): string[] {
+  const out: string[] = [];
+  const ring = live.dropsByReason['ring-full'];
+  const busy = live.dropsByReason['sink-busy'];
+  if (live.kernelDrops !== null && live.kernelDrops > 0) out.push(`the kernel dropped ${live.kernelDrops} captured packet(s): raise -B (libpcap's buffer)`);
+  if (ring > 0) out.push(`${ring} captured packet(s) were dropped because the copier fell behind the traffic (ring full): raise -B, or copy a share with -r`);
+  if (busy > 0) out.push(`${busy} captured packet(s) were dropped while this host's kernel pushed back on the raw socket (sink busy)`);
+  if (live.kernelDrops === null) out.push(`kernel drops could not be counted: ${live.kernelDropsMissing ?? 'unknown reason'}`);
+  return out;
+}
+
 function diagnose(input: SummaryInput): string {
   const st = input.engine;
   const c = input.counters;
   const targets = targetsText(input.transfers);
   const ports = [...new Set(input.transfers.map((t) => t.targetPort))].join(',');
+  if (c.packetsUsed === 0 && c.live !== undefined) {
+    return (
+      `no client packet to -x ${transfersText(input.transfers)}${input.filterText === null ? '' : ` and -F "${input.filterText}"`} arrived on ${input.file} ` +
+      `(${c.packetsRead} captured after start). Check the capture device (-i), the online port (and address) on the left of -x, and that clients were sending.`
+    );
+  }
   if (c.packetsUsed === 0) {
     const seen =
       c.unmatchedDestinations.length > 0

@@ -1,12 +1,13 @@
 import type { TcpcopyConfig } from '../core/config/tcpcopy-cli.js';
-import { Copier } from './copier.js';
+import { Copier, nowUs } from './copier.js';
 import { CopierMetrics } from './copier-metrics.js';
 import { EndSummary, MemoryGuard, ProgressBar, SessionDebugLog, SilenceWarning, StatsLog } from './copier-observers.js';
 import { Disposers } from './disposers.js';
 import { EXIT_FAILED, EXIT_USAGE } from './exit-codes.js';
 import { PidFile } from './pid-file.js';
 import { RunLog } from './run-log.js';
-import { CaptureFileOpenError, CaptureFileSource } from './source/capture-file-source.js';
+import { openSource, SourceOpenError } from './source/open-source.js';
+import type { PacketSource } from './source/packet-source.js';
 
 export { EXIT_FAILED, EXIT_MEMORY, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 
@@ -21,8 +22,8 @@ export interface TcpcopyRunOptions {
 }
 
 /**
- * Composition root of tcpcopy: the log, the packet source (checked before anything touches the
- * network), the pid file, then the copier with its observers. Every resource goes on one
+ * Composition root of tcpcopy: the log, the packet source (a file or live capture, opened before
+ * anything touches the network), the pid file, then the copier with its observers. Every resource goes on one
  * disposer stack that the copier unwinds on every exit path. Resolves with the exit code.
  */
 export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
@@ -39,31 +40,28 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   for (const w of opts.warnings) log.warn(w);
 
   let copier: Copier | null = null;
-  let source: CaptureFileSource;
+  let source: PacketSource;
   try {
-    source = await CaptureFileSource.open({
-      path: cfg.pcapFile,
-      transfers: cfg.transfers,
-      filter: cfg.filter,
-      pacing: { acceleration: cfg.fastest ? 1 : cfg.acceleration, idleCapMs: cfg.idleCapMs, fastest: cfg.fastest, loops: cfg.loops },
-      onWarning: (w) => log.warn(`${w.source}: byte offset ${w.offset}: ${w.message}`),
+    source = await openSource(cfg, {
+      clock: nowUs,
+      warn: (message) => log.warn(message),
       events: {
         wake: () => copier?.wake(),
         info: (message) => log.info(message),
         ended: () => {
           const t = source.totals();
-          log.info(`capture done: ${t.packetsRead} packets read, ${t.packetsUsed} replayed; ${copier?.engine.activeSessions ?? 0} session(s) still open`);
+          const what = t.live === undefined ? 'capture done' : 'capture stopped';
+          log.info(`${what}: ${t.packetsRead} packets read, ${t.packetsUsed} replayed; ${copier?.engine.activeSessions ?? 0} session(s) still open`);
           copier?.wake();
         },
         error: (message) => {
           log.errOut(`cannot read on: ${message}`);
-          copier?.stop(EXIT_FAILED, 'capture file error');
+          copier?.stop(EXIT_FAILED, cfg.input.kind === 'file' ? 'capture file error' : 'capture device error');
         },
       },
     });
   } catch (err) {
-    const why = err instanceof CaptureFileOpenError ? err.message : (err as Error).message;
-    log.errOut(`-i ${JSON.stringify(cfg.pcapFile)}: cannot replay: ${why} (expected a readable pcap or pcapng file)`);
+    log.errOut(err instanceof SourceOpenError ? err.message : (err as Error).message);
     await disposers.dispose();
     return EXIT_USAGE;
   }
@@ -90,6 +88,6 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   copier.observe(new SilenceWarning());
   copier.observe(new SessionDebugLog());
   if (opts.metrics !== undefined && opts.metrics !== null) copier.observe(new CopierMetrics(opts.metrics));
-  copier.observe(new EndSummary(opts.stdout, opts.stderr, { file: cfg.pcapFile, filterText: cfg.filterText, seed: cfg.seed }));
+  copier.observe(new EndSummary(opts.stdout, opts.stderr, { file: cfg.input.kind === 'file' ? cfg.input.path : source.description, filterText: cfg.filterText, seed: cfg.seed }));
   return copier.run();
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { randomInt } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../core/version.js';
 import { ConfigError } from '../core/config/errors.js';
@@ -11,16 +12,18 @@ import { checkExitCode, formatReport, parseOpsOptions, type OpsRawOptions } from
 
 const program = new Command('tcpcopy')
   .description(
-    'TCP traffic copier: replays the client side of a captured pcap/pcapng file against a test server, ' +
+    'TCP traffic copier: copies the client side of live traffic (libpcap) or of a pcap/pcapng file to a test server, ' +
       'one live TCP session per captured connection, with intercept running on the test server',
   )
-  .usage('-x PORT-TARGETIP:TARGETPORT -s INTERCEPTOR -i FILE [options]')
+  .usage('-x PORT-TARGETIP:TARGETPORT -s INTERCEPTOR [-i FILE|DEV[,DEV...]] [options]')
   .version(VERSION, '-v, --version', 'print the version and exit')
   .helpOption('-h, --help', 'show this help')
   .option('-x, --transfer <map>', 'what to replay where: [onlineIp:]port-targetIp:targetPort[,...] (required)')
   .option('-s, --intercept <list>', 'interceptor(s): ip[:port][,ip[:port]...], up to 32 (required)')
-  .option('-i, --pcap <file>', 'pcap or pcapng file to replay (required: live capture is not in this build)')
-  .option('-F, --filter <expr>', 'pcap-filter expression applied to the file (host, net, port, src, dst, tcp, and, or, not, ())')
+  .option('-i, --pcap <file|dev>', 'pcap or pcapng file to replay; if no such file: capture live on these interfaces (DEV[,DEV...], "any"); default: live on any')
+  .option('-F, --filter <expr>', 'pcap-filter expression: ANDed with the -x ports by libpcap live; on a file our subset (host, net, port, src, dst, tcp, and, or, not, ())')
+  .option('-B, --buffer <MiB>', 'live: libpcap kernel buffer, 1..4096 MiB; also sizes the copier\'s own packet ring (default 64)')
+  .option('-S, --snaplen <bytes>', 'live: bytes kept of each captured frame, 96..65535 (default 65535)')
   .option('-a, --accelerate <n>', 'replay speed-up factor ≥ 1 (default 1)')
   .option('-I, --interval <ms>', 'compress idle gaps in the capture longer than this to this (default 0 = off)')
   .option('-T, --times <n>', 'replay the file n times, each run with fresh ports and ISNs (default 1)')
@@ -49,29 +52,39 @@ const program = new Command('tcpcopy')
   .option('--quiet', 'no progress bar on a terminal')
   .option('--log-level <level>', 'error, warn, info or debug (default info)')
   .option('--stats-interval <s>', 'seconds between stats lines in the log (default 30; 0 = only the summary)')
-  .option('--end-grace <ms>', 'after the capture ended, end the sessions still open once the replay was silent this long (default 3000)')
+  .option('--end-grace <ms>', 'after the capture file ended, end the sessions still open once the replay was silent this long; live, after SIGINT/SIGTERM, how long sessions in flight may finish (default 3000)')
   .option('--with-payload', '192-byte records with up to 128 bytes of response payload (intercept --with-payload too)')
   .option('--seed <n>', 'seed of sampling and port choices, 0..4294967295 (default: random, printed in the summary)')
   .option('--raw-backend <mode>', 'how packets go out: auto (the sendmmsg addon when built, else raw-socket), sendmmsg or raw-socket (default auto)')
-  .option('--check', 'run the preflight checks (privileges, raw socket, route to the target, interceptor reachable, capture file) and exit: 0 all ok, 1 problems')
+  .option('--check', 'run the preflight checks (privileges, raw socket, route to the target, interceptor reachable, capture file or device) and exit: 0 all ok, 1 problems')
   .option('--metrics-port <port>', 'serve Prometheus metrics (every stats counter + process metrics) on this port while replaying')
   .option('--metrics-bind <ip>', 'address of the metrics endpoint (default 127.0.0.1)')
   .showHelpAfterError('(run tcpcopy -h for every flag and its accepted form)')
   .addHelpText(
     'after',
-    '\nExample: tcpcopy -x 80-10.0.0.2:8080 -s 10.0.0.2 -i traffic.pcap\n' +
+    '\nExamples: tcpcopy -x 80-10.0.0.2:8080 -s 10.0.0.2 -i eth0        (live traffic to port 80 of this host)\n' +
+      '          tcpcopy -x 80-10.0.0.2:8080 -s 10.0.0.2 -i traffic.pcap (a recording)\n' +
       'On the test server: intercept --install-rule 8080 (or iptables -I OUTPUT -p tcp --sport 8080 -j NFQUEUE --queue-num 0),\n' +
       'and a route from it back to the client addresses via this host.\n' +
-      '\nExit status: 0 replay done, 1 nothing could be established or a runtime failure, 2 bad command line or input file,\n' +
-      '3 the -m memory limit was reached.\n',
+      '\nExit status: 0 replay done, 1 nothing could be established or a runtime failure,\n' +
+      '2 bad command line, input file or capture device, 3 the -m memory limit was reached.\n',
   );
+
+/** -i names a file when one exists there (anything else may be a device list). */
+function existingFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
 
 program.exitOverride();
 program.action(async (raw: TcpcopyRawOptions & OpsRawOptions) => {
   let parsed;
   let ops;
   try {
-    parsed = parseTcpcopyOptions(raw, { randomSeed: randomInt(0, MAX_SEED + 1) });
+    parsed = parseTcpcopyOptions(raw, { randomSeed: randomInt(0, MAX_SEED + 1), isFile: existingFile });
     ops = parseOpsOptions(raw);
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -145,7 +145,7 @@ test('copier checks: interceptor down, raw socket denied, capture file and devic
   const lab = await labFor(t, { name: 'doctor-copier' });
   const { net } = await setup(lab);
   const pcap = join(fixturesDir, 'demo', 'http-sample.pcap');
-  const base = { interceptors: [{ host: net.targetIp, port: 36524 }], targets: [net.targetIp], captureFile: pcap, captureDevice: null, connectTimeoutMs: 2000 };
+  const base = { interceptors: [{ host: net.targetIp, port: 36524 }], targets: [net.targetIp], captureFile: pcap, captureDevices: [], connectTimeoutMs: 2000 };
 
   // intercept not running.
   let c = await copierCheck(lab, net.copier, base);
@@ -199,9 +199,9 @@ test('copier checks: interceptor down, raw socket denied, capture file and devic
   assert.match((await copierCheck(lab, net.copier, { ...base, captureFile: text })).line('capture file'), /PROBLEM /);
 
   // Live capture device: missing, then one libpcap opens.
-  c = await copierCheck(lab, net.copier, { ...base, captureFile: null, captureDevice: 'nosuch0' });
+  c = await copierCheck(lab, net.copier, { ...base, captureFile: null, captureDevices: ['nosuch0'] });
   assert.match(c.line('capture device'), /PROBLEM .*nosuch0: no such interface/);
-  c = await copierCheck(lab, net.copier, { ...base, captureFile: null, captureDevice: net.copierIf });
+  c = await copierCheck(lab, net.copier, { ...base, captureFile: null, captureDevices: [net.copierIf] });
   assert.match(c.line('capture device'), new RegExp(`ok .*${net.copierIf}: libpcap opened it`));
 
   // A target address the copier host has no route to.

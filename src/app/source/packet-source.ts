@@ -64,6 +64,26 @@ export interface SourceTotals {
   runs: number;
   /** Most frequent TCP destinations of packets that matched no -x entry: ["ip:port", count]. */
   unmatchedDestinations: [string, number][];
+  /** A live capture's own account (absent for a file). */
+  live?: LiveTotals;
+}
+
+/** Why a live source lost a packet after libpcap handed it over. */
+export type LiveDropReason = 'ring-full' | 'sink-busy';
+
+export interface LiveTotals {
+  devices: string[];
+  /** From start() until capture stopped (or now). */
+  capturingUs: number;
+  /** Dropped by the source, by reason: the ring was full while the sink pushed back, or not. */
+  dropsByReason: Record<LiveDropReason, number>;
+  /** Dropped by the kernel (capture buffer full, -B) and by the interfaces; null = unknown. */
+  kernelDrops: number | null;
+  interfaceDrops: number | null;
+  /** Why kernelDrops is unknown. */
+  kernelDropsMissing: string | null;
+  /** Captured while the copier was still starting (sink, channel): not replayed. */
+  beforeStart: number;
 }
 
 export interface SourceEvents {
@@ -91,5 +111,10 @@ export interface PacketSource {
   progress(): SourceProgress;
   /** Totals for the end summary and metrics. */
   totals(): SourceTotals;
+  /**
+   * Live sources (SIGINT/SIGTERM): take no new input, hand over what is buffered, then end
+   * (events.ended()). A file has nothing to finish and simply stops with the copier.
+   */
+  stopInput?(): void;
   close(): void;
 }

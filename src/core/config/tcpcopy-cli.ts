@@ -41,6 +41,8 @@ export interface TcpcopyRawOptions {
   intercept?: string;
   pcap?: string;
   filter?: string;
+  buffer?: string;
+  snaplen?: string;
   accelerate?: string;
   interval?: string;
   times?: string;
@@ -79,11 +81,18 @@ export interface TcpcopyRawOptions {
 export interface TcpcopyConfig {
   transfers: Transfer[];
   interceptors: InterceptorAddress[];
-  /** -i */
-  pcapFile: string;
-  /** -F (null = every packet). */
+  /** -i: a capture file, or live capture on devices (no -i: `any`). */
+  input: CaptureInput;
+  /**
+   * -F compiled by our offline filter (null = every packet, and always null live: libpcap
+   * applies -F there, in its own grammar, so it is neither parsed nor matched twice).
+   */
   filter: PacketFilter | null;
   filterText: string | null;
+  /** -B: libpcap's kernel buffer, MiB (live only; the copier's own packet ring is sized from it). */
+  bufferMb: number;
+  /** -S: bytes kept of each captured frame (live only). */
+  snapLen: number;
   /** -a, -I (ms), -T, --rate */
   acceleration: number;
   idleCapMs: number;
@@ -132,10 +141,15 @@ export function parseRawBackend(value: string, flag = '--raw-backend'): RawBacke
   return v;
 }
 
+/** Where packets come from: -i FILE, or live capture (-i DEV[,DEV…], or no -i = `any`). */
+export type CaptureInput = { kind: 'file'; path: string } | { kind: 'live'; devices: string[] };
+
 /** What the parser cannot compute itself, core being pure: supplied by the CLI. */
 export interface TcpcopyParseInputs {
   /** Used when --seed is absent: a random 0..MAX_SEED value. */
   randomSeed: number;
+  /** Whether -i names an existing file (absent: nothing is taken for a file by existence). */
+  isFile?: (path: string) => boolean;
 }
 
 /** Seeds are 32-bit: every value the summary can print is accepted back by --seed. */
@@ -151,6 +165,40 @@ export const OFFLINE_SESSION_TIMEOUT_S = 30;
 export const STOCK_KEEPALIVE_S = 720;
 /** Default of --end-grace, ms. */
 export const DEFAULT_END_GRACE_MS = 3000;
+/** Live -t default, seconds: stock's 600 (a live service's connections may idle for minutes). */
+export const LIVE_SESSION_TIMEOUT_S = 600;
+/**
+ * -B default, MiB. Larger than stock's 16: cap turns on immediate mode, where libpcap uses
+ * TPACKET_V2 with every ring frame sized for cap's fixed 65535-byte snap length, so 16 MiB holds
+ * only ~250 packets of any size (scripts/bench/capture.ts: kernel drops from 75k packets/s on;
+ * none up to 150k packets/s with 64).
+ */
+export const DEFAULT_CAPTURE_BUFFER_MB = 64;
+/** -S default: the most `cap` lets libpcap capture (its snap length is fixed at 65535). */
+export const DEFAULT_SNAPLEN = 65535;
+
+const DEVICE_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}$/;
+const CAPTURE_SUFFIX_RE = /\.(pcap|pcapng|cap|dmp)(\.\d+)?$/i;
+
+/**
+ * -i: an existing file is a capture file (as before); otherwise a comma-separated list of
+ * interface names is live capture. Anything that cannot be an interface name (a path, a .pcap
+ * name, …) stays a file, so a missing file is still reported as a missing file.
+ */
+export function parseCaptureInput(value: string | undefined, isFile: (path: string) => boolean, flag = '-i'): CaptureInput {
+  if (value === undefined) return { kind: 'live', devices: ['any'] };
+  if (value.trim() === '') throw new ConfigError(flag, value, 'expected a pcap/pcapng file, or capture device(s) DEV[,DEV...] such as eth0 or any');
+  if (isFile(value)) return { kind: 'file', path: value };
+  const items = value.split(',').map((d) => d.trim());
+  if (items.every((d) => DEVICE_RE.test(d) && !CAPTURE_SUFFIX_RE.test(d))) {
+    const devices = [...new Set(items)];
+    if (devices.includes('any') && devices.length > 1) {
+      throw new ConfigError(flag, value, '"any" already captures on every interface: give it alone, or a list of devices without it');
+    }
+    return { kind: 'live', devices };
+  }
+  return { kind: 'file', path: value };
+}
 
 /** A plain path check (existence and readability are checked by the app when it opens the file). */
 function parseFile(value: string, flag: string, form: string): string {
@@ -192,11 +240,13 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
     throw new ConfigError('-s', '', 'required: the interceptor(s) as ip[:port][,ip[:port]...], e.g. -s 10.0.0.2');
   }
   const interceptors = parseInterceptors(raw.intercept, port, '-s');
-  if (raw.pcap === undefined) {
-    throw new ConfigError('-i', '', 'required in this build (live capture is not available yet): -i FILE, a pcap or pcapng file to replay');
-  }
-  const pcapFile = parseFile(raw.pcap, '-i', 'expected the path of a pcap or pcapng file');
-  const filter = raw.filter === undefined ? null : parseFilterExpression(raw.filter, '-F');
+  const input = parseCaptureInput(raw.pcap, inputs.isFile ?? (() => false), '-i');
+  const live = input.kind === 'live';
+  // Live, libpcap compiles -F (and reports its errors when the capture opens).
+  const filter = raw.filter === undefined || live ? null : parseFilterExpression(raw.filter, '-F');
+  if (live && raw.filter !== undefined && raw.filter.trim() === '') throw new ConfigError('-F', raw.filter, 'expected a pcap-filter expression such as "src net 10.8.0.0/16"');
+  const bufferMb = raw.buffer === undefined ? DEFAULT_CAPTURE_BUFFER_MB : parseIntRange(raw.buffer, '-B', 1, 4096, 'the capture buffer size in MiB');
+  const snapLen = raw.snaplen === undefined ? DEFAULT_SNAPLEN : parseIntRange(raw.snaplen, '-S', 96, 65535, 'the bytes captured per packet');
 
   const targetIps = transfers.map((t) => t.targetIp);
   const clientPool = raw.clientIp === undefined ? [] : parseClientPool(raw.clientIp, targetIps, '-c');
@@ -210,15 +260,17 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
   const mss = raw.mss === undefined ? 1460 : parseMss(raw.mss, '-D');
   const sessionBufferKb = raw.poolSize === undefined ? null : parseSessionBufferKb(raw.poolSize, '-U');
   const fixedRttMs = raw.rtt === undefined ? 0 : parseFixedRtt(raw.rtt, '-R');
-  const timeoutS = raw.timeout === undefined ? OFFLINE_SESSION_TIMEOUT_S : parseSessionTimeout(raw.timeout, '-t');
+  const timeoutS = raw.timeout !== undefined ? parseSessionTimeout(raw.timeout, '-t') : live ? LIVE_SESSION_TIMEOUT_S : OFFLINE_SESSION_TIMEOUT_S;
   // -k keeps the stock default (720 s) unless -t is given: a keep-alive connection that idles
   // in the capture must survive its think time; a finished replay is ended by --end-grace.
   const keepaliveS =
     raw.keepalive !== undefined ? parseKeepaliveTimeout(raw.keepalive, timeoutS, '-k') : raw.timeout !== undefined ? timeoutS + 120 : STOCK_KEEPALIVE_S;
-  const acceleration = raw.accelerate === undefined ? 1 : parseAcceleration(raw.accelerate, '-a');
-  if (acceleration < 1) throw new ConfigError('-a', raw.accelerate ?? '', 'expected a speed-up factor of at least 1, such as 1, 2.5 or 10');
-  const idleCapMs = raw.interval === undefined ? 0 : parseGapThreshold(raw.interval, '-I');
-  const loops = raw.times === undefined ? 1 : parseReplayTimes(raw.times, '-T');
+  // Checked live too (a typo is still an error), but a live copy runs at the traffic's own pace.
+  const givenAcceleration = raw.accelerate === undefined ? 1 : parseAcceleration(raw.accelerate, '-a');
+  const acceleration = live ? 1 : givenAcceleration;
+  if (givenAcceleration < 1) throw new ConfigError('-a', raw.accelerate ?? '', 'expected a speed-up factor of at least 1, such as 1, 2.5 or 10');
+  const idleCapMs = raw.interval === undefined || live ? 0 : parseGapThreshold(raw.interval, '-I');
+  const loops = raw.times === undefined || live ? 1 : parseReplayTimes(raw.times, '-T');
   const logLevel = raw.logLevel === undefined ? 'info' : parseLogLevel(raw.logLevel);
   const statsS = raw.statsInterval === undefined ? 30 : parseIntRange(raw.statsInterval, '--stats-interval', 0, 86400, 'seconds between stats lines (0 = only at exit)');
   const seed = raw.seed === undefined ? inputs.randomSeed >>> 0 : parseIntRange(raw.seed, '--seed', 0, MAX_SEED, 'the seed of sampling and port choices');
@@ -228,6 +280,20 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
   if (raw.rate === true && raw.accelerate !== undefined) warnings.push('--rate replays as fast as possible: -a only scales think time');
   if (raw.rate === true && raw.interval !== undefined) warnings.push('--rate ignores capture timestamps: -I has no effect');
   if (raw.percentage !== undefined && raw.gradual === true) warnings.push('-g overrides -r');
+  if (live) {
+    const offline = (
+      [
+        ['-a', raw.accelerate],
+        ['-I', raw.interval],
+        ['-T', raw.times],
+        ['--rate', raw.rate === true ? 'on' : undefined],
+      ] as const
+    ).filter(([, v]) => v !== undefined);
+    if (offline.length > 0) warnings.push(`${offline.map(([f]) => f).join(', ')}: only for a capture file; live packets are copied as they arrive`);
+  } else {
+    const liveOnly = [raw.buffer === undefined ? null : '-B', raw.snaplen === undefined ? null : '-S'].filter((f) => f !== null);
+    if (liveOnly.length > 0) warnings.push(`${liveOnly.join(', ')}: only for live capture; ignored when replaying ${input.path}`);
+  }
 
   const engine = defaultEngineConfig(transfers, {
     clientPool,
@@ -254,13 +320,15 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
     config: {
       transfers,
       interceptors,
-      pcapFile,
+      input,
       filter,
       filterText: raw.filter ?? null,
+      bufferMb,
+      snapLen,
       acceleration,
       idleCapMs,
       loops,
-      fastest: raw.rate === true,
+      fastest: raw.rate === true && !live,
       connections,
       lonely: raw.lonely === true,
       memoryMb,

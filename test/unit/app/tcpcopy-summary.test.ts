@@ -97,3 +97,36 @@ test('the summary prints the seed so the run can be repeated with --seed', () =>
   assert.ok(s.lines.includes("seed 3141592653 (--seed 3141592653 repeats this run's sampling and port choices)"), s.lines.join('\n'));
   assert.ok(!summarize(input(st, counters())).lines.some((l) => l.startsWith('seed ')), 'no seed given, no line');
 });
+
+test('live: where and how long it captured, drops by cause, mid-stream sessions, and warnings that say what to raise', () => {
+  const st = new EngineStats();
+  st.sessionsStarted = 12;
+  st.sessionsWithoutSyn = 3;
+  st.connectionsEstablished = 12;
+  const live = {
+    devices: ['eth0'],
+    capturingUs: 12_300_000,
+    dropsByReason: { 'ring-full': 4, 'sink-busy': 1 },
+    kernelDrops: 7,
+    interfaceDrops: 0,
+    kernelDropsMissing: null,
+    beforeStart: 2,
+  };
+  const s = summarize({ ...input(st, counters({ packetsRead: 5210, packetsUsed: 5198, live, records: 30 })), file: 'live capture on eth0', stoppedBy: 'SIGTERM' });
+  assert.equal(
+    s.lines[0],
+    'replay stopped (SIGTERM) in 2.50 s: captured on eth0 for 12.3 s, 5210 packets, 12 dropped (kernel 7, ring full 4, sink busy 1, interface 0), 5198 used; 2 arrived before the copier was ready',
+  );
+  assert.match(s.lines[1]!, /^sessions: 12 started \(3 picked up mid-stream\), 12 established/);
+  assert.ok(s.warnings.some((w) => /kernel dropped 7 captured packet\(s\): raise -B/.test(w)), s.warnings.join('\n'));
+  assert.ok(s.warnings.some((w) => /4 captured packet\(s\) were dropped because the copier fell behind/.test(w)));
+  assert.ok(s.warnings.some((w) => /1 captured packet\(s\) were dropped while this host's kernel pushed back/.test(w)));
+
+  const any = { ...live, devices: ['any'], kernelDrops: null, interfaceDrops: null, kernelDropsMissing: 'the pktstat addon is not built (npm run build:native)', dropsByReason: { 'ring-full': 0, 'sink-busy': 0 }, beforeStart: 0 };
+  const a = summarize({ ...input(st, counters({ live: any, records: 30 })), file: 'x', stoppedBy: 'SIGINT' });
+  assert.match(a.lines[0]!, /captured on all interfaces \(any\) for 12\.3 s, 100 packets, 0 dropped \(kernel unknown, ring full 0, sink busy 0\), 50 used$/);
+  assert.ok(a.warnings.includes('kernel drops could not be counted: the pktstat addon is not built (npm run build:native)'));
+
+  const none = summarize({ ...input(new EngineStats(), counters({ packetsRead: 0, packetsUsed: 0, live })), file: 'live capture on eth0' });
+  assert.match(none.failure ?? '', /^no client packet to -x 80-10\.0\.0\.2:8080 arrived on live capture on eth0 \(0 captured after start\)/);
+});

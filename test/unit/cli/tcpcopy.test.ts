@@ -21,7 +21,7 @@ test('tcpcopy -h lists every stock flag with its long form', () => {
   assert.equal(code, 0);
   const flags: [string, string][] = [
     ['-x', '--transfer'], ['-s', '--intercept'], ['-i', '--pcap'], ['-F', '--filter'], ['-a', '--accelerate'],
-    ['-I', '--interval'], ['-T', '--times'], ['-c', '--client-ip'], ['-H', '--localhost'], ['-n', '--replicas'],
+    ['-B', '--buffer'], ['-S', '--snaplen'], ['-I', '--interval'], ['-T', '--times'], ['-c', '--client-ip'], ['-H', '--localhost'], ['-n', '--replicas'],
     ['-f', '--port-shift'], ['-m', '--memory'], ['-C', '--connections'], ['-p', '--port'], ['-r', '--percentage'],
     ['-M', '--mtu'], ['-D', '--mss'], ['-U', '--pool-size'], ['-R', '--rtt'], ['-t', '--timeout'], ['-k', '--keepalive'],
     ['-l', '--log'], ['-P', '--pid-file'], ['-L', '--lonely'], ['-W', '--no-wait'], ['-O', '--only-syn'],
@@ -44,7 +44,9 @@ test('bad or missing values exit 2 with the flag and the accepted form', () => {
   const cases: [string[], RegExp][] = [
     [['-s', '10.0.0.2', '-i', 'f.pcap'], /^tcpcopy: -x "": required: \[onlineIp:\]port-targetIp:targetPort/],
     [['-x', '80-10.0.0.2:8080', '-i', 'f.pcap'], /^tcpcopy: -s "": required: the interceptor\(s\)/],
-    [['-x', '80-10.0.0.2:8080', '-s', '10.0.0.2'], /^tcpcopy: -i "": required in this build/],
+    [[...BASE, '-B', '0'], /^tcpcopy: -B "0": expected the capture buffer size in MiB/],
+    [[...BASE, '-S', '10'], /^tcpcopy: -S "10": expected the bytes captured per packet/],
+    [[...BASE, '-i', ''], /^tcpcopy: -i "": expected a pcap\/pcapng file, or capture device/],
     [[...BASE, '-x', '80:10.0.0.2'], /^tcpcopy: -x "80:10.0.0.2": expected \[onlineIp:\]port-targetIp:targetPort/],
     [[...BASE, '-s', '10.0.0.256'], /^tcpcopy: -s "10.0.0.256": expected ip\[:port\]/],
     [[...BASE, '-a', '0'], /^tcpcopy: -a "0": expected a positive speed-up factor/],
@@ -67,6 +69,12 @@ test('bad or missing values exit 2 with the flag and the accepted form', () => {
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
     assert.match(r.err, re, args.join(' '));
   }
+});
+
+test('a capture device that does not exist exits 2 before any packet is sent, listing the devices there are', () => {
+  const r = run(['-x', '80-10.0.0.2:8080', '-s', '10.0.0.2', '-i', 'nosuchdev0']);
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /^tcpcopy: -i "nosuchdev0": cannot capture: "nosuchdev0": no such capture device \(and no such file\); available: any, .*\blo\b/m);
 });
 
 test('a missing capture file or an unopenable log file exits 2 naming the flag and the path', () => {

@@ -1,0 +1,304 @@
+import type { Buffer } from 'node:buffer';
+import { decodeLink, describeLinkType, isSupportedLinkType, type L3Kind, type LinkDecodeTarget } from '../../core/capture/link-types.js';
+import { buildCaptureFilter, directionRule } from '../../core/capture/live-filter.js';
+import { PacketRing } from '../../core/replay/packet-ring.js';
+import { PacketSelector } from '../../core/replay/selector.js';
+import type { Transfer } from '../../core/transfer.js';
+import { captureDevices, CaptureOpenError, deviceLinkFacts, openCapture, type CaptureHandle, type OpenCapture } from '../../io/live-capture.js';
+import type { FeedResult, LiveDropReason, PacketConsumer, PacketSource, SourceEvents, SourceProgress, SourceTotals } from './packet-source.js';
+
+/** Packets handed out per feed() call before I/O gets a chance. */
+const BATCH = 512;
+/**
+ * Ring slots: one per KiB of -B (65536 at the default 64 MiB), far more than the ~1000 frames
+ * libpcap's kernel ring of that size holds (each frame is sized for a 65535-byte snap length), so
+ * a whole kernel ring drained in one turn fits.
+ */
+const RING_BYTES_PER_SLOT = 1024;
+const MIN_RING_SLOTS = 1024;
+/** How often kernel/interface drops are read and the devices checked. */
+const POLL_MS = 1000;
+
+export interface LiveCaptureSourceOptions {
+  /** Interface names, or ['any']. */
+  devices: readonly string[];
+  transfers: readonly Transfer[];
+  /** -F as typed: ANDed into libpcap's filter, never matched again here. */
+  filterText: string | null;
+  /** -B in bytes: libpcap's kernel buffer, and the ring's byte slab. */
+  bufferBytes: number;
+  /** -S. */
+  snapLen: number;
+  events: SourceEvents;
+  /** Wall-clock µs (the copier's clock): live packets are stamped on arrival. */
+  clock: () => number;
+  /** Injected in tests; the cap adapter otherwise. */
+  open?: OpenCapture;
+  devicesAvailable?: () => string[];
+  deviceFacts?: typeof deviceLinkFacts;
+  ringSlots?: number;
+}
+
+/** A device that does not exist or cannot be opened: a usage error (exit 2). */
+export class LiveCaptureOpenError extends Error {}
+
+/** Reused target of decodeLink (the live path allocates nothing per packet). */
+class LinkView implements LinkDecodeTarget {
+  ipOffset = -1;
+  l3Kind: L3Kind = 'other';
+  vlanCount = 0;
+  readonly vlanIds = new Uint16Array(2);
+}
+
+/**
+ * Live capture as a packet source: libpcap (filter from -x and -F) → link decoding → -x match
+ * (once, in the selector) → a bounded ring → the copier in feed() batches. It cannot pause: when
+ * the ring is full the packet is dropped and counted, as 'sink-busy' while the consumer pushes
+ * back and 'ring-full' otherwise (the engine fell behind). Packets are due at once; the first
+ * arrival after a feed() wakes the copier (one wake per event-loop turn).
+ */
+export class LiveCaptureSource implements PacketSource {
+  readonly pausable = false;
+  readonly description: string;
+  private readonly selector: PacketSelector;
+  private readonly ring: PacketRing;
+  private readonly link = new LinkView();
+  private handles: CaptureHandle[] = [];
+  private started = false;
+  private stopping = false;
+  private done = false;
+  private closed = false;
+  private wakePending = false;
+  /** The consumer refused the last time feed() asked. */
+  private consumerBusy = false;
+  private startUs = 0;
+  private stopUs = 0;
+  private poller: NodeJS.Timeout | null = null;
+  private packetsRead = 0;
+  private packetsUsed = 0;
+  private bytes = 0;
+  private truncated = 0;
+  private beforeStart = 0;
+  private readonly drops: Record<LiveDropReason, number> = { 'ring-full': 0, 'sink-busy': 0 };
+  private kernelDrops: number | null = 0;
+  private interfaceDrops: number | null = 0;
+  private kernelDropsMissing: string | null = null;
+
+  private constructor(private readonly o: LiveCaptureSourceOptions) {
+    const devs = o.devices.join(', ');
+    this.description = o.devices.length === 1 && o.devices[0] === 'any' ? 'live capture on all interfaces (any)' : `live capture on ${devs}`;
+    // -F is libpcap's: the selector only matches -x.
+    this.selector = new PacketSelector(o.transfers, null);
+    this.ring = new PacketRing(o.bufferBytes, o.ringSlots ?? Math.max(MIN_RING_SLOTS, Math.floor(o.bufferBytes / RING_BYTES_PER_SLOT)));
+  }
+
+  /**
+   * Opens every device before anything touches the network, so a missing device, missing
+   * privileges or a filter libpcap rejects is a usage error naming the device.
+   */
+  static open(o: LiveCaptureSourceOptions): LiveCaptureSource {
+    const available = (o.devicesAvailable ?? captureDevices)();
+    const unknown = o.devices.filter((d) => !available.includes(d));
+    if (unknown.length > 0) {
+      throw new LiveCaptureOpenError(
+        `${unknown.map((d) => `"${d}"`).join(', ')}: no such capture device (and no such file); available: ${available.join(', ')}`,
+      );
+    }
+    const src = new LiveCaptureSource(o);
+    const open = o.open ?? openCapture;
+    const facts = o.deviceFacts ?? deviceLinkFacts;
+    let filter = '';
+    try {
+      for (const device of o.devices) {
+        const f = facts(device);
+        // Per device: how "incoming only" is expressed depends on its link type.
+        filter = buildCaptureFilter(o.transfers, o.filterText, directionRule(device, f.arphrd, f.mac));
+        let linkType = -1;
+        const h = open({
+          device,
+          filter,
+          bufferBytes: o.bufferBytes,
+          snapLen: o.snapLen,
+          onPacket: (buf, len, truncated) => src.arrive(buf, len, truncated, linkType),
+        });
+        linkType = h.linkType;
+        src.handles.push(h);
+        if (!isSupportedLinkType(linkType)) throw new LiveCaptureOpenError(`${device}: link type ${describeLinkType(linkType)} is not supported`);
+      }
+    } catch (err) {
+      src.close();
+      if (err instanceof LiveCaptureOpenError) throw err;
+      const why = err instanceof CaptureOpenError ? err.message : (err as Error).message;
+      throw new LiveCaptureOpenError(`libpcap cannot capture with filter "${filter}": ${why}`);
+    }
+    return src;
+  }
+
+  get ended(): boolean {
+    return this.done;
+  }
+
+  /** Due at once: the oldest packet's arrival time while any is held. */
+  get nextReleaseUs(): number {
+    return this.ring.size > 0 ? this.ring.headTsUs : Infinity;
+  }
+
+  start(nowUs: number): void {
+    this.started = true;
+    this.startUs = nowUs;
+    if (this.beforeStart > 0) this.o.events.info(`live capture: ${this.beforeStart} packets arrived while the copier was starting (not replayed)`);
+    this.poller = setInterval(() => this.poll(), POLL_MS);
+    this.poller.unref();
+  }
+
+  feed(_nowUs: number, consumer: PacketConsumer): FeedResult {
+    this.wakePending = false;
+    const ring = this.ring;
+    for (let n = 0; n < BATCH; n++) {
+      if (this.done || this.closed) return 'done';
+      if (ring.size === 0) return this.stopping ? this.end() : 'io';
+      if (!consumer.accepting) {
+        this.consumerBusy = true;
+        return 'paused';
+      }
+      this.consumerBusy = false;
+      const off = ring.headOffset;
+      const len = ring.headLength;
+      const ts = ring.headTsUs;
+      const idx = ring.headTransfer;
+      // The bytes stay valid during the call: nothing is pushed until the event loop turns.
+      ring.shift();
+      this.packetsUsed++;
+      consumer.packet(ring.slab, off, len, ts, idx);
+    }
+    return ring.size > 0 ? 'more' : this.stopping ? this.end() : 'io';
+  }
+
+  progress(): SourceProgress {
+    this.poll();
+    return {
+      fraction: null,
+      packets: this.packetsRead,
+      packetsUsed: this.packetsUsed,
+      bytes: this.bytes,
+      totalBytes: 0,
+      drops: this.dropCount(),
+      loop: 0,
+      loops: 1,
+    };
+  }
+
+  totals(): SourceTotals {
+    this.poll();
+    const c = this.selector.counters;
+    return {
+      packetsRead: this.packetsRead,
+      packetsUsed: this.packetsUsed,
+      nonIpv4: c.nonIpv4,
+      filteredOut: c.filteredOut,
+      notMatched: c.notMatched,
+      truncatedRecords: this.truncated,
+      drops: this.dropCount(),
+      runsDone: this.done ? 1 : 0,
+      runs: 1,
+      unmatchedDestinations: this.selector.unmatchedTop(5),
+      live: {
+        devices: [...this.o.devices],
+        capturingUs: this.started ? (this.stopUs > 0 ? this.stopUs : this.o.clock()) - this.startUs : 0,
+        dropsByReason: { ...this.drops },
+        kernelDrops: this.kernelDrops,
+        interfaceDrops: this.interfaceDrops,
+        kernelDropsMissing: this.kernelDropsMissing,
+        beforeStart: this.beforeStart,
+      },
+    };
+  }
+
+  stopInput(): void {
+    if (this.stopping || this.closed) return;
+    this.stopping = true;
+    this.stopUs = this.o.clock();
+    this.poll();
+    this.closeHandles();
+    if (this.ring.size === 0) this.end();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    if (this.stopUs === 0) this.stopUs = this.o.clock();
+    this.poll();
+    this.closed = true;
+    this.closeHandles();
+  }
+
+  /** One captured frame (cap's callback): decode, select, copy into the ring or count the drop. */
+  private arrive(buf: Buffer, len: number, truncated: boolean, linkType: number): void {
+    if (this.stopping || this.closed) return;
+    if (!this.started) {
+      this.beforeStart++;
+      return;
+    }
+    this.packetsRead++;
+    this.bytes += len;
+    const link = this.link;
+    decodeLink(linkType, buf, 0, len, link);
+    const ipOff = link.l3Kind === 'ipv4' ? link.ipOffset : -1;
+    const idx = this.selector.select(buf, ipOff, ipOff < 0 ? 0 : len - ipOff);
+    if (idx < 0) return;
+    if (truncated) this.truncated++;
+    if (!this.ring.push(buf, ipOff, len - ipOff, this.o.clock(), idx)) {
+      this.drops[this.consumerBusy ? 'sink-busy' : 'ring-full']++;
+      return;
+    }
+    if (!this.wakePending) {
+      this.wakePending = true;
+      this.o.events.wake();
+    }
+  }
+
+  private dropCount(): number {
+    return this.drops['ring-full'] + this.drops['sink-busy'] + (this.kernelDrops ?? 0);
+  }
+
+  /** Reads the handles' drop counters; a device that vanished ends the source with an error. */
+  private poll(): void {
+    if (this.closed || this.handles.length === 0) return;
+    let kernel: number | null = 0;
+    let iface: number | null = null;
+    let gone: string | null = null;
+    for (const h of this.handles) {
+      const s = h.stats();
+      if (s.kernelDrops === null) {
+        kernel = null;
+        this.kernelDropsMissing = s.kernelDropsMissing;
+      } else if (kernel !== null) kernel += s.kernelDrops;
+      if (s.ifDrops !== null) iface = (iface ?? 0) + s.ifDrops;
+      if (!s.devicePresent) gone = h.device;
+    }
+    this.kernelDrops = kernel;
+    this.interfaceDrops = iface;
+    if (gone !== null && !this.stopping) {
+      this.stopping = true;
+      this.stopUs = this.o.clock();
+      this.closeHandles();
+      this.o.events.error(`capture device ${gone} is gone`);
+    }
+  }
+
+  private closeHandles(): void {
+    if (this.poller !== null) clearInterval(this.poller);
+    this.poller = null;
+    const hs = this.handles;
+    // Final counters are read by poll() before this; the handles are not polled again.
+    this.handles = [];
+    for (const h of hs) h.close();
+  }
+
+  private end(): 'done' {
+    if (!this.done) {
+      this.done = true;
+      this.o.events.ended();
+    }
+    return 'done';
+  }
+}

@@ -1,0 +1,48 @@
+import type { TcpcopyConfig } from '../../core/config/tcpcopy-cli.js';
+import { CaptureFileOpenError, CaptureFileSource } from './capture-file-source.js';
+import { LiveCaptureOpenError, LiveCaptureSource } from './live-capture-source.js';
+import type { PacketSource, SourceEvents } from './packet-source.js';
+
+/** The input named by -i could not be used: the message names the flag; the run exits 2. */
+export class SourceOpenError extends Error {}
+
+export interface OpenSourceHooks {
+  events: SourceEvents;
+  warn(message: string): void;
+  /** Wall-clock µs, the copier's clock. */
+  clock(): number;
+}
+
+/** The packet source -i asks for: a capture file, or live capture on devices (no -i: any). */
+export async function openSource(cfg: TcpcopyConfig, hooks: OpenSourceHooks): Promise<PacketSource> {
+  const input = cfg.input;
+  if (input.kind === 'live') {
+    try {
+      return LiveCaptureSource.open({
+        devices: input.devices,
+        transfers: cfg.transfers,
+        filterText: cfg.filterText,
+        bufferBytes: cfg.bufferMb * 1048576,
+        snapLen: cfg.snapLen,
+        events: hooks.events,
+        clock: hooks.clock,
+      });
+    } catch (err) {
+      const why = err instanceof LiveCaptureOpenError ? err.message : (err as Error).message;
+      throw new SourceOpenError(`-i ${JSON.stringify(input.devices.join(','))}: cannot capture: ${why}`);
+    }
+  }
+  try {
+    return await CaptureFileSource.open({
+      path: input.path,
+      transfers: cfg.transfers,
+      filter: cfg.filter,
+      pacing: { acceleration: cfg.fastest ? 1 : cfg.acceleration, idleCapMs: cfg.idleCapMs, fastest: cfg.fastest, loops: cfg.loops },
+      onWarning: (w) => hooks.warn(`${w.source}: byte offset ${w.offset}: ${w.message}`),
+      events: hooks.events,
+    });
+  } catch (err) {
+    const why = err instanceof CaptureFileOpenError ? err.message : (err as Error).message;
+    throw new SourceOpenError(`-i ${JSON.stringify(input.path)}: cannot replay: ${why} (expected a readable pcap or pcapng file)`);
+  }
+}
