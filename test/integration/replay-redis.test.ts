@@ -48,7 +48,9 @@ test('Redis replay: DBSIZE equals the recorded key count and every value matches
   const drop = ['-m', 'statistic', '--mode', 'random', '--probability', '0.05', '-j', 'DROP'];
   await lab.exec(net.target, 'iptables', ['-w', '-I', 'INPUT', '-p', 'tcp', '--dport', '6379', ...drop]);
   await lab.exec(net.target, 'iptables', ['-w', '-I', 'OUTPUT', '-p', 'tcp', '--sport', '6379', ...drop]);
-  const lossy = await runTcpcopy(lab, net.copier, ['-x', `6379-${net.targetIp}:6379`, '-s', net.targetIp, '-i', rec.pcap, '--quiet']);
+  // --end-grace above the SYN backoff: at 5% loss each way a handshake may need a third SYN
+  // (1 s + 2 s + 4 s), and the default 3 s of silence after the capture would end it first.
+  const lossy = await runTcpcopy(lab, net.copier, ['-x', `6379-${net.targetIp}:6379`, '-s', net.targetIp, '-i', rec.pcap, '--quiet', '--end-grace', '10000']);
   assert.equal(lossy.code, 0, describeRun(lossy));
   assert.equal(lossy.summary.outcomes.completed, redisConns.length, describeRun(lossy));
   assert.ok(lossy.summary.retransmits > 0, 'losses were repaired by retransmission');
