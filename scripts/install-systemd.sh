@@ -84,6 +84,7 @@ case "$action" in
     done
     [[ -e "$confdir/intercept.env" ]] || install -m 0644 systemd/intercept.env.example "$confdir/intercept.env"
     [[ -e "$confdir/example.env" ]] || install -m 0644 systemd/tcpcopy.env.example "$confdir/example.env"
+    [[ -e "$confdir/live-example.env" ]] || install -m 0644 systemd/tcpcopy@live.env.example "$confdir/live-example.env"
     if ((make_user)) && [[ -z "$root" ]] && ! getent passwd tcpcopy >/dev/null; then
       useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group tcpcopy
       echo "created system user tcpcopy"
@@ -96,7 +97,7 @@ case "$action" in
       echo "$prog: systemd is not running here; not started" >&2
     fi
     echo "next: edit $confdir/intercept.env, then: systemctl enable --now intercept"
-    echo "      copier: cp $confdir/example.env $confdir/NAME.env, edit, systemctl start tcpcopy@NAME"
+    echo "      copier: cp $confdir/example.env (a capture file) or $confdir/live-example.env (live) $confdir/NAME.env, edit, systemctl start tcpcopy@NAME"
     ;;
   uninstall)
     [[ $(id -u) -eq 0 || -n "$root" ]] || die "run as root (or use --root DIR)"

@@ -81,6 +81,17 @@ test('units: hardening directives as specified', () => {
   assert.equal(parseUnit(unitText('tcpcopy@.service')).get('EnvironmentFile')?.[0], '/etc/tcpcopy/%i.env');
 });
 
+test('example env files: the offline one names a capture file, the live one a device, -L and the stats interval', () => {
+  const args = (file: string): string[] => expand('$TCPCOPY_ARGS', parseEnv(readFileSync(join(repoRoot, 'systemd', file), 'utf8')));
+  const offline = args('tcpcopy.env.example');
+  assert.match(offline[offline.indexOf('-i') + 1] ?? '', /\.pcap$/);
+  const live = args('tcpcopy@live.env.example');
+  for (const flag of ['-x', '-s', '-i', '-L', '--stats-interval']) assert.ok(live.includes(flag), `live example has ${flag}: ${live.join(' ')}`);
+  // A device name, not a file: tcpcopy captures live when -i names no existing file.
+  assert.match(live[live.indexOf('-i') + 1] ?? '', /^[a-z][a-z0-9]*$/);
+  assert.doesNotMatch(live.join(' '), / -d( |$)/, 'foreground: systemd supervises it');
+});
+
 test('install-systemd.sh into a temp root: systemd-analyze verify is clean; installed program runs; uninstall', { skip: analyzeSkip, timeout: 120_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'tcpcopy-systemd-test-'));
   try {
@@ -92,6 +103,7 @@ test('install-systemd.sh into a temp root: systemd-analyze verify is clean; inst
     }
     assert.ok(!existsSync(join(prefix, 'node_modules/typescript')), 'dev dependencies are not installed');
     assert.ok(existsSync(join(root, 'etc/tcpcopy/intercept.env')) && existsSync(join(root, 'etc/tcpcopy/example.env')));
+    assert.equal(readFileSync(join(root, 'etc/tcpcopy/live-example.env'), 'utf8'), readFileSync(join(repoRoot, 'systemd/tcpcopy@live.env.example'), 'utf8'), 'the live example is installed');
     // The installed copy runs on its own (its node_modules, its dist).
     const v = await run(process.execPath, [join(prefix, 'dist/src/cli/intercept.js'), '--version']);
     assert.equal(v.code, 0, v.stderr);
