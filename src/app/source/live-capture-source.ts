@@ -4,6 +4,7 @@ import { buildCaptureFilter, directionRule } from '../../core/capture/live-filte
 import { PacketRing } from '../../core/replay/packet-ring.js';
 import { PacketSelector } from '../../core/replay/selector.js';
 import type { Transfer } from '../../core/transfer.js';
+import type { FrameTap } from '../../io/pcapng-recorder.js';
 import { captureDevices, CaptureOpenError, deviceLinkFacts, openCapture, type CaptureHandle, type OpenCapture } from '../../io/live-capture.js';
 import type { FeedResult, LiveDropReason, PacketConsumer, PacketSource, SourceEvents, SourceProgress, SourceTotals } from './packet-source.js';
 
@@ -37,6 +38,15 @@ export interface LiveCaptureSourceOptions {
   devicesAvailable?: () => string[];
   deviceFacts?: typeof deviceLinkFacts;
   ringSlots?: number;
+  /**
+   * --record: every frame the kernel filter passed goes here first (before the -x match and the
+   * ring, so frames the ring then drops are recorded too), with its device's interface number.
+   */
+  tap?: FrameTap | null;
+  /** --record-responses: the filter also takes the server→client direction (recorded only). */
+  recordResponses?: boolean;
+  /** Record-only (--record without -s): frames go to the tap and nowhere else. */
+  recordOnly?: boolean;
 }
 
 /** A device that does not exist or cannot be opened: a usage error (exit 2). */
@@ -112,16 +122,18 @@ export class LiveCaptureSource implements PacketSource {
       for (const device of o.devices) {
         const f = facts(device);
         // Per device: how "incoming only" is expressed depends on its link type.
-        filter = buildCaptureFilter(o.transfers, o.filterText, directionRule(device, f.arphrd, f.mac));
+        filter = buildCaptureFilter(o.transfers, o.filterText, directionRule(device, f.arphrd, f.mac), o.recordResponses === true);
         let linkType = -1;
+        let ifId = -1;
         const h = open({
           device,
           filter,
           bufferBytes: o.bufferBytes,
           snapLen: o.snapLen,
-          onPacket: (buf, len, truncated) => src.arrive(buf, len, truncated, linkType),
+          onPacket: (buf, len, truncated) => src.arrive(buf, len, truncated, linkType, ifId),
         });
         linkType = h.linkType;
+        if (o.tap !== undefined && o.tap !== null) ifId = o.tap.addInterface(linkType, o.snapLen);
         src.handles.push(h);
         if (!isSupportedLinkType(linkType)) throw new LiveCaptureOpenError(`${device}: link type ${describeLinkType(linkType)} is not supported`);
       }
@@ -232,8 +244,16 @@ export class LiveCaptureSource implements PacketSource {
   }
 
   /** One captured frame (cap's callback): decode, select, copy into the ring or count the drop. */
-  private arrive(buf: Buffer, len: number, truncated: boolean, linkType: number): void {
+  private arrive(buf: Buffer, len: number, truncated: boolean, linkType: number, ifId: number): void {
     if (this.stopping || this.closed) return;
+    const tap = this.o.tap;
+    const now = this.o.clock();
+    if (tap !== undefined && tap !== null && ifId >= 0) tap.frame(ifId, buf, len, now);
+    if (this.o.recordOnly === true) {
+      this.packetsRead++;
+      this.bytes += len;
+      return;
+    }
     if (!this.started) {
       this.beforeStart++;
       return;
@@ -246,7 +266,7 @@ export class LiveCaptureSource implements PacketSource {
     const idx = this.selector.select(buf, ipOff, ipOff < 0 ? 0 : len - ipOff);
     if (idx < 0) return;
     if (truncated) this.truncated++;
-    if (!this.ring.push(buf, ipOff, len - ipOff, this.o.clock(), idx)) {
+    if (!this.ring.push(buf, ipOff, len - ipOff, now, idx)) {
       this.drops[this.consumerBusy ? 'sink-busy' : 'ring-full']++;
       return;
     }
