@@ -3,7 +3,7 @@ import { decodeLink, describeLinkType, isSupportedLinkType, type L3Kind, type Li
 import { buildCaptureFilter, directionRule } from '../../core/capture/live-filter.js';
 import { PacketRing } from '../../core/replay/packet-ring.js';
 import { PacketSelector } from '../../core/replay/selector.js';
-import type { Transfer } from '../../core/transfer.js';
+import { findTransfer, type Transfer } from '../../core/transfer.js';
 import type { FrameTap } from '../../io/pcapng-recorder.js';
 import { captureDevices, CaptureOpenError, deviceLinkFacts, openCapture, type CaptureHandle, type OpenCapture } from '../../io/live-capture.js';
 import type { FeedResult, LiveDropReason, PacketConsumer, PacketSource, SourceEvents, SourceProgress, SourceTotals } from './packet-source.js';
@@ -91,6 +91,8 @@ export class LiveCaptureSource implements PacketSource {
   private beforeStart = 0;
   private readonly drops: Record<LiveDropReason, number> = { 'ring-full': 0, 'sink-busy': 0 };
   private kernelDrops: number | null = 0;
+  /** Server→client packets taken for --record-responses: recorded, never replayed or counted as read. */
+  private responsesRecorded = 0;
   private interfaceDrops: number | null = 0;
   private kernelDropsMissing: string | null = null;
 
@@ -237,6 +239,7 @@ export class LiveCaptureSource implements PacketSource {
 
   close(): void {
     if (this.closed) return;
+    if (this.responsesRecorded > 0) this.o.events.info(`live capture: ${this.responsesRecorded} server→client packets recorded only (--record-responses)`);
     if (this.stopUs === 0) this.stopUs = this.o.clock();
     this.poll();
     this.closed = true;
@@ -258,11 +261,15 @@ export class LiveCaptureSource implements PacketSource {
       this.beforeStart++;
       return;
     }
-    this.packetsRead++;
-    this.bytes += len;
     const link = this.link;
     decodeLink(linkType, buf, 0, len, link);
     const ipOff = link.l3Kind === 'ipv4' ? link.ipOffset : -1;
+    if (this.o.recordResponses === true && ipOff >= 0 && this.isResponse(buf, ipOff, len - ipOff)) {
+      this.responsesRecorded++;
+      return;
+    }
+    this.packetsRead++;
+    this.bytes += len;
     const idx = this.selector.select(buf, ipOff, ipOff < 0 ? 0 : len - ipOff);
     if (idx < 0) return;
     if (truncated) this.truncated++;
@@ -274,6 +281,14 @@ export class LiveCaptureSource implements PacketSource {
       this.wakePending = true;
       this.o.events.wake();
     }
+  }
+
+  /** --record-responses: from a -x service and not to one (recorded only, not counted as read). */
+  private isResponse(buf: Buffer, ipOff: number, capLen: number): boolean {
+    const ihl = ((buf[ipOff] as number) & 0x0f) << 2;
+    if (ihl < 20 || capLen < ihl + 4 || buf[ipOff + 9] !== 6) return false;
+    const t = this.o.transfers;
+    return findTransfer(t, buf.readUInt32BE(ipOff + 12), buf.readUInt16BE(ipOff + ihl)) >= 0 && findTransfer(t, buf.readUInt32BE(ipOff + 16), buf.readUInt16BE(ipOff + ihl + 2)) < 0;
   }
 
   private dropCount(): number {
