@@ -1,4 +1,5 @@
 import type { RecordConfig, TcpcopyConfig } from '../core/config/tcpcopy-cli.js';
+import { recordName } from '../core/record/rotation.js';
 import { PcapngRecorder } from '../io/pcapng-recorder.js';
 import { nowUs } from './copier.js';
 import type { Disposers } from './disposers.js';
@@ -11,21 +12,34 @@ import type { PacketSource } from './source/packet-source.js';
 const FLUSH_MS = 1000;
 
 /**
- * Opens the recorder of --record (its first file now: an unwritable path is a usage error) and
- * puts its flush timer and its close on the disposer stack. Defer it before the source, so the
- * source closes first and the recorder writes everything the source handed it.
+ * The recorder of --record, not yet writing: the source registers its devices with it while
+ * opening, and start() creates the first file only once the source is open, so a run that fails
+ * to start leaves no empty file (nor deletes an old one to keep --record-files). Its close is on
+ * the disposer stack before the source's, so the source closes first. Throws when PATH's
+ * directory cannot be listed.
  */
-export function startRecorder(rc: RecordConfig, log: RunLog, disposers: Disposers): PcapngRecorder {
-  const rec = new PcapngRecorder({ path: rc.path, rotate: rc.rotate, keep: rc.files, info: (m) => log.info(m) });
-  rec.start();
-  const timer = setInterval(() => rec.flush(), FLUSH_MS);
-  timer.unref();
+export function prepareRecorder(rc: RecordConfig, log: RunLog, disposers: Disposers): { rec: PcapngRecorder; start(): void } {
+  let rec: PcapngRecorder;
+  try {
+    rec = new PcapngRecorder({ path: rc.path, rotate: rc.rotate, keep: rc.files, info: (m) => log.info(m) });
+  } catch (err) {
+    throw new Error(`cannot list the directory ${recordName(rc.path).dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let timer: NodeJS.Timeout | null = null;
   disposers.defer('recorder', () => {
+    if (timer === null) return;
     clearInterval(timer);
     rec.close();
     log.info(`recording: ${rec.packets} packets, ${rec.bytesTotal} bytes in ${rec.filesOpened} file(s), last ${rec.current}`);
   });
-  return rec;
+  return {
+    rec,
+    start: () => {
+      rec.start();
+      timer = setInterval(() => rec.flush(), FLUSH_MS);
+      timer.unref();
+    },
+  };
 }
 
 /**
@@ -39,12 +53,13 @@ export async function runRecordOnly(cfg: TcpcopyConfig, log: RunLog, disposers: 
     await disposers.dispose((name, err) => log.warn(`clean-up of ${name} failed: ${(err as Error).message}`));
     return code;
   };
-  let rec: PcapngRecorder;
+  let recording: { rec: PcapngRecorder; start(): void };
   try {
-    rec = startRecorder(rc, log, disposers);
+    recording = prepareRecorder(rc, log, disposers);
   } catch (err) {
     return fail(`--record ${JSON.stringify(rc.path)}: ${(err as Error).message}`, EXIT_USAGE);
   }
+  const rec = recording.rec;
   let resolve: (code: number) => void = () => undefined;
   const done = new Promise<number>((r) => (resolve = r));
   let source: PacketSource;
@@ -67,6 +82,11 @@ export async function runRecordOnly(cfg: TcpcopyConfig, log: RunLog, disposers: 
     return fail(err instanceof SourceOpenError ? err.message : (err as Error).message, EXIT_USAGE);
   }
   disposers.defer('packet source', () => source.close());
+  try {
+    recording.start();
+  } catch (err) {
+    return fail(`--record ${JSON.stringify(rc.path)}: ${(err as Error).message}`, EXIT_USAGE);
+  }
   const onStop = (name: string) => (): void => {
     log.info(`${name}: recording stopped`);
     resolve(EXIT_OK);

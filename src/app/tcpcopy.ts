@@ -6,7 +6,7 @@ import { Disposers } from './disposers.js';
 import { EXIT_FAILED, EXIT_USAGE } from './exit-codes.js';
 import { PidFile } from './pid-file.js';
 import type { PcapngRecorder } from '../io/pcapng-recorder.js';
-import { runRecordOnly, startRecorder } from './recording.js';
+import { prepareRecorder, runRecordOnly } from './recording.js';
 import { RunLog } from './run-log.js';
 import { openSource, SourceOpenError } from './source/open-source.js';
 import type { PacketSource } from './source/packet-source.js';
@@ -42,16 +42,17 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   for (const w of opts.warnings) log.warn(w);
 
   if (cfg.recordOnly) return runRecordOnly(cfg, log, disposers);
-  let recorder: PcapngRecorder | null = null;
+  let recording: { rec: PcapngRecorder; start(): void } | null = null;
   if (cfg.record !== null) {
     try {
-      recorder = startRecorder(cfg.record, log, disposers);
+      recording = prepareRecorder(cfg.record, log, disposers);
     } catch (err) {
       log.errOut(`--record ${JSON.stringify(cfg.record.path)}: ${(err as Error).message}`);
       await disposers.dispose();
       return EXIT_USAGE;
     }
   }
+  const recorder = recording?.rec ?? null;
 
   let copier: Copier | null = null;
   let source: PacketSource;
@@ -82,6 +83,13 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   }
 
   disposers.defer('packet source', () => source.close());
+  try {
+    recording?.start();
+  } catch (err) {
+    log.errOut(`--record ${JSON.stringify(cfg.record?.path)}: ${(err as Error).message}`);
+    await disposers.dispose();
+    return EXIT_USAGE;
+  }
 
   if (cfg.pidFile !== null) {
     try {
