@@ -110,7 +110,8 @@ export async function runRecordOnly(cfg: TcpcopyConfig, log: RunLog, disposers: 
   log.info(`recording ${source.description} (record only${cfg.filterText === null ? '' : `, -F "${cfg.filterText}"`}) to ${rec.current}`);
   const code = await done;
   const t = source.totals();
-  await disposers.dispose((name, err) => log.warn(`clean-up of ${name} failed: ${(err as Error).message}`));
+  // Before the disposers: the log is the last thing they close.
   log.info(`capture: ${t.packetsRead} packets taken, kernel drops ${t.live?.kernelDrops ?? 'unknown'}`);
+  await disposers.dispose((name, err) => log.warn(`clean-up of ${name} failed: ${(err as Error).message}`));
   return code;
 }

@@ -39,6 +39,10 @@ export function directionRule(device: string, arphrd: number | null, mac: string
  *   so its `or` cannot escape the AND.
  * The -x match runs again per packet in the selector (it also yields the transfer index), so the
  * kernel filter only has to be a superset of what is replayed.
+ *
+ * `responses` (--record-responses) ORs in the services' source side without the direction rule
+ * (a local server's answers are outgoing); -F then applies to both. With no transfers (record
+ * only with -F alone) the filter is -F (and the direction rule unless responses are recorded).
  */
 export function buildCaptureFilter(
   transfers: readonly Transfer[],
