@@ -32,6 +32,8 @@ export interface CopierOptions {
   source: PacketSource;
   /** The run's clean-up stack (already holding what the caller acquired: log, pid file, ...). */
   disposers: Disposers;
+  /** SIGHUP, after the log reopened (the recorder starts a new file). */
+  onHangup?: () => void;
 }
 
 /**
@@ -228,6 +230,7 @@ export class Copier implements EngineSink, PacketConsumer {
     const onSighup = (): void => {
       log.reopen();
       log.info('log file reopened (SIGHUP)');
+      this.o.onHangup?.();
     };
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigterm);

@@ -174,10 +174,11 @@ export async function copierDoctor(o: CopierDoctorOptions): Promise<CheckResult[
 }
 
 /** `tcpcopy --check`: the copier doctor's inputs from the parsed command line (-x, -s, -i: a file or devices). */
-export function copierDoctorOptionsFrom(cfg: Pick<TcpcopyConfig, 'transfers' | 'interceptors' | 'input'>): CopierDoctorOptions {
+export function copierDoctorOptionsFrom(cfg: Pick<TcpcopyConfig, 'transfers' | 'interceptors' | 'input'> & { recordOnly?: boolean }): CopierDoctorOptions {
   return {
     interceptors: cfg.interceptors.map((i) => ({ host: ipToString(i.ip), port: i.port })),
-    targets: [...new Set(cfg.transfers.map((t) => ipToString(t.targetIp)))],
+    // Record only (--record without -s): nothing is sent, so no target route to check.
+    targets: cfg.recordOnly === true ? [] : [...new Set(cfg.transfers.map((t) => ipToString(t.targetIp)))],
     captureFile: cfg.input.kind === 'file' ? cfg.input.path : null,
     captureDevices: cfg.input.kind === 'live' ? cfg.input.devices : [],
   };

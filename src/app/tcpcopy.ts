@@ -5,6 +5,8 @@ import { EndSummary, MemoryGuard, ProgressBar, SessionDebugLog, SilenceWarning, 
 import { Disposers } from './disposers.js';
 import { EXIT_FAILED, EXIT_USAGE } from './exit-codes.js';
 import { PidFile } from './pid-file.js';
+import type { PcapngRecorder } from '../io/pcapng-recorder.js';
+import { prepareRecorder, runRecordOnly } from './recording.js';
 import { RunLog } from './run-log.js';
 import { openSource, SourceOpenError } from './source/open-source.js';
 import type { PacketSource } from './source/packet-source.js';
@@ -39,11 +41,25 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   disposers.defer('log', () => log.close());
   for (const w of opts.warnings) log.warn(w);
 
+  if (cfg.recordOnly) return runRecordOnly(cfg, log, disposers);
+  let recording: { rec: PcapngRecorder; start(): void } | null = null;
+  if (cfg.record !== null) {
+    try {
+      recording = prepareRecorder(cfg.record, log, disposers);
+    } catch (err) {
+      log.errOut(`--record ${JSON.stringify(cfg.record.path)}: ${(err as Error).message}`);
+      await disposers.dispose();
+      return EXIT_USAGE;
+    }
+  }
+  const recorder = recording?.rec ?? null;
+
   let copier: Copier | null = null;
   let source: PacketSource;
   try {
     source = await openSource(cfg, {
       clock: nowUs,
+      tap: recorder,
       warn: (message) => log.warn(message),
       events: {
         wake: () => copier?.wake(),
@@ -67,6 +83,13 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   }
 
   disposers.defer('packet source', () => source.close());
+  try {
+    recording?.start();
+  } catch (err) {
+    log.errOut(`--record ${JSON.stringify(cfg.record?.path)}: ${(err as Error).message}`);
+    await disposers.dispose();
+    return EXIT_USAGE;
+  }
 
   if (cfg.pidFile !== null) {
     try {
@@ -79,7 +102,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     }
   }
 
-  copier = new Copier({ config: cfg, log, source, disposers });
+  copier = new Copier({ config: cfg, log, source, disposers, onHangup: () => recorder?.rotate() });
   const showProgress = opts.stderr.isTTY === true && !cfg.quiet;
   if (showProgress) copier.observe(new ProgressBar(opts.stderr));
   // With the progress bar on stderr, stats lines only go to a log file.

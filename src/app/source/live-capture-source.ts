@@ -3,7 +3,8 @@ import { decodeLink, describeLinkType, isSupportedLinkType, type L3Kind, type Li
 import { buildCaptureFilter, directionRule } from '../../core/capture/live-filter.js';
 import { PacketRing } from '../../core/replay/packet-ring.js';
 import { PacketSelector } from '../../core/replay/selector.js';
-import type { Transfer } from '../../core/transfer.js';
+import { findTransfer, type Transfer } from '../../core/transfer.js';
+import type { FrameTap } from '../../io/pcapng-recorder.js';
 import { captureDevices, CaptureOpenError, deviceLinkFacts, openCapture, type CaptureHandle, type OpenCapture } from '../../io/live-capture.js';
 import type { FeedResult, LiveDropReason, PacketConsumer, PacketSource, SourceEvents, SourceProgress, SourceTotals } from './packet-source.js';
 
@@ -37,6 +38,15 @@ export interface LiveCaptureSourceOptions {
   devicesAvailable?: () => string[];
   deviceFacts?: typeof deviceLinkFacts;
   ringSlots?: number;
+  /**
+   * --record: every frame the kernel filter passed goes here first (before the -x match and the
+   * ring, so frames the ring then drops are recorded too), with its device's interface number.
+   */
+  tap?: FrameTap | null;
+  /** --record-responses: the filter also takes the server→client direction (recorded only). */
+  recordResponses?: boolean;
+  /** Record-only (--record without -s): frames go to the tap and nowhere else. */
+  recordOnly?: boolean;
 }
 
 /** A device that does not exist or cannot be opened: a usage error (exit 2). */
@@ -81,6 +91,8 @@ export class LiveCaptureSource implements PacketSource {
   private beforeStart = 0;
   private readonly drops: Record<LiveDropReason, number> = { 'ring-full': 0, 'sink-busy': 0 };
   private kernelDrops: number | null = 0;
+  /** Server→client packets taken for --record-responses: recorded, never replayed or counted as read. */
+  private responsesRecorded = 0;
   private interfaceDrops: number | null = 0;
   private kernelDropsMissing: string | null = null;
 
@@ -112,16 +124,18 @@ export class LiveCaptureSource implements PacketSource {
       for (const device of o.devices) {
         const f = facts(device);
         // Per device: how "incoming only" is expressed depends on its link type.
-        filter = buildCaptureFilter(o.transfers, o.filterText, directionRule(device, f.arphrd, f.mac));
+        filter = buildCaptureFilter(o.transfers, o.filterText, directionRule(device, f.arphrd, f.mac), o.recordResponses === true);
         let linkType = -1;
+        let ifId = -1;
         const h = open({
           device,
           filter,
           bufferBytes: o.bufferBytes,
           snapLen: o.snapLen,
-          onPacket: (buf, len, truncated) => src.arrive(buf, len, truncated, linkType),
+          onPacket: (buf, len, truncated) => src.arrive(buf, len, truncated, linkType, ifId),
         });
         linkType = h.linkType;
+        if (o.tap !== undefined && o.tap !== null) ifId = o.tap.addInterface(linkType, o.snapLen);
         src.handles.push(h);
         if (!isSupportedLinkType(linkType)) throw new LiveCaptureOpenError(`${device}: link type ${describeLinkType(linkType)} is not supported`);
       }
@@ -225,6 +239,7 @@ export class LiveCaptureSource implements PacketSource {
 
   close(): void {
     if (this.closed) return;
+    if (this.responsesRecorded > 0) this.o.events.info(`live capture: ${this.responsesRecorded} server→client packets recorded only (--record-responses)`);
     if (this.stopUs === 0) this.stopUs = this.o.clock();
     this.poll();
     this.closed = true;
@@ -232,21 +247,33 @@ export class LiveCaptureSource implements PacketSource {
   }
 
   /** One captured frame (cap's callback): decode, select, copy into the ring or count the drop. */
-  private arrive(buf: Buffer, len: number, truncated: boolean, linkType: number): void {
+  private arrive(buf: Buffer, len: number, truncated: boolean, linkType: number, ifId: number): void {
     if (this.stopping || this.closed) return;
+    const tap = this.o.tap;
+    const now = this.o.clock();
+    if (tap !== undefined && tap !== null && ifId >= 0) tap.frame(ifId, buf, len, now);
+    if (this.o.recordOnly === true) {
+      this.packetsRead++;
+      this.bytes += len;
+      return;
+    }
     if (!this.started) {
       this.beforeStart++;
       return;
     }
-    this.packetsRead++;
-    this.bytes += len;
     const link = this.link;
     decodeLink(linkType, buf, 0, len, link);
     const ipOff = link.l3Kind === 'ipv4' ? link.ipOffset : -1;
+    if (this.o.recordResponses === true && ipOff >= 0 && this.isResponse(buf, ipOff, len - ipOff)) {
+      this.responsesRecorded++;
+      return;
+    }
+    this.packetsRead++;
+    this.bytes += len;
     const idx = this.selector.select(buf, ipOff, ipOff < 0 ? 0 : len - ipOff);
     if (idx < 0) return;
     if (truncated) this.truncated++;
-    if (!this.ring.push(buf, ipOff, len - ipOff, this.o.clock(), idx)) {
+    if (!this.ring.push(buf, ipOff, len - ipOff, now, idx)) {
       this.drops[this.consumerBusy ? 'sink-busy' : 'ring-full']++;
       return;
     }
@@ -254,6 +281,14 @@ export class LiveCaptureSource implements PacketSource {
       this.wakePending = true;
       this.o.events.wake();
     }
+  }
+
+  /** --record-responses: from a -x service and not to one (recorded only, not counted as read). */
+  private isResponse(buf: Buffer, ipOff: number, capLen: number): boolean {
+    const ihl = ((buf[ipOff] as number) & 0x0f) << 2;
+    if (ihl < 20 || capLen < ihl + 4 || buf[ipOff + 9] !== 6) return false;
+    const t = this.o.transfers;
+    return findTransfer(t, buf.readUInt32BE(ipOff + 12), buf.readUInt16BE(ipOff + ihl)) >= 0 && findTransfer(t, buf.readUInt32BE(ipOff + 16), buf.readUInt16BE(ipOff + ihl + 2)) < 0;
   }
 
   private dropCount(): number {

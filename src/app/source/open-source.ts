@@ -1,6 +1,7 @@
 import type { TcpcopyConfig } from '../../core/config/tcpcopy-cli.js';
 import { CaptureFileOpenError, CaptureFileSource } from './capture-file-source.js';
 import { LiveCaptureOpenError, LiveCaptureSource } from './live-capture-source.js';
+import type { FrameTap } from '../../io/pcapng-recorder.js';
 import type { PacketSource, SourceEvents } from './packet-source.js';
 
 /** The input named by -i could not be used: the message names the flag; the run exits 2. */
@@ -11,6 +12,8 @@ export interface OpenSourceHooks {
   warn(message: string): void;
   /** Wall-clock µs, the copier's clock. */
   clock(): number;
+  /** --record: the recorder every captured frame goes to. */
+  tap?: FrameTap | null;
 }
 
 /** The packet source -i asks for: a capture file, or live capture on devices (no -i: any). */
@@ -26,6 +29,9 @@ export async function openSource(cfg: TcpcopyConfig, hooks: OpenSourceHooks): Pr
         snapLen: cfg.snapLen,
         events: hooks.events,
         clock: hooks.clock,
+        tap: hooks.tap ?? null,
+        recordResponses: cfg.record?.responses === true,
+        recordOnly: cfg.recordOnly,
       });
     } catch (err) {
       const why = err instanceof LiveCaptureOpenError ? err.message : (err as Error).message;

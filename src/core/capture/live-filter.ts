@@ -39,19 +39,43 @@ export function directionRule(device: string, arphrd: number | null, mac: string
  *   so its `or` cannot escape the AND.
  * The -x match runs again per packet in the selector (it also yields the transfer index), so the
  * kernel filter only has to be a superset of what is replayed.
+ *
+ * `responses` (--record-responses) ORs in the services' source side without the direction rule
+ * (a local server's answers are outgoing); -F then applies to both. With no transfers (record
+ * only with -F alone) the filter is -F (and the direction rule unless responses are recorded).
  */
-export function buildCaptureFilter(transfers: readonly Transfer[], userFilter: string | null, direction: DirectionRule = { kind: 'none' }): string {
+export function buildCaptureFilter(
+  transfers: readonly Transfer[],
+  userFilter: string | null,
+  direction: DirectionRule = { kind: 'none' },
+  responses = false,
+): string {
+  const dir = direction.kind === 'inbound' ? 'inbound and ' : direction.kind === 'not-ether-src' ? `not ether src ${direction.mac} and ` : '';
+  const extra = userFilter === null ? '' : userFilter.trim();
+  if (transfers.length === 0) {
+    // Record-only with -F alone: what -F takes (incoming only, unless responses are recorded too).
+    const dirOnly = responses ? '' : dir.replace(/ and $/, '');
+    if (extra === '') return dirOnly === '' ? 'tcp' : `${dirOnly} and tcp`;
+    return dirOnly === '' ? `(${extra})` : `${dirOnly} and (${extra})`;
+  }
+  const services = serviceTerms(transfers, 'dst');
+  let base = `${dir}tcp and (${services})`;
+  // --record-responses: the server→client direction too (source side of the services), in either
+  // direction of the device: a local server's answers leave through it.
+  if (responses) base = `(${base}) or (tcp and (${serviceTerms(transfers, 'src')}))`;
+  if (extra === '') return base;
+  return responses ? `(${base}) and (${extra})` : `${base} and (${extra})`;
+}
+
+/** `dst port 80 or (dst host 192.0.2.1 and dst port 443)` (or the src side). */
+function serviceTerms(transfers: readonly Transfer[], side: 'dst' | 'src'): string {
   const terms: string[] = [];
   for (const t of transfers) {
-    const term = t.onlineIp === null ? `dst port ${t.onlinePort}` : `dst host ${ipToString(t.onlineIp)} and dst port ${t.onlinePort}`;
+    const term = t.onlineIp === null ? `${side} port ${t.onlinePort}` : `${side} host ${ipToString(t.onlineIp)} and ${side} port ${t.onlinePort}`;
     if (!terms.includes(term)) terms.push(term);
   }
   // `dst port P` alone already covers `dst host H and dst port P`.
   const anyPort = new Set(transfers.filter((t) => t.onlineIp === null).map((t) => t.onlinePort));
-  const kept = terms.filter((term) => !/^dst host /.test(term) || !anyPort.has(Number(term.slice(term.lastIndexOf(' ') + 1))));
-  const services = kept.length === 1 ? (kept[0] as string) : kept.map((k) => `(${k})`).join(' or ');
-  const dir = direction.kind === 'inbound' ? 'inbound and ' : direction.kind === 'not-ether-src' ? `not ether src ${direction.mac} and ` : '';
-  const base = `${dir}tcp and (${services})`;
-  const extra = userFilter === null ? '' : userFilter.trim();
-  return extra === '' ? base : `${base} and (${extra})`;
+  const kept = terms.filter((term) => !term.startsWith(`${side} host `) || !anyPort.has(Number(term.slice(term.lastIndexOf(' ') + 1))));
+  return kept.length === 1 ? (kept[0] as string) : kept.map((k) => `(${k})`).join(' or ');
 }

@@ -4,8 +4,8 @@ import type { ByteOrder } from './pcap-writer.js';
 /**
  * Minimal pure pcapng encoder (block layouts in reader.ts): section headers, interface
  * descriptions with if_tsresol / if_tsoffset, enhanced and simple packet blocks, and arbitrary
- * blocks (to produce files with blocks a reader must skip). Used by tests and fixture tools;
- * recording uses the pcap encoder.
+ * blocks (to produce files with blocks a reader must skip). Used by tests and fixture tools, and
+ * by the live recorder (io/pcapng-recorder.ts: its section and interface blocks).
  */
 export interface InterfaceSpec {
   linkType: number;

@@ -26,6 +26,7 @@ import {
   type Transfer,
 } from './copier.js';
 import { ConfigError } from './errors.js';
+import { parseRecordFiles, parseRotate, type RotateSpec } from './record.js';
 import { LOG_LEVELS, toLogLevel, type LogLevel } from '../log-level.js';
 
 /**
@@ -76,9 +77,27 @@ export interface TcpcopyRawOptions {
   endGrace?: string;
   withPayload?: boolean;
   rawBackend?: string;
+  record?: string;
+  recordRotate?: string;
+  recordFiles?: string;
+  recordResponses?: boolean;
 }
 
+/** --record and its companions (live only). */
+export interface RecordConfig {
+  path: string;
+  rotate: RotateSpec | null;
+  files: number;
+  responses: boolean;
+}
+
+export const DEFAULT_RECORD_FILES = 10;
+
 export interface TcpcopyConfig {
+  /** --record: write what the live capture took to pcapng files; null = no recording. */
+  record: RecordConfig | null;
+  /** --record without -s: record only (no engine, raw socket or interceptor channel). */
+  recordOnly: boolean;
   transfers: Transfer[];
   interceptors: InterceptorAddress[];
   /** -i: a capture file, or live capture on devices (no -i: `any`). */
@@ -231,17 +250,24 @@ export function parseFilterExpression(value: string, flag = '-F'): PacketFilter 
 /** Commander's view → typed config. Throws ConfigError on the first bad value. */
 export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParseInputs): { config: TcpcopyConfig; warnings: string[] } {
   const warnings: string[] = [];
-  if (raw.transfer === undefined) {
+  const record = parseRecordOptions(raw);
+  // --record without -s only records: -x (its online side) and/or -F say what.
+  const recordOnly = record !== null && raw.intercept === undefined;
+  if (recordOnly && raw.transfer === undefined && (raw.filter === undefined || raw.filter.trim() === '')) {
+    throw new ConfigError('--record', record.path, 'recording without -s (record only) needs -x or -F to say what to capture, e.g. -F "tcp dst port 80"');
+  }
+  if (raw.transfer === undefined && !recordOnly) {
     throw new ConfigError('-x', '', 'required: [onlineIp:]port-targetIp:targetPort[,...], e.g. -x 80-10.0.0.2:8080');
   }
-  const transfers = parseTransfers(raw.transfer, '-x');
+  const transfers = raw.transfer === undefined ? [] : parseTransfers(raw.transfer, '-x');
   const port = raw.port === undefined ? DEFAULT_CHANNEL_PORT : parsePort(raw.port, '-p');
-  if (raw.intercept === undefined) {
+  if (raw.intercept === undefined && !recordOnly) {
     throw new ConfigError('-s', '', 'required: the interceptor(s) as ip[:port][,ip[:port]...], e.g. -s 10.0.0.2');
   }
-  const interceptors = parseInterceptors(raw.intercept, port, '-s');
+  const interceptors = raw.intercept === undefined ? [] : parseInterceptors(raw.intercept, port, '-s');
   const input = parseCaptureInput(raw.pcap, inputs.isFile ?? (() => false), '-i');
   const live = input.kind === 'live';
+  if (record !== null && !live) throw new ConfigError('--record', record.path, `only for live capture; -i ${JSON.stringify(input.path)} is a file (it is a recording already)`);
   // Live, libpcap compiles -F (and reports its errors when the capture opens).
   const filter = raw.filter === undefined || live ? null : parseFilterExpression(raw.filter, '-F');
   if (live && raw.filter !== undefined && raw.filter.trim() === '') throw new ConfigError('-F', raw.filter, 'expected a pcap-filter expression such as "src net 10.8.0.0/16"');
@@ -318,6 +344,8 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
 
   return {
     config: {
+      record,
+      recordOnly,
       transfers,
       interceptors,
       input,
@@ -346,5 +374,26 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
       engine,
     },
     warnings,
+  };
+}
+
+/** --record PATH [--record-rotate SIZE|DURATION] [--record-files N] [--record-responses]. */
+function parseRecordOptions(raw: TcpcopyRawOptions): RecordConfig | null {
+  if (raw.record === undefined) {
+    const stray = (
+      [
+        ['--record-rotate', raw.recordRotate],
+        ['--record-files', raw.recordFiles],
+        ['--record-responses', raw.recordResponses === true ? 'on' : undefined],
+      ] as const
+    ).find(([, v]) => v !== undefined);
+    if (stray !== undefined) throw new ConfigError(stray[0], stray[1] ?? '', 'only with --record PATH');
+    return null;
+  }
+  return {
+    path: parseFile(raw.record, '--record', 'expected the path of the recording (files PATH-NNNNNN.pcapng are written)'),
+    rotate: raw.recordRotate === undefined ? null : parseRotate(raw.recordRotate, '--record-rotate'),
+    files: raw.recordFiles === undefined ? DEFAULT_RECORD_FILES : parseRecordFiles(raw.recordFiles, '--record-files'),
+    responses: raw.recordResponses === true,
   };
 }

@@ -240,3 +240,52 @@ test('unknown kernel drops are said, and a device that vanished ends the source 
   assert.equal(h.closed, true);
   r.src.close();
 });
+
+/** Records what the tap sees. */
+class Tap {
+  ifs: { linkType: number; snapLen: number }[] = [];
+  frames: { ifId: number; len: number; ts: number }[] = [];
+  addInterface(linkType: number, snapLen: number): number {
+    this.ifs.push({ linkType, snapLen });
+    return this.ifs.length - 1;
+  }
+  frame(ifId: number, _buf: Buffer, len: number, tsUs: number): void {
+    this.frames.push({ ifId, len, ts: tsUs });
+  }
+}
+
+const response = (): Buffer =>
+  buildSegment({ src: ip('10.0.0.2'), dst: ip('10.0.0.1'), srcPort: 80, dstPort: 40000, seq: 9, ack: 1, flags: TCP_ACK | TCP_PSH, window: 500, ipId: 2, payload: Buffer.from('HTTP/1.1 200 OK\r\n\r\n') });
+
+test('--record: the tap gets one interface per device and every frame, ring drops included; responses only reach the tap', () => {
+  const tap = new Tap();
+  const r = rig({ devices: ['eth0', 'any'], tap, recordResponses: true, ringSlots: 1 });
+  assert.deepEqual(tap.ifs, [{ linkType: 1, snapLen: 65535 }, { linkType: 113, snapLen: 65535 }]);
+  assert.match(r.handles[0]?.o.filter ?? '', /or \(tcp and \(\(src port 443\) or \(src port 80\)\)\)$/);
+  r.src.start(r.clock.now);
+  r.handles[0]?.deliver(ether(ipPacket({ seq: 1 })));
+  r.handles[0]?.deliver(ether(ipPacket({ seq: 2 }))); // the one-slot ring is full: dropped, still recorded
+  r.handles[1]?.deliver(cooked(response()));
+  assert.deepEqual(tap.frames.map((f) => f.ifId), [0, 0, 1]);
+  const sink = new Sink();
+  assert.equal(r.src.feed(r.clock.now, sink) as FeedResult, 'io');
+  assert.equal(sink.got.length, 1, 'the response is not replayed');
+  const t = r.src.totals();
+  assert.equal(t.packetsRead, 2);
+  assert.equal(t.notMatched, 0, 'nor counted as not matching -x');
+  assert.equal(t.live?.dropsByReason['ring-full'], 1);
+  r.src.close();
+  assert.ok(r.events.infos.includes('live capture: 1 server→client packets recorded only (--record-responses)'));
+});
+
+test('record only: frames reach the tap and nothing is held for a consumer', () => {
+  const tap = new Tap();
+  const r = rig({ tap, recordOnly: true });
+  r.handles[0]?.deliver(ether(ipPacket({}))); // before start() too: the capture took it
+  r.src.start(r.clock.now);
+  r.handles[0]?.deliver(ether(ipPacket({ seq: 5 })));
+  assert.equal(tap.frames.length, 2);
+  assert.equal(r.src.nextReleaseUs, Infinity);
+  assert.equal(r.src.totals().packetsRead, 2);
+  r.src.close();
+});

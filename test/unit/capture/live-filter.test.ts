@@ -39,3 +39,19 @@ test('incoming only: inbound on any, not our own MAC on Ethernet, nothing on loo
   assert.equal(buildCaptureFilter(t, null, directionRule('any', null, null)), 'inbound and tcp and (dst port 80)');
   assert.equal(buildCaptureFilter(t, 'src net 10.8.0.0/16', { kind: 'not-ether-src', mac: '02:00:00:00:00:01' }), 'not ether src 02:00:00:00:00:01 and tcp and (dst port 80) and (src net 10.8.0.0/16)');
 });
+
+test('--record-responses: the services\' source side too, without the direction rule (a local server\'s answers leave)', () => {
+  const t = parseTransfers('80-10.0.0.2:80,192.0.2.1:443-10.0.0.2:443');
+  const mac = { kind: 'not-ether-src', mac: '02:00:00:00:00:01' } as const;
+  assert.equal(
+    buildCaptureFilter(t, null, mac, true),
+    '(not ether src 02:00:00:00:00:01 and tcp and ((dst port 80) or (dst host 192.0.2.1 and dst port 443))) or (tcp and ((src port 80) or (src host 192.0.2.1 and src port 443)))',
+  );
+  assert.equal(buildCaptureFilter(parseTransfers('80-10.0.0.2:80'), 'net 10.8.0.0/16', { kind: 'none' }, true), '((tcp and (dst port 80)) or (tcp and (src port 80))) and (net 10.8.0.0/16)');
+});
+
+test('record only with -F alone: -F with the direction rule, or as given with responses', () => {
+  assert.equal(buildCaptureFilter([], 'tcp dst port 80', { kind: 'inbound' }), 'inbound and (tcp dst port 80)');
+  assert.equal(buildCaptureFilter([], 'tcp port 80', { kind: 'inbound' }, true), '(tcp port 80)');
+  assert.equal(buildCaptureFilter([], 'tcp port 80', { kind: 'none' }), '(tcp port 80)');
+});

@@ -17,6 +17,9 @@ const CASES: { name: 'tcpcopy' | 'intercept'; args: string[]; flag: RegExp }[] =
   { name: 'intercept', args: ['--stats-interval', '0', '--queue-num'], flag: /option '--queue-num <n>' argument missing/ },
   { name: 'tcpcopy', args: ['--bogus'], flag: /unknown option '--bogus'/ },
   { name: 'tcpcopy', args: ['-x'], flag: /option '-x, --transfer <map>' argument missing/ },
+  { name: 'tcpcopy', args: ['--record', 'r', '--record-rotate', '10'], flag: /--record-rotate "10": expected a size such as 500MiB/ },
+  // Fails on the directory before any capture device is opened.
+  { name: 'tcpcopy', args: ['--record', '/nonexistent-dir-tcpcopy/r', '-F', 'tcp', '-i', 'lo'], flag: /--record "\/nonexistent-dir-tcpcopy\/r": cannot list the directory \/nonexistent-dir-tcpcopy: ENOENT/ },
 ];
 
 for (const c of CASES) {

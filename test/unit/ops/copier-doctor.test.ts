@@ -26,3 +26,15 @@ test('tcpcopy --check of a live copy checks every capture device and no file', (
   assert.equal(o.captureFile, null);
   assert.deepEqual(o.captureDevices, ['eth0', 'eth1']);
 });
+
+test('tcpcopy --check of a record-only run (--record without -s) checks no target route and no interceptor', () => {
+  const o = copierDoctorOptionsFrom({
+    transfers: parseTransfers('80-10.0.0.2:8080'),
+    interceptors: [],
+    input: { kind: 'live', devices: ['eth0'] },
+    recordOnly: true,
+  });
+  assert.deepEqual(o.targets, []);
+  assert.deepEqual(o.interceptors, []);
+  assert.deepEqual(o.captureDevices, ['eth0']);
+});
