@@ -179,7 +179,9 @@ export class Copier implements EngineSink, PacketConsumer {
     d.defer('interceptor channel', () => channel.close());
     channel.on('interceptorUp', (_i, address) => {
       this.engine.setInterceptorAvailable(true);
-      log.info(`interceptor ${address} connected`);
+      // A reconnected (or restarted) interceptor knows none of the sessions still running.
+      const n = this.engine.announceRoutes();
+      log.info(`interceptor ${address} connected${n > 0 ? `; announced the routes of ${n} running session(s) again` : ''}`);
     });
     channel.on('interceptorDown', (_i, address) => {
       log.warn(`lost every connection to interceptor ${address}`);

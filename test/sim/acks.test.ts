@@ -113,3 +113,28 @@ test('without flushAcks the delayed-ACK timer still ACKs (callers that never flu
   t.record(TCP_ACK | TCP_PSH, 6001, 10);
   assert.equal(t.sent.length, before + 2);
 });
+
+test('announceRoutes: every running session announces its route again (an interceptor came back)', () => {
+  const routes: string[] = [];
+  const engine = new SessionEngine(defaultEngineConfig(parseTransfers('80-10.0.0.2:8080')), {
+    send: () => undefined,
+    routeAdd: (cip, cport, tip, tport) => {
+      routes.push(`${cip}:${cport}>${tip}:${tport}`);
+      return true;
+    },
+    routeDel: () => undefined,
+    sessionClosed: () => undefined,
+  });
+  const now = 1_700_000_000_000_000;
+  for (const port of [40001, 40002]) {
+    const syn = captureSession({ clientIp: CLIENT, clientPort: port, serverIp: ONLINE_SERVER, serverPort: 80, steps: [{ send: request('x', 100) }] })[0];
+    assert.ok(syn !== undefined);
+    engine.onCaptured(syn.pkt, 0, syn.pkt.length, now, syn.tsUs);
+  }
+  assert.equal(routes.length, 2);
+  assert.equal(engine.announceRoutes(), 2);
+  assert.deepEqual(routes.slice(2).sort(), routes.slice(0, 2).sort(), 'the same tuples again');
+  engine.closeAll(now + 1, 'idle-timeout');
+  assert.equal(engine.announceRoutes(), 0, 'closed sessions are not announced');
+  assert.equal(routes.length, 4);
+});

@@ -303,6 +303,12 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
   const rawBackend = raw.rawBackend === undefined ? 'auto' : parseRawBackend(raw.rawBackend);
   const endGraceMs = raw.endGrace === undefined ? DEFAULT_END_GRACE_MS : parseIntRange(raw.endGrace, '--end-grace', 0, 3_600_000, 'milliseconds of silence after the capture ended before open sessions are ended');
 
+  // -x is matched in order, first match wins (as in stock): a later entry for the same online
+  // side is never used, which an operator who meant "copy to both targets" must hear.
+  transfers.forEach((t, i) => {
+    const first = transfers.findIndex((u) => u.onlinePort === t.onlinePort && (u.onlineIp === null || u.onlineIp === t.onlineIp));
+    if (first !== i) warnings.push(`-x entry ${i + 1} is never used: entry ${first + 1} already takes traffic to its online port (the first match wins; split by online address to copy to several targets)`);
+  });
   if (raw.rate === true && raw.accelerate !== undefined) warnings.push('--rate replays as fast as possible: -a only scales think time');
   if (raw.rate === true && raw.interval !== undefined) warnings.push('--rate ignores capture timestamps: -I has no effect');
   if (raw.percentage !== undefined && raw.gradual === true) warnings.push('-g overrides -r');

@@ -80,6 +80,21 @@ export class SessionEngine {
     onTimer(this.e, nowUs);
   }
 
+  /**
+   * Announce the route of every live session again (CLIENT_ADD): an interceptor that restarted,
+   * or reconnected after a drop, has forgotten them. Returns how many were announced.
+   */
+  announceRoutes(): number {
+    let n = 0;
+    const sink = this.e.sink;
+    this.e.byTarget.forEach((s) => {
+      if (s.phase === 'closed') return;
+      sink.routeAdd(s.clientIp, s.clientPort, s.targetIp, s.targetPort);
+      n++;
+    });
+    return n;
+  }
+
   /** End every live session now (e.g. at the end of an offline replay), with `outcome`. */
   closeAll(nowUs: number, outcome: Outcome = 'idle-timeout'): void {
     closeAll(this.e, nowUs, outcome);

@@ -167,3 +167,13 @@ test('without --seed each process gets its own seed (the random input); --seed w
 test('tcpcopy -h says the seed is random by default and printed in the summary', () => {
   assert.match(run(['-h']).out, /--seed <n> .*\(default: random,\s+printed in the summary\)/s);
 });
+
+test('-x: a later entry for the same online side is never used, and the parser says so', () => {
+  const dup = parseTcpcopyOptions({ transfer: '80-10.0.0.2:80,80-10.0.0.3:80', intercept: '10.0.0.2', pcap: 'x.pcap' });
+  assert.equal(dup.warnings.filter((w) => /-x entry 2 is never used/.test(w)).length, 1, dup.warnings.join('\n'));
+  // A catch-all port entry also shadows a later address-specific one; split by address does not warn.
+  const shadow = parseTcpcopyOptions({ transfer: '80-10.0.0.2:80,192.0.2.1:80-10.0.0.3:80', intercept: '10.0.0.2', pcap: 'x.pcap' });
+  assert.ok(shadow.warnings.some((w) => /-x entry 2 is never used/.test(w)));
+  const split = parseTcpcopyOptions({ transfer: '192.0.2.1:80-10.0.0.2:80,192.0.2.5:80-10.0.0.3:80', intercept: '10.0.0.2', pcap: 'x.pcap' });
+  assert.ok(!split.warnings.some((w) => /never used/.test(w)), split.warnings.join('\n'));
+});
