@@ -278,8 +278,11 @@ test('intercept SIGKILLed and restarted under tcpcopy -L: later sessions are cop
   assert.ok(Number.isFinite(rssBase) && samples.every(Number.isFinite), detail);
   assert.ok(rssMax - rssBase < 32 * 1024, `RSS grew ${rssMax - rssBase} kB while intercept was down${detail}`);
 
-  // The sessions that could not be established are counted, not silently lost.
+  // When intercept is back the copier announces the routes of the sessions still running, so
+  // those started while it was away complete once a retransmitted SYN is answered (without the
+  // re-announcement only the few whose SYN-ACK reached intercept before the copier's hello did).
+  assert.ok(downCopied >= downRequests / 2, `requests made while intercept was down: ${downRequests}, copied ${downCopied} (~${downConns} connections)${detail}`);
+  // Those that could not be established are counted, not silently lost.
   const lost = run.summary.started - (run.summary.outcomes.completed ?? 0);
-  assert.ok(lost >= downConns / 2, `sessions not completed ${lost}, connections while down ~${downConns}${detail}`);
   assert.equal(lost, Object.entries(run.summary.outcomes).filter(([k]) => k !== 'completed').reduce((n, [, v]) => n + v, 0), detail);
 });
