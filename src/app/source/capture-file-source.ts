@@ -158,13 +158,10 @@ export class CaptureFileSource implements PacketSource {
   }
 
   totals(): SourceTotals {
-    const c = this.selector.counters;
     return {
       packetsRead: this.packetsRead,
       packetsUsed: this.packetsUsed,
-      nonIpv4: c.nonIpv4,
-      filteredOut: c.filteredOut,
-      notMatched: c.notMatched,
+      ...this.selector.counters,
       truncatedRecords: this.truncated,
       drops: 0,
       runsDone: this.runsDone,

@@ -204,13 +204,10 @@ export class LiveCaptureSource implements PacketSource {
 
   totals(): SourceTotals {
     this.poll();
-    const c = this.selector.counters;
     return {
       packetsRead: this.packetsRead,
       packetsUsed: this.packetsUsed,
-      nonIpv4: c.nonIpv4,
-      filteredOut: c.filteredOut,
-      notMatched: c.notMatched,
+      ...this.selector.counters,
       truncatedRecords: this.truncated,
       drops: this.dropCount(),
       runsDone: this.done ? 1 : 0,
