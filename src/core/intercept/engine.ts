@@ -33,7 +33,11 @@ const TCP_RST = 0x04;
  * Routing of a response (its record):
  *  1. an exact route from a CLIENT_ADD → that connection;
  *  2. otherwise, if route-unaware copiers (never sent CLIENT_ADD: stock single mode) are
- *     connected → one of them, by a stable hash of the exact client address;
+ *     connected → one of them, by a stable hash of the exact client address — except a SYN/RST
+ *     while some copier announces routes: a new copier's connections look route-unaware until
+ *     its first CLIENT_ADD lands, so its early SYN-ACKs (or another copier's) would be hashed
+ *     to the wrong copier; they wait for their CLIENT_ADD instead (step 3). (A stock --single
+ *     copier sharing an interceptor with route-announcing copiers is not a supported mix.)
  *  3. otherwise, a SYN/RST (a SYN-ACK may overtake its CLIENT_ADD) waits in the delay table, and
  *     anything else goes to a live connection by the same hash;
  *  4. no copier has said hello yet but one is connecting → held in the delay table and delivered
@@ -147,12 +151,12 @@ export class InterceptEngine {
         return;
       }
     }
-    if (this.singles.length > 0) {
+    const synOrRst = ((rec[33] as number) & (TCP_SYN | TCP_RST)) !== 0;
+    if (this.singles.length > 0 && !(synOrRst && this.live.length > this.singles.length)) {
       s.hashed++;
       this.enqueue(pickOwner(this.singles, clientIp, clientPort), rec, nowUs);
       return;
     }
-    const synOrRst = ((rec[33] as number) & (TCP_SYN | TCP_RST)) !== 0;
     if (this.live.length > 0 && !synOrRst) {
       s.hashed++;
       this.enqueue(pickOwner(this.live, clientIp, clientPort), rec, nowUs);

@@ -400,3 +400,31 @@ test('a connection that never sends its hello gets no records (health checks, sc
   assert.equal(none.e.stats.discarded, 1);
   assert.equal(none.e.delayedCount, 0);
 });
+
+test('a SYN-ACK without a route waits for its CLIENT_ADD while some copier announces routes, even if a copier has not announced yet', () => {
+  const { e, sink } = makeEngine();
+  connect(e, 1, 0, 0x0a000001); // copier A: announces its routes
+  connect(e, 2, 0, 0x0a000002); // copier B: connected, its first CLIENT_ADD still in flight
+  e.onData(1, encodeClientAdd(C1, 1001, SERVER, SERVER_PORT), 0);
+  const synack = response(C2, 2002, SYN | ACK, 91);
+  e.onPacket(synack, synack.length, 10);
+  settle(e, 10);
+  assert.equal(sink.writes.length, 0, 'not hashed to B before B said it is route-aware');
+  assert.equal(e.delayedCount, 1);
+  e.onData(2, encodeClientAdd(C2, 2002, SERVER, SERVER_PORT), 20);
+  settle(e, 20);
+  assert.deepEqual(sink.records(2).map(recSeq), [91], 'delivered to its owner on its CLIENT_ADD');
+  assert.deepEqual(sink.records(1), []);
+  assert.equal(e.stats.hashed, 0);
+});
+
+test('stock single copiers only: an unrouted SYN-ACK is still hashed to one of them at once', () => {
+  const { e, sink } = makeEngine();
+  connect(e, 1, 0, 0x0a000001);
+  connect(e, 2, 0, 0x0a000002);
+  const synack = response(C1, 1001, SYN | ACK, 5);
+  e.onPacket(synack, synack.length, 10);
+  settle(e, 10);
+  assert.equal(sink.records(1).length + sink.records(2).length, 1);
+  assert.equal(e.stats.hashed, 1);
+});
