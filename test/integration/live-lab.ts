@@ -136,13 +136,16 @@ export async function startLiveCopier(lab: Lab, ns: string, args: readonly strin
   };
 }
 
-/** Polls until `count()` reaches `want` (or the time is up); returns the last count. */
-export async function waitCount(count: () => number, want: number, timeoutMs = 20_000): Promise<number> {
+/**
+ * Polls until `count()` reaches `want` (or the time is up); returns the last count. `count` may
+ * be asynchronous (e.g. a DBSIZE through redis-cli).
+ */
+export async function waitCount(count: () => number | Promise<number>, want: number, timeoutMs = 20_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
-  let n = count();
+  let n = await count();
   while (n < want && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
-    n = count();
+    n = await count();
   }
   return n;
 }
