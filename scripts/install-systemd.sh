@@ -65,8 +65,9 @@ case "$action" in
     mkdir -p "$dest/scripts"
     install -m 0755 scripts/intercept-rules.sh scripts/route-setup.sh "$dest/scripts/"
     # The project's addons: nfq (intercept's NFQUEUE), rawsend (tcpcopy's batched raw sends) and
-    # pktstat (live capture's kernel drops); without them the programs fall back or count less.
-    for a in nfq rawsend pktstat; do
+    # pcapbatch (batched live capture), pktstat (the cap fallback's kernel drops); without them the
+    # programs fall back or count less.
+    for a in nfq rawsend pcapbatch pktstat; do
       if [[ -f src/native/$a/build/Release/$a.node ]]; then
         mkdir -p "$dest/src/native/$a/build/Release"
         cp -a "src/native/$a/build/Release/$a.node" "$dest/src/native/$a/build/Release/"

@@ -20,6 +20,8 @@ import { loadAddon, NativeAddonError } from './native.js';
  */
 export interface CaptureHandle {
   readonly device: string;
+  /** Which adapter captures: the pcapbatch addon or the cap package. */
+  readonly backend: CaptureBackend;
   /** LINKTYPE_* number of the frames (1 Ethernet, 113 Linux cooked on `any`, ...). */
   readonly linkType: number;
   /** Counters since open; kernelDrops/ifDrops null when they cannot be read. */
@@ -36,6 +38,8 @@ export interface CaptureStats {
   devicePresent: boolean;
 }
 
+export type CaptureBackend = 'pcap' | 'cap';
+
 export interface OpenCaptureOptions {
   device: string;
   /** libpcap filter expression. */
@@ -43,8 +47,13 @@ export interface OpenCaptureOptions {
   bufferBytes: number;
   /** Bytes kept per frame (the copy buffer's size). */
   snapLen: number;
-  /** Each frame, in `buf[0, len)`: valid only during the call. */
-  onPacket(buf: Buffer, len: number, truncated: boolean): void;
+  /**
+   * Each frame, in `buf[off, off + len)` (off absent: 0), valid only during the call; tsUs is
+   * libpcap's capture time in wall-clock µs, absent when the backend has none (cap).
+   */
+  onPacket(buf: Buffer, len: number, truncated: boolean, off?: number, tsUs?: number): void;
+  /** The handle failed after opening (device gone, socket error): no more packets come. */
+  onError?(message: string): void;
 }
 
 export type OpenCapture = (o: OpenCaptureOptions) => CaptureHandle;
@@ -133,11 +142,12 @@ function sysfsCounter(device: string, name: string): number {
 }
 
 /** libpcap's ps_ifdrop on Linux: the device's rx_missed_errors + rx_fifo_errors. */
-function interfaceDrops(device: string): number {
+export function interfaceDrops(device: string): number {
   return sysfsCounter(device, 'rx_missed_errors') + sysfsCounter(device, 'rx_fifo_errors');
 }
 
 class CapHandle implements CaptureHandle {
+  readonly backend = 'cap';
   private closed = false;
   private kernelDrops = 0;
   private readonly ifDropsAtOpen: number | null;

@@ -8,13 +8,13 @@ import { fileURLToPath } from 'node:url';
  * turns into one actionable message instead of a stack trace from deep inside node-gyp output.
  *
  * 'nfq' (batched NFQUEUE, src/native/nfq), 'rawsend' (batched raw sends, src/native/rawsend) and
- * 'pktstat' (kernel drop counters of a capture socket) are the project's own addons, built by `npm run build:native` into
+ * 'pktstat' (kernel drop counters of a capture socket) and 'pcapbatch' (batched libpcap capture) are the project's own addons, built by `npm run build:native` into
  * src/native/<name>/build/Release/<name>.node; the others are npm packages.
  */
 export type AddonName = 'nfqueue' | 'raw-socket' | 'cap' | OwnAddon;
 
 /** The project's own addons (src/native/<name>). */
-export type OwnAddon = 'nfq' | 'rawsend' | 'pktstat';
+export type OwnAddon = 'nfq' | 'rawsend' | 'pktstat' | 'pcapbatch';
 
 const OWN_FIX =
   `Build it with 'npm run build:native' (part of 'npm run build'; needs make, a C compiler (Debian build-essential), ` +
@@ -26,6 +26,7 @@ const FIX: Record<AddonName, string> = {
   cap: `Install the system library and rebuild: run 'bash scripts/install-deps.sh' (Debian package libpcap-dev), then 'npm rebuild cap'.`,
   nfq: OWN_FIX,
   rawsend: OWN_FIX,
+  pcapbatch: `${OWN_FIX} It also needs libpcap-dev ('bash scripts/install-deps.sh'); without it live capture uses the slower 'cap' package.`,
   pktstat: `Build it with 'npm run build:native' (part of 'npm run build'); without it live capture works but cannot count kernel drops.`,
 };
 
@@ -65,7 +66,7 @@ export function loadAddon<T>(name: AddonName): T {
   if (hit !== undefined) return hit as T;
   let mod: T;
   try {
-    mod = require(name === 'nfq' || name === 'rawsend' || name === 'pktstat' ? ownAddonPath(name) : name) as T;
+    mod = require(name === 'nfq' || name === 'rawsend' || name === 'pktstat' || name === 'pcapbatch' ? ownAddonPath(name) : name) as T;
   } catch (err) {
     throw new NativeAddonError(name, err);
   }

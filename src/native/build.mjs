@@ -1,6 +1,7 @@
 // Builds the project's Node-API addons — src/native/nfq (batched NFQUEUE, for intercept),
-// src/native/rawsend (batched raw sends, for tcpcopy) and src/native/pktstat (kernel drop
-// counters of a live capture socket, for tcpcopy) — into src/native/<name>/build/Release/
+// src/native/rawsend (batched raw sends, for tcpcopy), src/native/pktstat (kernel drop
+// counters of a live capture socket, for tcpcopy) and src/native/pcapbatch (batched libpcap live
+// capture, for tcpcopy; links -lpcap) — into src/native/<name>/build/Release/
 // <name>.node with the node-gyp that ships with npm, against the headers of the node that runs
 // this script (<prefix>/include/node): nothing is downloaded. Run through `npm run build:native`.
 // Every addon is tried even when one fails; the exit status is 1 if any failed.
@@ -13,6 +14,7 @@ const ADDONS = [
   { name: 'nfq', without: "intercept falls back to the slower 'nfqueue' package" },
   { name: 'rawsend', without: "tcpcopy falls back to the slower 'raw-socket' package" },
   { name: 'pktstat', without: "tcpcopy's live capture cannot count kernel drops" },
+  { name: 'pcapbatch', without: "tcpcopy's live capture falls back to the slower 'cap' package" },
 ];
 
 const root = dirname(fileURLToPath(import.meta.url));

@@ -31,9 +31,12 @@ export interface LiveCaptureSourceOptions {
   /** -S. */
   snapLen: number;
   events: SourceEvents;
-  /** Wall-clock µs (the copier's clock): live packets are stamped on arrival. */
+  /**
+   * Wall-clock µs (the copier's clock): packets are stamped with libpcap's capture time when the
+   * backend gives one (pcap), else on arrival (cap).
+   */
   clock: () => number;
-  /** Injected in tests; the cap adapter otherwise. */
+  /** The capture backend's adapter (open-capture.ts chooses it); the cap adapter when absent. */
   open?: OpenCapture;
   devicesAvailable?: () => string[];
   deviceFacts?: typeof deviceLinkFacts;
@@ -132,7 +135,8 @@ export class LiveCaptureSource implements PacketSource {
           filter,
           bufferBytes: o.bufferBytes,
           snapLen: o.snapLen,
-          onPacket: (buf, len, truncated) => src.arrive(buf, len, truncated, linkType, ifId),
+          onPacket: (buf, len, truncated, off, tsUs) => src.arrive(buf, off ?? 0, len, truncated, tsUs, linkType, ifId),
+          onError: (message) => src.fail(message),
         });
         linkType = h.linkType;
         if (o.tap !== undefined && o.tap !== null) ifId = o.tap.addInterface(linkType, o.snapLen);
@@ -243,12 +247,13 @@ export class LiveCaptureSource implements PacketSource {
     this.closeHandles();
   }
 
-  /** One captured frame (cap's callback): decode, select, copy into the ring or count the drop. */
-  private arrive(buf: Buffer, len: number, truncated: boolean, linkType: number, ifId: number): void {
+  /** One captured frame: decode, select, copy into the ring or count the drop. */
+  private arrive(buf: Buffer, off: number, len: number, truncated: boolean, tsUs: number | undefined, linkType: number, ifId: number): void {
     if (this.stopping || this.closed) return;
     const tap = this.o.tap;
-    const now = this.o.clock();
-    if (tap !== undefined && tap !== null && ifId >= 0) tap.frame(ifId, buf, len, now);
+    const now = tsUs ?? this.o.clock();
+    // The recorder reads frames from offset 0; only the pcap backend's slab has others.
+    if (tap !== undefined && tap !== null && ifId >= 0) tap.frame(ifId, off === 0 ? buf : buf.subarray(off, off + len), len, now);
     if (this.o.recordOnly === true) {
       this.packetsRead++;
       this.bytes += len;
@@ -259,18 +264,20 @@ export class LiveCaptureSource implements PacketSource {
       return;
     }
     const link = this.link;
-    decodeLink(linkType, buf, 0, len, link);
-    const ipOff = link.l3Kind === 'ipv4' ? link.ipOffset : -1;
-    if (this.o.recordResponses === true && ipOff >= 0 && this.isResponse(buf, ipOff, len - ipOff)) {
+    decodeLink(linkType, buf, off, len, link);
+    // decodeLink's offset is relative to the frame: make it absolute in buf.
+    const ipOff = link.l3Kind === 'ipv4' && link.ipOffset >= 0 ? off + link.ipOffset : -1;
+    const end = off + len;
+    if (this.o.recordResponses === true && ipOff >= 0 && this.isResponse(buf, ipOff, end - ipOff)) {
       this.responsesRecorded++;
       return;
     }
     this.packetsRead++;
     this.bytes += len;
-    const idx = this.selector.select(buf, ipOff, ipOff < 0 ? 0 : len - ipOff);
+    const idx = this.selector.select(buf, ipOff, ipOff < 0 ? 0 : end - ipOff);
     if (idx < 0) return;
     if (truncated) this.truncated++;
-    if (!this.ring.push(buf, ipOff, len - ipOff, now, idx)) {
+    if (!this.ring.push(buf, ipOff, end - ipOff, now, idx)) {
       this.drops[this.consumerBusy ? 'sink-busy' : 'ring-full']++;
       return;
     }
@@ -309,12 +316,17 @@ export class LiveCaptureSource implements PacketSource {
     }
     this.kernelDrops = kernel;
     this.interfaceDrops = iface;
-    if (gone !== null && !this.stopping) {
-      this.stopping = true;
-      this.stopUs = this.o.clock();
-      this.closeHandles();
-      this.o.events.error(`capture device ${gone} is gone`);
-    }
+    if (gone !== null) this.fail(`capture device ${gone} is gone`);
+  }
+
+  /** A device vanished or its handle failed: the source ends with an error (once). */
+  private fail(message: string): void {
+    if (this.stopping || this.closed) return;
+    this.stopping = true;
+    this.stopUs = this.o.clock();
+    this.poll();
+    this.closeHandles();
+    this.o.events.error(message.startsWith('capture device') ? message : `capture failed on ${message}`);
   }
 
   private closeHandles(): void {

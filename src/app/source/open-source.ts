@@ -2,6 +2,7 @@ import type { TcpcopyConfig } from '../../core/config/tcpcopy-cli.js';
 import { CaptureFileOpenError, CaptureFileSource } from './capture-file-source.js';
 import { LiveCaptureOpenError, LiveCaptureSource } from './live-capture-source.js';
 import type { FrameTap } from '../../io/pcapng-recorder.js';
+import { chooseCapture, type ChosenCapture } from '../../io/open-capture.js';
 import type { PacketSource, SourceEvents } from './packet-source.js';
 
 /** The input named by -i could not be used: the message names the flag; the run exits 2. */
@@ -20,8 +21,19 @@ export interface OpenSourceHooks {
 export async function openSource(cfg: TcpcopyConfig, hooks: OpenSourceHooks): Promise<PacketSource> {
   const input = cfg.input;
   if (input.kind === 'live') {
+    let chosen: ChosenCapture;
+    try {
+      chosen = chooseCapture(cfg.captureBackend);
+    } catch (err) {
+      throw new SourceOpenError(`--capture-backend ${cfg.captureBackend}: ${(err as Error).message}`);
+    }
+    // Logged at start like the raw socket's backend: the cap fallback is much slower.
+    if (chosen.fallbackReason === null) hooks.events.info(`live capture: pcap backend (batched libpcap addon)`);
+    else if (cfg.captureBackend === 'auto') hooks.warn(`live capture: cap backend (fallback, one JS call per packet, no capture timestamps: ${chosen.fallbackReason})`);
+    else hooks.events.info(`live capture: cap backend (${chosen.fallbackReason})`);
     try {
       return LiveCaptureSource.open({
+        open: chosen.open,
         devices: input.devices,
         transfers: cfg.transfers,
         filterText: cfg.filterText,

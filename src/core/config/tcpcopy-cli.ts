@@ -77,6 +77,7 @@ export interface TcpcopyRawOptions {
   endGrace?: string;
   withPayload?: boolean;
   rawBackend?: string;
+  captureBackend?: string;
   record?: string;
   recordRotate?: string;
   recordFiles?: string;
@@ -148,6 +149,11 @@ export interface TcpcopyConfig {
    * built, else the `raw-socket` package; a named backend is used or the start fails.
    */
   rawBackend: RawBackend;
+  /**
+   * --capture-backend: how live capture reads. 'auto' (default): the project's pcapbatch addon
+   * when it is built, else the `cap` package; a named backend is used or the start fails.
+   */
+  captureBackend: CaptureBackendName;
   engine: EngineConfig;
 }
 
@@ -157,6 +163,15 @@ export type RawBackend = (typeof RAW_BACKENDS)[number];
 export function parseRawBackend(value: string, flag = '--raw-backend'): RawBackend {
   const v = RAW_BACKENDS.find((b) => b === value);
   if (v === undefined) throw new ConfigError(flag, value, `expected one of ${RAW_BACKENDS.join(', ')}`);
+  return v;
+}
+
+export const CAPTURE_BACKENDS = ['auto', 'pcap', 'cap'] as const;
+export type CaptureBackendName = (typeof CAPTURE_BACKENDS)[number];
+
+export function parseCaptureBackend(value: string, flag = '--capture-backend'): CaptureBackendName {
+  const v = CAPTURE_BACKENDS.find((b) => b === value);
+  if (v === undefined) throw new ConfigError(flag, value, `expected one of ${CAPTURE_BACKENDS.join(', ')}`);
   return v;
 }
 
@@ -301,6 +316,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
   const statsS = raw.statsInterval === undefined ? 30 : parseIntRange(raw.statsInterval, '--stats-interval', 0, 86400, 'seconds between stats lines (0 = only at exit)');
   const seed = raw.seed === undefined ? inputs.randomSeed >>> 0 : parseIntRange(raw.seed, '--seed', 0, MAX_SEED, 'the seed of sampling and port choices');
   const rawBackend = raw.rawBackend === undefined ? 'auto' : parseRawBackend(raw.rawBackend);
+  const captureBackend = raw.captureBackend === undefined ? 'auto' : parseCaptureBackend(raw.captureBackend);
   const endGraceMs = raw.endGrace === undefined ? DEFAULT_END_GRACE_MS : parseIntRange(raw.endGrace, '--end-grace', 0, 3_600_000, 'milliseconds of silence after the capture ended before open sessions are ended');
 
   // -x is matched in order, first match wins (as in stock): a later entry for the same online
@@ -377,6 +393,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
       seed,
       seedSource: raw.seed === undefined ? 'random' : 'given',
       rawBackend,
+      captureBackend,
       engine,
     },
     warnings,

@@ -14,6 +14,7 @@ const TRANSFERS = parseTransfers('443-10.9.9.9:443,80-10.9.9.9:8080');
 
 /** A capture device driven by the test: frames go in through `deliver`, drops are set by hand. */
 class FakeHandle implements CaptureHandle {
+  readonly backend = 'cap';
   closed = false;
   present = true;
   kernelDrops: number | null = 0;
@@ -288,4 +289,28 @@ test('record only: frames reach the tap and nothing is held for a consumer', () 
   assert.equal(r.src.nextReleaseUs, Infinity);
   assert.equal(r.src.totals().packetsRead, 2);
   r.src.close();
+});
+
+test('a batching backend: frames at an offset in a shared slab keep their capture timestamps; a handle error ends the source once', () => {
+  const r = rig();
+  const h = r.handles[0] as FakeHandle;
+  r.src.start(r.clock.now);
+  const a = ether(ipPacket({ seq: 7 }));
+  const b = ether(ipPacket({ seq: 8, dport: 443 }));
+  const slab = Buffer.concat([Buffer.alloc(3, 0xee), a, b]);
+  h.o.onPacket(slab, a.length, false, 3, 1_234_000);
+  h.o.onPacket(slab, b.length, false, 3 + a.length, 1_234_567);
+  const sink = new Sink();
+  assert.equal(r.src.feed(r.clock.now, sink), 'io');
+  assert.deepEqual(
+    sink.got.map((g) => [g.bytes, g.ts, g.idx]),
+    [
+      [a.subarray(14).toString('hex'), 1_234_000, 1],
+      [b.subarray(14).toString('hex'), 1_234_567, 0],
+    ],
+  );
+  h.o.onError?.('eth0: The interface went down');
+  h.o.onError?.('eth0: again');
+  assert.deepEqual(r.events.errors, ['capture failed on eth0: The interface went down']);
+  assert.equal(h.closed, true);
 });
