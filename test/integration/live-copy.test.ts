@@ -51,6 +51,7 @@ test('three hosts: live client traffic on the online server is copied request fo
   assert.match(run.stdout, new RegExp(`replay stopped \\(SIGTERM\\) in .*: captured on ${net.onlineIf}, ${net.onlineBackIf} for [\\d.]+ s, \\d+ packets, 0 dropped \\(kernel 0, ring full 0, sink busy 0, interface 0\\), \\d+ used`), detail);
   assert.equal(run.summary.started, run.summary.outcomes.completed, detail);
   assert.match(run.stdout, /sessions: \d+ started \(0 picked up mid-stream\)/, detail);
+  assert.match(run.stderr, /live capture: pcap backend/, `the batched addon is the default${detail}`);
   const leaks = (await tcpdumpRead(lab, leakFile, ['-nn'])).split('\n').filter((l) => l.trim() !== '');
   assert.deepEqual(leaks.slice(0, 5), [], `${leaks.length} responses of the test server leaked`);
 });

@@ -1,0 +1,56 @@
+// The pcapbatch capture backend on a real veth (UDP datagrams from the other namespace) inside test namespaces: libpcap's capture
+// timestamps reach JS (monotonic, close to wall time, spread like the traffic), and -S is the
+// snap length libpcap uses (a 1042-byte frame arrives cut to 256 bytes).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ownAddonPath } from '../../src/io/native.js';
+import { labFor, requireRoot, twoHost } from '../helpers/lab.js';
+import { distDir } from '../helpers/paths.js';
+
+const skip = requireRoot() || (existsSync(ownAddonPath('pcapbatch')) ? false : 'the pcapbatch addon is not built');
+const probe = resolve(distDir, 'test', 'integration', 'pcap-probe.js');
+
+interface ProbeOut {
+  backend: string;
+  linkType: number;
+  got: { len: number; truncated: boolean; tsUs: number | null; wallUs: number }[];
+  stats: { kernelDrops: number | null; devicePresent: boolean };
+  errors: string[];
+}
+
+test('pcap backend: capture timestamps are real (monotonic, near wall time) and -S 256 is honoured', { skip, timeout: 60_000 }, async (t) => {
+  const lab = await labFor(t, { name: 'pcap-ts' });
+  const net = await twoHost(lab);
+  const pings = 20;
+  const p = lab.spawn(net.copier, process.execPath, [probe, net.copierIf, '256', 'udp dst port 9999', String(pings), 'pcap']);
+  await p.waitFor(/ready/, 'stdout');
+  // 1000-byte UDP payloads: 1042-byte Ethernet frames, 50 ms apart.
+  const send =
+    `const s=require('dgram').createSocket('udp4');let n=0;` +
+    `const t=setInterval(()=>{s.send(Buffer.alloc(1000,n),9999,${JSON.stringify(net.copierIp)});if(++n===${pings}){clearInterval(t);setTimeout(()=>s.close(),100);}},50);`;
+  await lab.exec(net.target, process.execPath, ['-e', send], { timeoutMs: 20_000 });
+  const exit = await p.exited;
+  assert.equal(exit.code, 0, p.stderr);
+  const line = p.stdout.split('\n').find((l) => l.startsWith('{'));
+  assert.ok(line !== undefined, p.stdout);
+  const out = JSON.parse(line) as ProbeOut;
+  assert.equal(out.backend, 'pcap');
+  assert.equal(out.linkType, 1);
+  assert.deepEqual(out.errors, []);
+  assert.equal(out.got.length, pings);
+  for (const g of out.got) {
+    assert.ok(g.len <= 256, `caplen ${g.len} > 256`);
+    assert.equal(g.len, 256, 'the frame is cut at the snap length');
+    assert.equal(g.truncated, true);
+    assert.ok(g.tsUs !== null);
+    // Capture time precedes delivery, by little (wall clock µs, not a relative counter).
+    assert.ok(g.tsUs <= g.wallUs + 2000 && g.wallUs - g.tsUs < 500_000, `ts ${g.tsUs} vs wall ${g.wallUs}`);
+  }
+  const ts = out.got.map((g) => g.tsUs as number);
+  for (let i = 1; i < ts.length; i++) assert.ok((ts[i] as number) >= (ts[i - 1] as number), 'monotonic');
+  const spread = (ts[ts.length - 1] as number) - (ts[0] as number);
+  assert.ok(spread > (pings - 1) * 50_000 * 0.8, `timestamps spread like the pings (${spread} µs)`);
+  assert.equal(out.stats.kernelDrops, 0);
+});
