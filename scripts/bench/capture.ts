@@ -1,21 +1,25 @@
 /**
- * Live capture cost: how many packets per second the `cap` (libpcap) based capture takes, and
- * what each costs in CPU, before anything is built on it (no batched capture addon yet).
+ * Live capture cost: how many packets per second each capture backend takes (the `cap` package,
+ * one JS call per packet, and the project's pcapbatch addon, one JS call per pcap_dispatch round),
+ * and what each packet costs in CPU.
  *
  * A lab with two namespaces joined by a veth: tcpreplay sends a synthetic capture (client→server
  * TCP segments to port 80 with 200-byte payloads, plus 1 in 4 to another port that the filter
  * rejects) into one end; in the other namespace a child process captures:
- *   cap     cap's own per-packet cost: libpcap filter + memcpy + emit into JS, an empty callback
- *   source  the copier's LiveCaptureSource: cap + link decode + -x selection + ring copy + feed()
- *           batches into a consumer that only counts (what the copier's engine would get)
+ *   cap          cap's own per-packet cost: libpcap filter + memcpy + emit into JS, an empty callback
+ *   pcap         the pcapbatch adapter alone: batches copied into a slab, an empty per-packet callback
+ *   source-cap   the copier's LiveCaptureSource on cap: + link decode + -x selection + ring copy +
+ *                feed() batches into a consumer that only counts (what the copier's engine gets)
+ *   source-pcap  the same on the pcapbatch backend
  * at each rate (tcpreplay --pps, and --topspeed). Per row: packets/s offered and taken, CPU µs
  * per packet of the capturing process (user + system over the run), and drops: kernel
  * (PACKET_STATISTICS) and ring.
  *
  *   node dist/scripts/bench/capture.js [--packets 200000] [--rates 20000,50000,100000,200000,top] [--buffer MiB (-B, 64)]
- *   (child, internal: node capture.js --child cap|source --dev IF --buffer MiB)
- * Note: cap enables immediate mode, in which libpcap uses TPACKET_V2 with every ring frame sized
- * for cap's fixed 65535-byte snap length: -B 16 holds about 250 packets, whatever their size.
+ *     [--modes cap,pcap,source-cap,source-pcap] [--snap 65535 (-S; pcap backend only, cap's is fixed)]
+ *   (child, internal: node capture.js --child MODE --dev IF --buffer MiB --snap N)
+ * Note: immediate mode makes libpcap use TPACKET_V2 with every ring frame sized for the snap
+ * length: with cap's fixed 65535, -B 16 holds about 250 packets, whatever their size.
  * Root; needs tcpreplay (bash scripts/install-deps.sh --with-bench-tools).
  */
 import { Buffer } from 'node:buffer';
@@ -27,7 +31,7 @@ import { LiveCaptureSource } from '../../src/app/source/live-capture-source.js';
 import type { PacketConsumer } from '../../src/app/source/packet-source.js';
 import { parseTransfers } from '../../src/core/config/copier.js';
 import { parseIpv4, TCP_ACK, TCP_PSH } from '../../src/core/packet/index.js';
-import { openCapture } from '../../src/io/live-capture.js';
+import { chooseCapture } from '../../src/io/open-capture.js';
 import { PcapFileWriter } from '../../src/io/pcap-file.js';
 import { createLab, requireRoot, type Lab } from '../../test/helpers/lab.js';
 import { buildSegment } from '../../test/helpers/packet/build.js';
@@ -37,6 +41,8 @@ const { values: o } = parseArgs({
     packets: { type: 'string', default: '200000' },
     rates: { type: 'string', default: '20000,50000,100000,200000,top' },
     buffer: { type: 'string', default: '64' },
+    modes: { type: 'string', default: 'cap,pcap,source-cap,source-pcap' },
+    snap: { type: 'string', default: '65535' },
     child: { type: 'string' },
     dev: { type: 'string' },
   },
@@ -67,12 +73,14 @@ function child(mode: string, dev: string): void {
     }
   };
   let finish: () => ChildResult;
-  if (mode === 'cap') {
-    const h = openCapture({
+  const open = chooseCapture(mode.endsWith('pcap') ? 'pcap' : 'cap').open;
+  const snapLen = Number(o.snap);
+  if (!mode.startsWith('source')) {
+    const h = open({
       device: dev,
       filter: 'tcp and (dst port 80)',
       bufferBytes: Number(o.buffer) << 20,
-      snapLen: 65535,
+      snapLen,
       onPacket: () => {
         stamp();
         packets++;
@@ -97,7 +105,8 @@ function child(mode: string, dev: string): void {
       transfers: parseTransfers('80-10.9.9.9:80'),
       filterText: null,
       bufferBytes: Number(o.buffer) << 20,
-      snapLen: 65535,
+      snapLen,
+      open,
       clock: () => (performance.timeOrigin + performance.now()) * 1000,
       events: {
         // The copier's shape: one setImmediate per wake, feed() until it is not 'more'.
@@ -164,7 +173,7 @@ function writeCapture(path: string, n: number): number {
 
 async function measure(lab: Lab, inject: string, injectIf: string, capNs: string, capIf: string, file: string, mode: string, rate: string): Promise<ChildResult & { offeredPps: number }> {
   const me = fileURLToPath(import.meta.url);
-  const p = lab.spawn(capNs, process.execPath, [me, '--child', mode, '--dev', capIf, '--buffer', o.buffer ?? '64']);
+  const p = lab.spawn(capNs, process.execPath, [me, '--child', mode, '--dev', capIf, '--buffer', o.buffer ?? '64', '--snap', o.snap ?? '65535']);
   await p.waitFor(/capturing/, 'stderr', 10_000);
   const speed = rate === 'top' ? ['--topspeed'] : ['--pps', rate];
   const r = await lab.exec(inject, 'tcpreplay', ['-q', '-i', injectIf, ...speed, file], { timeoutMs: 300_000 });
@@ -189,11 +198,11 @@ async function main(): Promise<void> {
     const n = Number(o.packets);
     const wanted = writeCapture(file, n);
     const rows: string[] = [];
-    rows.push(`${n} packets offered per run, ${wanted} of them to port 80 (the rest rejected by the filter); -B ${o.buffer} MiB; veth, 2 shared cores`);
+    rows.push(`${n} packets offered per run, ${wanted} of them to port 80 (the rest rejected by the filter); -B ${o.buffer} MiB, -S ${o.snap}; veth, 2 shared cores`);
     rows.push('| mode | offered pps | taken pps (port 80) | taken | CPU µs/packet | kernel drops | ring drops |');
     rows.push('|---|---|---|---|---|---|---|');
     for (const rate of (o.rates ?? '').split(',')) {
-      for (const mode of ['cap', 'source']) {
+      for (const mode of (o.modes ?? '').split(',')) {
         const r = await measure(lab, inject, veth.a, capNs, veth.b, file, mode, rate);
         const pps = r.activeUs > 0 ? Math.round(r.packets / (r.activeUs / 1e6)) : 0;
         const perPkt = r.packets > 0 ? (r.cpuUs / r.packets).toFixed(2) : '-';

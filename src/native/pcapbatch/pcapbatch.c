@@ -155,7 +155,8 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     c->used = 0;
     int full = 0;
     while (c->n < c->slots) {
-      int r = pcap_dispatch(c->p, (int)(c->slots - c->n), on_packet, (u_char *)c);
+      int want = (int)(c->slots - c->n);
+      int r = pcap_dispatch(c->p, want, on_packet, (u_char *)c);
       if (r == PCAP_ERROR_BREAK) { full = 1; break; }
       if (r == PCAP_ERROR) {
         char msg[PCAP_ERRBUF_SIZE + 32];
@@ -164,7 +165,9 @@ static void on_poll(uv_poll_t *h, int status, int events) {
         if (!c->closed) fail(c, msg);
         return;
       }
-      if (r == 0) break;
+      /* Fewer than asked: libpcap met a frame the kernel has not filled, the ring is drained.
+       * Asking again would only cost libpcap a poll() syscall to find that out. */
+      if (r < want) break;
     }
     if (c->n == 0) {
       if (status < 0 && round == 0) fail(c, "the capture socket reported an error (the device may be gone)");

@@ -28,7 +28,7 @@ test('tcpcopy -h lists every stock flag with its long form', () => {
     ['-g', '--gradual'], ['-d', '--daemon'], ['-v', '--version'], ['-h', '--help'],
   ];
   for (const [s, l] of flags) assert.ok(out.includes(`${s}, ${l}`), `${s}, ${l}`);
-  for (const l of ['--rate', '--quiet', '--log-level', '--stats-interval', '--end-grace', '--check', '--metrics-port', '--metrics-bind', '--with-payload', '--raw-backend']) {
+  for (const l of ['--rate', '--quiet', '--log-level', '--stats-interval', '--end-grace', '--check', '--metrics-port', '--metrics-bind', '--with-payload', '--raw-backend', '--capture-backend']) {
     assert.ok(out.includes(l), l);
   }
   assert.match(out, /Exit status: 0 replay done, 1 /);
@@ -132,6 +132,15 @@ test('flags map to the engine config with stock meanings; offline timeouts defau
   assert.equal(c.fastest, true);
   assert.equal(c.engine.seed, 7);
   assert.ok(c.filter !== null && c.filterText === 'tcp and dst port 80');
+});
+
+test('--capture-backend: auto by default; pcap and cap by name; anything else is a ConfigError', () => {
+  const raw: TcpcopyRawOptions = { transfer: '80-10.0.0.2:8080', intercept: '10.0.0.2', pcap: 'x.pcap' };
+  assert.equal(parseTcpcopyOptions(raw).config.captureBackend, 'auto');
+  for (const b of ['auto', 'pcap', 'cap'] as const) assert.equal(parseTcpcopyOptions({ ...raw, captureBackend: b }).config.captureBackend, b);
+  for (const bad of ['', 'PCAP', 'pcapbatch']) {
+    assert.throws(() => parseTcpcopyOptions({ ...raw, captureBackend: bad }), (e: unknown) => e instanceof ConfigError && e.flag === '--capture-backend');
+  }
 });
 
 test('--raw-backend: auto by default; sendmmsg and raw-socket by name; anything else is a ConfigError', () => {
