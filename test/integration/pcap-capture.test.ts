@@ -54,3 +54,20 @@ test('pcap backend: capture timestamps are real (monotonic, near wall time) and 
   assert.ok(spread > (pings - 1) * 50_000 * 0.8, `timestamps spread like the pings (${spread} µs)`);
   assert.equal(out.stats.kernelDrops, 0);
 });
+
+test('pcap backend: the device going away is an error value, not a crash', { skip, timeout: 60_000 }, async (t) => {
+  const lab = await labFor(t, { name: 'pcap-gone' });
+  const net = await twoHost(lab);
+  const p = lab.spawn(net.copier, process.execPath, [probe, net.copierIf, '256', 'udp', '1000', 'pcap']);
+  await p.waitFor(/ready/, 'stdout');
+  await lab.ip(net.copier, ['link', 'del', net.copierIf]);
+  const exit = await p.exited;
+  assert.equal(exit.code, 0, `the process exits normally (cap aborts here)\n${p.stderr}`);
+  const line = p.stdout.split('\n').find((l) => l.startsWith('{'));
+  assert.ok(line !== undefined, p.stdout);
+  const out = JSON.parse(line) as ProbeOut;
+  assert.equal(out.errors.length, 1, JSON.stringify(out));
+  t.diagnostic(`reported: ${out.errors[0] ?? ''}`);
+  assert.match(out.errors[0] as string, new RegExp(`^${net.copierIf}: `));
+  assert.equal(out.stats.devicePresent, false);
+});

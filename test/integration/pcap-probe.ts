@@ -18,7 +18,10 @@ const h = chosen.open({
     got.push({ len, truncated, tsUs: tsUs ?? null, wallUs: Date.now() * 1000 });
     if (got.length >= want) finish();
   },
-  onError: (m) => errors.push(m),
+  onError: (m) => {
+    errors.push(m);
+    finish();
+  },
 });
 const timer = setTimeout(finish, 15_000);
 let finished = false;

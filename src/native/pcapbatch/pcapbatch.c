@@ -169,15 +169,14 @@ static void on_poll(uv_poll_t *h, int status, int events) {
        * Asking again would only cost libpcap a poll() syscall to find that out. */
       if (r < want) break;
     }
-    if (c->n == 0) {
-      if (status < 0 && round == 0) fail(c, "the capture socket reported an error (the device may be gone)");
-      return;
-    }
+    if (c->n == 0) break;
     c->batches++;
     c->packets += c->n;
     call_js(c, (int32_t)c->n, NULL);
-    if (c->closed || c->failed || (!full && c->n < c->slots)) return;
+    if (c->closed || c->failed || (!full && c->n < c->slots)) break;
   }
+  /* libuv stops a poll handle that reported an error: without this the capture would go silent. */
+  if (status < 0 && !c->closed && !c->failed) fail(c, "the capture socket reported an error (the device may be gone)");
 }
 
 static int get_str(napi_env env, napi_value obj, const char *key, char *out, size_t cap) {
