@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ownAddonPath } from '../../src/io/native.js';
 import { labFor, requireRoot, twoHost } from '../helpers/lab.js';
-import { distDir } from '../helpers/paths.js';
+import { join } from 'node:path';
+import { cliPath, distDir } from '../helpers/paths.js';
 
 const skip = requireRoot() || (existsSync(ownAddonPath('pcapbatch')) ? false : 'the pcapbatch addon is not built');
 const probe = resolve(distDir, 'test', 'integration', 'pcap-probe.js');
@@ -70,4 +71,19 @@ test('pcap backend: the device going away is an error value, not a crash', { ski
   t.diagnostic(`reported: ${out.errors[0] ?? ''}`);
   assert.match(out.errors[0] as string, new RegExp(`^${net.copierIf}: `));
   assert.equal(out.stats.devicePresent, false);
+});
+
+test('tcpcopy on the pcap backend: a capture device removed mid-run ends it with exit 1 and a message, no abort', { skip, timeout: 60_000 }, async (t) => {
+  const lab = await labFor(t, { name: 'pcap-gone-cli' });
+  const net = await twoHost(lab);
+  // Record only: no intercept needed, the capture path is the same.
+  const rec = lab.spawn(net.copier, process.execPath, [cliPath('tcpcopy'), '-i', net.copierIf, '-x', `80-${net.targetIp}:80`, '--record', join(lab.tmpDir, 'r.pcapng')]);
+  await rec.waitFor(/recording live capture on .* \(record only\) to /, 'stderr', 20_000);
+  assert.match(rec.stderr, /live capture: pcap backend/);
+  await lab.ip(net.copier, ['link', 'del', net.copierIf]);
+  const exit = await rec.exited;
+  t.diagnostic(rec.stderr.split('\n').filter((l) => /cannot read|capture/.test(l)).join(' | '));
+  assert.equal(exit.signal, null, rec.stderr);
+  assert.equal(exit.code, 1, rec.stderr);
+  assert.match(rec.stderr, new RegExp(`cannot read on: (capture failed on ${net.copierIf}: |capture device ${net.copierIf} is gone)`));
 });
