@@ -55,6 +55,8 @@ interface ChildResult {
   activeUs: number;
   kernelDrops: number | null;
   ringDrops: number;
+  /** pcap backend alone: packets per JS batch. */
+  perBatch?: number;
 }
 
 const ip = (s: string): number => parseIpv4(s) as number;
@@ -88,8 +90,11 @@ function child(mode: string, dev: string): void {
     });
     finish = () => {
       const s = h.stats();
+      // The pcap backend's addon counters say how much batching there was.
+      const n = 'nativeStats' in h && typeof h.nativeStats === 'function' ? (h.nativeStats as () => { batches?: number; wakeups?: number })() : {};
       h.close();
-      return { mode, packets, cpuUs: 0, activeUs: 0, kernelDrops: s.kernelDrops, ringDrops: 0 };
+      const perBatch = n.batches !== undefined && n.batches > 0 ? packets / n.batches : undefined;
+      return { mode, packets, cpuUs: 0, activeUs: 0, kernelDrops: s.kernelDrops, ringDrops: 0, perBatch };
     };
   } else {
     const consumer: PacketConsumer = {
@@ -207,6 +212,7 @@ async function main(): Promise<void> {
         const pps = r.activeUs > 0 ? Math.round(r.packets / (r.activeUs / 1e6)) : 0;
         const perPkt = r.packets > 0 ? (r.cpuUs / r.packets).toFixed(2) : '-';
         rows.push(`| ${mode} | ${rate === 'top' ? `top (${Math.round(r.offeredPps)})` : rate} | ${pps} | ${r.packets}/${wanted} | ${perPkt} | ${r.kernelDrops ?? 'unknown'} | ${r.ringDrops} |`);
+        if (r.perBatch !== undefined) rows.push(`|  ↳ ${r.perBatch.toFixed(2)} packets per JS batch | | | | | | |`);
         process.stderr.write(`${rows[rows.length - 1]}\n`);
       }
     }

@@ -22,6 +22,10 @@ export interface PcapBatchStats {
   recv?: number;
   drop?: number;
   ifdrop?: number;
+  /** The addon's own counters: batches handed to JS, packets in them, poll wake-ups. */
+  batches?: number;
+  packets?: number;
+  wakeups?: number;
   error?: string;
 }
 
@@ -108,6 +112,11 @@ class PcapBatchCapture implements CaptureHandle {
       devicePresent: present && this.failure === null,
     };
     return this.last;
+  }
+
+  /** The addon's counters as they are (benchmarks: packets per batch and per wake-up). */
+  nativeStats(): PcapBatchStats {
+    return this.closed ? {} : this.h.stats();
   }
 
   close(): void {
