@@ -26,6 +26,18 @@ import {
   type Transfer,
 } from './copier.js';
 import { ConfigError } from './errors.js';
+import {
+  DEFAULT_CAPTURE_BUFFER_MB,
+  DEFAULT_SNAPLEN,
+  parseCaptureBackend,
+  parseCaptureInput,
+  parseRawBackend,
+  type CaptureBackendName,
+  type CaptureInput,
+  type RawBackend,
+} from './tcpcopy-input.js';
+
+export * from './tcpcopy-input.js';
 import { parseRecordFiles, parseRotate, type RotateSpec } from './record.js';
 import { LOG_LEVELS, toLogLevel, type LogLevel } from '../log-level.js';
 
@@ -157,27 +169,6 @@ export interface TcpcopyConfig {
   engine: EngineConfig;
 }
 
-export const RAW_BACKENDS = ['auto', 'sendmmsg', 'raw-socket'] as const;
-export type RawBackend = (typeof RAW_BACKENDS)[number];
-
-export function parseRawBackend(value: string, flag = '--raw-backend'): RawBackend {
-  const v = RAW_BACKENDS.find((b) => b === value);
-  if (v === undefined) throw new ConfigError(flag, value, `expected one of ${RAW_BACKENDS.join(', ')}`);
-  return v;
-}
-
-export const CAPTURE_BACKENDS = ['auto', 'pcap', 'cap'] as const;
-export type CaptureBackendName = (typeof CAPTURE_BACKENDS)[number];
-
-export function parseCaptureBackend(value: string, flag = '--capture-backend'): CaptureBackendName {
-  const v = CAPTURE_BACKENDS.find((b) => b === value);
-  if (v === undefined) throw new ConfigError(flag, value, `expected one of ${CAPTURE_BACKENDS.join(', ')}`);
-  return v;
-}
-
-/** Where packets come from: -i FILE, or live capture (-i DEV[,DEV…], or no -i = `any`). */
-export type CaptureInput = { kind: 'file'; path: string } | { kind: 'live'; devices: string[] };
-
 /** What the parser cannot compute itself, core being pure: supplied by the CLI. */
 export interface TcpcopyParseInputs {
   /** Used when --seed is absent: a random 0..MAX_SEED value. */
@@ -201,39 +192,6 @@ export const STOCK_KEEPALIVE_S = 720;
 export const DEFAULT_END_GRACE_MS = 3000;
 /** Live -t default, seconds: stock's 600 (a live service's connections may idle for minutes). */
 export const LIVE_SESSION_TIMEOUT_S = 600;
-/**
- * -B default, MiB. Larger than stock's 16: cap turns on immediate mode, where libpcap uses
- * TPACKET_V2 with every ring frame sized for cap's fixed 65535-byte snap length, so 16 MiB holds
- * only ~250 packets of any size (scripts/bench/capture.ts: kernel drops from 75k packets/s on;
- * none up to 150k packets/s with 64).
- */
-export const DEFAULT_CAPTURE_BUFFER_MB = 64;
-/** -S default: the most `cap` lets libpcap capture (its snap length is fixed at 65535). */
-export const DEFAULT_SNAPLEN = 65535;
-
-const DEVICE_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}$/;
-const CAPTURE_SUFFIX_RE = /\.(pcap|pcapng|cap|dmp)(\.\d+)?$/i;
-
-/**
- * -i: an existing file is a capture file (as before); otherwise a comma-separated list of
- * interface names is live capture. Anything that cannot be an interface name (a path, a .pcap
- * name, …) stays a file, so a missing file is still reported as a missing file.
- */
-export function parseCaptureInput(value: string | undefined, isFile: (path: string) => boolean, flag = '-i'): CaptureInput {
-  if (value === undefined) return { kind: 'live', devices: ['any'] };
-  if (value.trim() === '') throw new ConfigError(flag, value, 'expected a pcap/pcapng file, or capture device(s) DEV[,DEV...] such as eth0 or any');
-  if (isFile(value)) return { kind: 'file', path: value };
-  const items = value.split(',').map((d) => d.trim());
-  if (items.every((d) => DEVICE_RE.test(d) && !CAPTURE_SUFFIX_RE.test(d))) {
-    const devices = [...new Set(items)];
-    if (devices.includes('any') && devices.length > 1) {
-      throw new ConfigError(flag, value, '"any" already captures on every interface: give it alone, or a list of devices without it');
-    }
-    return { kind: 'live', devices };
-  }
-  return { kind: 'file', path: value };
-}
-
 /** A plain path check (existence and readability are checked by the app when it opens the file). */
 function parseFile(value: string, flag: string, form: string): string {
   if (value.trim() === '') throw new ConfigError(flag, value, form);
