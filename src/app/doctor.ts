@@ -11,6 +11,7 @@ import {
   checkNfqueueAvailable,
   checkPrivileges,
   checkQueueFree,
+  checkRawBackend,
   checkRawSocket,
   checkRpFilter,
   checkRules,
@@ -30,6 +31,7 @@ import {
   probeCaptureDevice,
   probeCaptureFile,
   probeConnect,
+  probeOwnAddon,
   probeRawSocket,
   processName,
   readSysctlNumber,
@@ -150,6 +152,7 @@ export async function copierDoctor(o: CopierDoctorOptions): Promise<CheckResult[
   const results: CheckResult[] = [];
   results.push(checkPrivileges(parseProcStatus(readText('/proc/self/status') ?? ''), [CAP_NET_RAW], 'the raw IP socket'));
   results.push(checkRawSocket(probeRawSocket()));
+  results.push(checkRawBackend(probeOwnAddon('rawsend')));
   for (const t of o.targets) {
     const l = await routeGet(t);
     const r = l.found ? parseRouteGet(l.text) : null;

@@ -4,7 +4,7 @@ import { createServer, Socket } from 'node:net';
 import type { BindProbe, CaptureDeviceProbe, CaptureFileProbe, ConnectProbe, RouteLookup } from '../core/doctor/index.js';
 import { isSupportedLinkType } from '../core/capture/link-types.js';
 import { CaptureFileReader } from './pcap-file.js';
-import { loadAddon } from './native.js';
+import { loadAddon, type OwnAddon } from './native.js';
 
 /**
  * Facts about the host for the preflight checks: /proc files, sysctls, `ip route get`, modprobe,
@@ -122,6 +122,16 @@ export function probeRawSocket(): { code: string; message: string } | null {
     const e = errInfo(err);
     if (/Operation not permitted/i.test(e.message)) return { code: 'EPERM', message: e.message };
     return e;
+  }
+}
+
+/** Whether one of the project's addons loads: null, or why not (first line of the error). */
+export function probeOwnAddon(name: OwnAddon): string | null {
+  try {
+    loadAddon(name);
+    return null;
+  } catch (err) {
+    return (errInfo(err).message.split('\n')[0] ?? '').trim();
   }
 }
 

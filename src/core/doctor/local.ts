@@ -58,6 +58,18 @@ export function checkRawSocket(error: { code: string; message: string } | null):
   return problem(id, title, error.message, `bash scripts/install-deps.sh && npm rebuild raw-socket`);
 }
 
+/**
+ * Which raw send backend a run would use: the project's sendmmsg addon when it loads (`null`),
+ * else the `raw-socket` fallback (with why the addon did not load). Either works; the fallback
+ * costs one JS→native call and one sendto per packet.
+ */
+export function checkRawBackend(addonError: string | null): CheckResult {
+  const id = 'raw-backend';
+  const title = 'raw send backend';
+  if (addonError === null) return ok(id, title, 'sendmmsg addon (src/native/rawsend): one sendmmsg per batch');
+  return ok(id, title, `raw-socket fallback (one sendto per packet): the sendmmsg addon did not load: ${addonError}; 'npm run build:native' builds it`);
+}
+
 /** What opening a capture file found (first packets read). */
 export interface CaptureFileProbe {
   path: string;

@@ -11,6 +11,7 @@ import {
   checkNfqueueAvailable,
   checkPrivileges,
   checkQueueFree,
+  checkRawBackend,
   checkRawSocket,
   checkRpFilter,
   formatReport,
@@ -106,4 +107,13 @@ test('report: one line per check, fix under problems, exit status', () => {
   assert.equal(lines[4], 'tcpcopy: 1 problem(s) found');
   assert.equal(checkExitCode(results), 1);
   assert.equal(checkExitCode(results.slice(0, 1)), 0);
+});
+
+test('raw send backend: names the sendmmsg addon, or the raw-socket fallback with why (never a problem)', () => {
+  const built = checkRawBackend(null);
+  assert.equal(built.status, 'ok');
+  assert.match(built.detail, /sendmmsg addon/);
+  const missing = checkRawBackend("Cannot find module '/x/rawsend.node'");
+  assert.equal(missing.status, 'ok');
+  assert.match(missing.detail, /raw-socket fallback .*Cannot find module .*npm run build:native/);
 });
