@@ -8,10 +8,12 @@ need_pkgs=(build-essential python3 pkg-config libpcap-dev libnetfilter-queue-dev
 for arg in "$@"; do
   case "$arg" in
     # systemd only for `systemd-analyze verify` of our units in the tests.
-    --with-test-tools) need_pkgs+=(systemd) ;;
+    # nats-server: the JetStream recording store's integration tests; chromium: headless checks
+    # of the replay report's HTML page.
+    --with-test-tools) need_pkgs+=(systemd nats-server chromium) ;;
     # wrk measures the target's own ceiling in scripts/bench/replay.ts; tcpreplay feeds the live
     # capture benchmark (scripts/bench/capture.ts).
-    --with-bench-tools) need_pkgs+=(wrk tcpreplay) ;;
+    --with-bench-tools) need_pkgs+=(wrk tcpreplay nats-server) ;;
     *) echo "install-deps: unknown option $arg (--with-test-tools, --with-bench-tools)" >&2; exit 2 ;;
   esac
 done
