@@ -47,6 +47,8 @@ export interface OpenCaptureOptions {
   bufferBytes: number;
   /** Bytes kept per frame (the copy buffer's size). */
   snapLen: number;
+  /** ms a packet may wait in the kernel buffer (libpcap's packet buffer timeout); 0/absent = immediate mode. cap ignores it. */
+  timeoutMs?: number;
   /**
    * Each frame, in `buf[off, off + len)` (off absent: 0), valid only during the call; tsUs is
    * libpcap's capture time in wall-clock µs, absent when the backend has none (cap).

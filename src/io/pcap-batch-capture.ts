@@ -5,8 +5,8 @@ import { loadAddon } from './native.js';
 
 /**
  * Live capture over the project's pcapbatch addon (src/native/pcapbatch): libpcap with the snap
- * length honoured (-S shrinks the kernel ring's frames), immediate mode, non-blocking, watched by
- * uv_poll. The addon copies every packet of one pcap_dispatch round into a slab bound once and
+ * length honoured, TPACKET_V3 blocks handed over when full or --capture-latency ms old (or
+ * immediate mode with 0), non-blocking, watched by uv_poll. The addon copies every packet of one pcap_dispatch round into a slab bound once and
  * calls JS once per batch; this adapter then hands the packets out one by one with libpcap's
  * capture timestamps, and reads drops from pcap_stats (no pktstat addon needed).
  */
@@ -43,6 +43,8 @@ export interface PcapBatchOpenOptions {
   device: string;
   snaplen: number;
   bufferSize: number;
+  /** 0: immediate mode; > 0: libpcap's packet buffer timeout, ms. */
+  timeoutMs: number;
   filter: string;
 }
 
@@ -80,7 +82,7 @@ class PcapBatchCapture implements CaptureHandle {
     private readonly present: (device: string) => boolean,
   ) {
     try {
-      this.h = new mod.PcapCapture({ device: o.device, snaplen: o.snapLen, bufferSize: o.bufferBytes, filter: o.filter }, (n, err) => this.onBatch(n, err));
+      this.h = new mod.PcapCapture({ device: o.device, snaplen: o.snapLen, bufferSize: o.bufferBytes, timeoutMs: o.timeoutMs ?? 0, filter: o.filter }, (n, err) => this.onBatch(n, err));
     } catch (err) {
       throw new CaptureOpenError((err as Error).message);
     }

@@ -30,6 +30,8 @@ export interface LiveCaptureSourceOptions {
   bufferBytes: number;
   /** -S. */
   snapLen: number;
+  /** --capture-latency (pcap backend): 0/absent = immediate mode. */
+  captureLatencyMs?: number;
   events: SourceEvents;
   /**
    * Wall-clock µs (the copier's clock): packets are stamped with libpcap's capture time when the
@@ -135,6 +137,7 @@ export class LiveCaptureSource implements PacketSource {
           filter,
           bufferBytes: o.bufferBytes,
           snapLen: o.snapLen,
+          timeoutMs: o.captureLatencyMs ?? 0,
           onPacket: (buf, len, truncated, off, tsUs) => src.arrive(buf, off ?? 0, len, truncated, tsUs, linkType, ifId),
           onError: (message) => src.fail(message),
         });

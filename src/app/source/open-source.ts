@@ -39,6 +39,7 @@ export async function openSource(cfg: TcpcopyConfig, hooks: OpenSourceHooks): Pr
         filterText: cfg.filterText,
         bufferBytes: cfg.bufferMb * 1048576,
         snapLen: cfg.snapLen,
+        captureLatencyMs: cfg.captureLatencyMs,
         events: hooks.events,
         clock: hooks.clock,
         tap: hooks.tap ?? null,

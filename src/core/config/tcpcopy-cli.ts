@@ -28,6 +28,7 @@ import {
 import { ConfigError } from './errors.js';
 import {
   DEFAULT_CAPTURE_BUFFER_MB,
+  DEFAULT_CAPTURE_LATENCY_MS,
   DEFAULT_SNAPLEN,
   parseCaptureBackend,
   parseCaptureInput,
@@ -90,6 +91,7 @@ export interface TcpcopyRawOptions {
   withPayload?: boolean;
   rawBackend?: string;
   captureBackend?: string;
+  captureLatency?: string;
   record?: string;
   recordRotate?: string;
   recordFiles?: string;
@@ -125,6 +127,8 @@ export interface TcpcopyConfig {
   bufferMb: number;
   /** -S: bytes kept of each captured frame (live only). */
   snapLen: number;
+  /** --capture-latency: ms a packet may wait in the kernel buffer (pcap backend); 0 = immediate mode. */
+  captureLatencyMs: number;
   /** -a, -I (ms), -T, --rate */
   acceleration: number;
   idleCapMs: number;
@@ -246,6 +250,8 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
   if (live && raw.filter !== undefined && raw.filter.trim() === '') throw new ConfigError('-F', raw.filter, 'expected a pcap-filter expression such as "src net 10.8.0.0/16"');
   const bufferMb = raw.buffer === undefined ? DEFAULT_CAPTURE_BUFFER_MB : parseIntRange(raw.buffer, '-B', 1, 4096, 'the capture buffer size in MiB');
   const snapLen = raw.snaplen === undefined ? DEFAULT_SNAPLEN : parseIntRange(raw.snaplen, '-S', 96, 65535, 'the bytes captured per packet');
+  const captureLatencyMs =
+    raw.captureLatency === undefined ? DEFAULT_CAPTURE_LATENCY_MS : parseIntRange(raw.captureLatency, '--capture-latency', 0, 1000, 'milliseconds a captured packet may wait in the kernel buffer (0 = immediate mode)');
 
   const targetIps = transfers.map((t) => t.targetIp);
   const clientPool = raw.clientIp === undefined ? [] : parseClientPool(raw.clientIp, targetIps, '-c');
@@ -297,7 +303,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
     ).filter(([, v]) => v !== undefined);
     if (offline.length > 0) warnings.push(`${offline.map(([f]) => f).join(', ')}: only for a capture file; live packets are copied as they arrive`);
   } else {
-    const liveOnly = [raw.buffer === undefined ? null : '-B', raw.snaplen === undefined ? null : '-S'].filter((f) => f !== null);
+    const liveOnly = [raw.buffer === undefined ? null : '-B', raw.snaplen === undefined ? null : '-S', raw.captureLatency === undefined ? null : '--capture-latency'].filter((f) => f !== null);
     if (liveOnly.length > 0) warnings.push(`${liveOnly.join(', ')}: only for live capture; ignored when replaying ${input.path}`);
   }
 
@@ -333,6 +339,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
       filterText: raw.filter ?? null,
       bufferMb,
       snapLen,
+      captureLatencyMs,
       acceleration,
       idleCapMs,
       loops,

@@ -7,8 +7,9 @@
  * metadata, and calls JS ONCE per batch.
  *
  * JS contract (see src/io/pcap-batch-capture.ts):
- *   const c = new PcapCapture({ device, snaplen, bufferSize, filter }, onBatch)
+ *   const c = new PcapCapture({ device, snaplen, bufferSize, timeoutMs, filter }, onBatch)
  *       opens and activates the handle; throws an Error with libpcap's message when it cannot.
+ *       timeoutMs 0: immediate mode; > 0: libpcap's packet buffer timeout (see open_pcap).
  *   c.linkType   pcap_datalink()
  *   c.bind(slab, meta)   slab: Uint8Array; meta: Uint32Array of 5 × slots (offset, caplen,
  *       origlen, ts sec, ts usec per packet). Kept alive until close().
@@ -201,8 +202,14 @@ static void throw_pcap(napi_env env, const char *what, const char *detail) {
   napi_throw_error(env, NULL, msg);
 }
 
-/* Opens like tcpdump -i DEV -s SNAP -B BUF --immediate-mode with the filter; NULL + JS error if not. */
-static pcap_t *open_pcap(napi_env env, const char *device, int snaplen, int bufsize, const char *filter) {
+/*
+ * Opens like tcpdump -i DEV -s SNAP -B BUF with the filter; NULL + JS error if not.
+ * timeout_ms 0 = --immediate-mode: libpcap then uses TPACKET_V2, one ring frame per packet, each
+ * sized for the snap length. timeout_ms > 0 keeps TPACKET_V3: packets are packed by their real
+ * length into blocks the kernel hands over when full or after timeout_ms, so the same -B holds
+ * far more packets and each wake-up brings a block instead of a packet.
+ */
+static pcap_t *open_pcap(napi_env env, const char *device, int snaplen, int bufsize, int timeout_ms, const char *filter) {
   char errbuf[PCAP_ERRBUF_SIZE] = "";
   pcap_t *p = pcap_create(device, errbuf);
   if (p == NULL) { throw_pcap(env, device, errbuf); return NULL; }
@@ -210,7 +217,8 @@ static pcap_t *open_pcap(napi_env env, const char *device, int snaplen, int bufs
   if (pcap_set_snaplen(p, snaplen) != 0) step = "pcap_set_snaplen";
   else if (pcap_set_promisc(p, 1) != 0) step = "pcap_set_promisc";
   else if (bufsize > 0 && pcap_set_buffer_size(p, bufsize) != 0) step = "pcap_set_buffer_size";
-  else if (pcap_set_immediate_mode(p, 1) != 0) step = "pcap_set_immediate_mode";
+  else if (timeout_ms <= 0 && pcap_set_immediate_mode(p, 1) != 0) step = "pcap_set_immediate_mode";
+  else if (timeout_ms > 0 && pcap_set_timeout(p, timeout_ms) != 0) step = "pcap_set_timeout";
   if (step != NULL) { throw_pcap(env, step, pcap_geterr(p)); pcap_close(p); return NULL; }
   int r = pcap_activate(p);
   if (r < 0) {
@@ -232,7 +240,7 @@ static pcap_t *open_pcap(napi_env env, const char *device, int snaplen, int bufs
   return p;
 }
 
-/* new PcapCapture({ device, snaplen, bufferSize, filter }, onBatch) */
+/* new PcapCapture({ device, snaplen, bufferSize, timeoutMs, filter }, onBatch) */
 static napi_value js_new(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2], self;
@@ -241,14 +249,15 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   if (argc >= 1) napi_typeof(env, argv[0], &t0);
   if (argc >= 2) napi_typeof(env, argv[1], &t1);
   char device[256], filter[8192];
-  int32_t snaplen = 65535, bufsize = 0;
+  int32_t snaplen = 65535, bufsize = 0, timeout_ms = 0;
   if (t0 != napi_object || t1 != napi_function || get_str(env, argv[0], "device", device, sizeof device) != 0 ||
       get_str(env, argv[0], "filter", filter, sizeof filter) != 0 || get_int(env, argv[0], "snaplen", &snaplen) != 0 ||
-      get_int(env, argv[0], "bufferSize", &bufsize) != 0 || snaplen <= 0) {
-    napi_throw_type_error(env, NULL, "new PcapCapture({ device, snaplen, bufferSize, filter }, onBatch)");
+      get_int(env, argv[0], "bufferSize", &bufsize) != 0 || get_int(env, argv[0], "timeoutMs", &timeout_ms) != 0 || snaplen <= 0 ||
+      timeout_ms < 0) {
+    napi_throw_type_error(env, NULL, "new PcapCapture({ device, snaplen, bufferSize, timeoutMs, filter }, onBatch)");
     return NULL;
   }
-  pcap_t *p = open_pcap(env, device, snaplen, bufsize, filter);
+  pcap_t *p = open_pcap(env, device, snaplen, bufsize, timeout_ms, filter);
   if (p == NULL) return NULL;
   Cap *c = calloc(1, sizeof *c);
   uv_loop_t *loop;

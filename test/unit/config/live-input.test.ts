@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ConfigError } from '../../../src/core/config/errors.js';
 import {
   DEFAULT_CAPTURE_BUFFER_MB,
+  DEFAULT_CAPTURE_LATENCY_MS,
   DEFAULT_SNAPLEN,
   LIVE_SESSION_TIMEOUT_S,
   OFFLINE_SESSION_TIMEOUT_S,
@@ -37,23 +38,26 @@ test('live: -B and -S have stock defaults, -F is left to libpcap, timeouts are s
   assert.deepEqual(config.input, { kind: 'live', devices: ['eth1'] });
   assert.equal(config.bufferMb, DEFAULT_CAPTURE_BUFFER_MB);
   assert.equal(config.snapLen, DEFAULT_SNAPLEN);
+  assert.equal(config.captureLatencyMs, DEFAULT_CAPTURE_LATENCY_MS);
+  assert.ok(DEFAULT_CAPTURE_LATENCY_MS > 0, 'TPACKET_V3 blocks by default (immediate mode drops at top speed)');
   assert.equal(config.filter, null, 'libpcap applies -F live: not compiled (its grammar is wider) nor matched twice');
   assert.equal(config.filterText, 'tcp[13] & 2 != 0');
   assert.equal(config.engine.sessionTimeoutUs, LIVE_SESSION_TIMEOUT_S * 1e6);
   assert.equal(config.acceleration, 1);
   assert.equal(config.loops, 1);
   assert.ok(warnings.some((w) => /^-a, -T: only for a capture file/.test(w)), warnings.join('\n'));
-  const sized = parse({ pcap: 'eth1', buffer: '64', snaplen: '1600' }).config;
+  const sized = parse({ pcap: 'eth1', buffer: '64', snaplen: '1600', captureLatency: '0' }).config;
   assert.equal(sized.bufferMb, 64);
   assert.equal(sized.snapLen, 1600);
+  assert.equal(sized.captureLatencyMs, 0, '0 = immediate mode');
 });
 
 test('a file: -F compiled by our filter, offline timeout, -B/-S warn that they do not apply', () => {
-  const { config, warnings } = parse({ pcap: 'traffic.pcap', filter: 'src net 10.8.0.0/16', buffer: '8' });
+  const { config, warnings } = parse({ pcap: 'traffic.pcap', filter: 'src net 10.8.0.0/16', buffer: '8', captureLatency: '5' });
   assert.deepEqual(config.input, { kind: 'file', path: 'traffic.pcap' });
   assert.notEqual(config.filter, null);
   assert.equal(config.engine.sessionTimeoutUs, OFFLINE_SESSION_TIMEOUT_S * 1e6);
-  assert.ok(warnings.includes('-B: only for live capture; ignored when replaying traffic.pcap'), warnings.join('\n'));
+  assert.ok(warnings.includes('-B, --capture-latency: only for live capture; ignored when replaying traffic.pcap'), warnings.join('\n'));
 });
 
 test('bad -B / -S / -F values name the flag and the accepted form', () => {
@@ -62,6 +66,8 @@ test('bad -B / -S / -F values name the flag and the accepted form', () => {
     [{ buffer: '16M' }, /^-B "16M": expected the capture buffer size in MiB/],
     [{ snaplen: '64' }, /^-S "64": expected the bytes captured per packet: a whole number 96\.\.65535$/],
     [{ snaplen: '70000' }, /^-S "70000": expected the bytes captured per packet/],
+    [{ pcap: 'eth1', captureLatency: '-1' }, /^--capture-latency "-1": expected milliseconds a captured packet may wait in the kernel buffer \(0 = immediate mode\): a whole number 0\.\.1000$/],
+    [{ pcap: 'eth1', captureLatency: '2ms' }, /^--capture-latency "2ms": expected milliseconds/],
     [{ pcap: 'eth1', filter: ' ' }, /^-F " ": expected a pcap-filter expression/],
     [{ pcap: 'traffic.pcap', filter: 'tcp and (' }, /^-F "tcp and \(": at character 10/],
   ];

@@ -71,10 +71,10 @@ function open(over: Partial<OpenCaptureOptions> = {}): { got: [string, boolean, 
   return { got, errors };
 }
 
-test('pcap backend: opens with -S/-B/filter, binds once, starts; one batch hands out every packet with its offset, truncation and capture time', () => {
-  const { got } = open();
+test('pcap backend: opens with -S/-B/--capture-latency/filter, binds once, starts; one batch hands out every packet with its offset, truncation and capture time', () => {
+  const { got } = open({ timeoutMs: 2 });
   const h = FakePcap.last as FakePcap;
-  assert.deepEqual(h.o, { device: 'eth0', snaplen: 8, bufferSize: 1 << 20, filter: 'tcp' });
+  assert.deepEqual(h.o, { device: 'eth0', snaplen: 8, bufferSize: 1 << 20, timeoutMs: 2, filter: 'tcp' });
   assert.equal(h.started, true);
   assert.ok(h.slab !== null && h.slab.length >= 2 * 8);
   h.dispatch([
