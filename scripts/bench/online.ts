@@ -85,11 +85,11 @@ interface LoadResult {
   p99: number;
 }
 
-/** utime + stime of a process, in ms (Linux USER_HZ = 100). */
-function cpuMs(pid: number): number {
+/** utime and stime of a process, in ms (Linux USER_HZ = 100). */
+function cpuMs(pid: number): { user: number; sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
+  return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10 };
 }
 
 async function load(lab: Lab, net: LiveNet, file: string, rate: number, ms: number, prefix: string): Promise<LoadResult> {
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
     writeFileSync(file, LOADGEN);
     const rows: string[] = [
       `${o.seconds} s per step, HTTP/1.1 GET with Connection: close (one request per connection) from ${o.aliases} client addresses; nginx 1 worker on both sides; veths, 2 shared cores`,
-      '| offered conn/s | achieved (off / on) | fidelity | capture drops | copier CPU ms / 10k req | intercept CPU ms / 10k req | p50 off / on (ms) | p99 off / on (ms) |',
+      '| offered conn/s | achieved (off / on) | fidelity | capture drops | copier CPU ms / 10k req (user + sys) | intercept CPU ms / 10k req | p50 off / on (ms) | p99 off / on (ms) |',
       '|---|---|---|---|---|---|---|---|',
     ];
     for (const rate of (o.rates ?? '').split(',').map(Number)) {
@@ -154,10 +154,10 @@ async function main(): Promise<void> {
       const per10k = (cpu: number): string => (want > 0 ? ((cpu * 10_000) / want).toFixed(0) : '-');
       rows.push(
         `| ${rate} | ${off.achieved.toFixed(0)} / ${on.achieved.toFixed(0)} | ${(fidelity * 100).toFixed(2)}% (${found}/${want}${got.length > set.size ? `, ${got.length - set.size} dup` : ''}) | ` +
-          `${drops ? `${drops[1]} (kernel ${drops[2]}, ring ${drops[3]}, sink ${drops[4]})` : '?'} | ${per10k(c1 - c0)} | ${per10k(i1 - i0)} | ` +
+          `${drops ? `${drops[1]} (kernel ${drops[2]}, ring ${drops[3]}, sink ${drops[4]})` : '?'} | ${per10k(c1.user + c1.sys - c0.user - c0.sys)} (${per10k(c1.user - c0.user)} + ${per10k(c1.sys - c0.sys)}) | ${per10k(i1.user + i1.sys - i0.user - i0.sys)} | ` +
           `${off.p50.toFixed(2)} / ${on.p50.toFixed(2)} | ${off.p99.toFixed(2)} / ${on.p99.toFixed(2)} |`,
       );
-      process.stderr.write(`${rows[rows.length - 1]}\n  errors off ${off.errs}, on ${on.errs}; ${/sessions: .*$/m.exec(run.stdout)?.[0] ?? ''}\n`);
+      process.stderr.write(`${rows[rows.length - 1]}\n  errors off ${off.errs}, on ${on.errs}; ${/sessions: .*$/m.exec(run.stdout)?.[0] ?? ''}\n  ${/event loop: .*$/m.exec(run.stderr)?.[0] ?? ''}\n`);
       if (fidelity < 0.999) {
         rows.push(`stopped: fidelity below 99.9% at ${rate} conn/s`);
         break;

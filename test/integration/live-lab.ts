@@ -118,7 +118,9 @@ export interface LiveCopier {
 
 /** Starts tcpcopy in `ns` and waits until it captures (its "copying live capture" line). */
 export async function startLiveCopier(lab: Lab, ns: string, args: readonly string[]): Promise<LiveCopier> {
-  const proc = lab.spawn(ns, process.execPath, [cliPath('tcpcopy'), '--stats-interval', '0', ...args]);
+  // Benchmarks: TCPCOPY_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' profiles the copier (as in scripts/bench/replay.ts).
+  const nodeArgs = (process.env.TCPCOPY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const proc = lab.spawn(ns, process.execPath, [...nodeArgs, cliPath('tcpcopy'), '--stats-interval', '0', ...args]);
   await proc.waitFor(/copying live capture on .* through [1-9]/, 'stderr', 20_000);
   return {
     proc,
