@@ -32,6 +32,9 @@ const { values: o } = parseArgs({
   },
 });
 
+// BENCH_COPIER_ARGS='--capture-latency 0': more tcpcopy flags for every step (as in scripts/bench/replay.ts).
+const extraArgs = (process.env.BENCH_COPIER_ARGS ?? '').split(' ').filter((a) => a !== '');
+
 // Fixed-rate open-loop generator: connection i starts at i / rate seconds, whatever the earlier
 // ones are doing (bounded at 20k in flight); prints one JSON line.
 const LOADGEN = `
@@ -136,7 +139,7 @@ async function main(): Promise<void> {
     ];
     for (const rate of (o.rates ?? '').split(',').map(Number)) {
       const off = await load(lab, net, file, rate, ms, `off${rate}`);
-      const copier = await startLiveCopier(lab, net.online, ['-i', net.onlineIf, '-x', `80-${net.targetIp}:80`, '-s', net.targetIp]);
+      const copier = await startLiveCopier(lab, net.online, ['-i', net.onlineIf, '-x', `80-${net.targetIp}:80`, '-s', net.targetIp, ...extraArgs]);
       const c0 = cpuMs(copier.proc.pid);
       const i0 = cpuMs(intercept.pid);
       const on = await load(lab, net, file, rate, ms, `on${rate}`);
