@@ -37,6 +37,6 @@ test('the listing adds up the hosts and names the missing ranges', () => {
   const out = formatTaskList([s]);
   assert.match(out, /^task\s+state\s+seq\s+hosts\s+packets\s+MiB\s+sessions\s+dropped\s+first packet\s+span s\s+filter\n/);
   assert.match(out, /\npeak\s+stopped\s+5\.\.90\s+web1,web2\s+150\s+0\.01\s+15\s+7\s+2026-12-02T08:00:00\.000Z\s+4\.5\s+-\n/);
-  assert.match(out, /  peak: missing 7 packets \(store-away\) from 2026-12-02T08:00:03\.000Z to 2026-12-02T08:00:03\.250Z\n$/);
+  assert.match(out, / {2}peak: missing 7 packets \(store-away\) from 2026-12-02T08:00:03\.000Z to 2026-12-02T08:00:03\.250Z\n$/);
   assert.equal(formatTaskList([]), 'no tasks\n');
 });
