@@ -1,0 +1,128 @@
+/**
+ * Recordings in the stream store (NATS JetStream): record throughput and replay from the store.
+ *
+ * The live-copy lab of docs/LAB.md (client ns ── online ns ── target ns) with a real
+ * `nats-server -js` (file storage in the lab's temp dir) in the online namespace. Part 1: per rate
+ * of the online benchmark (online.ts's open-loop generator, one request per connection), a fresh
+ * record-only tcpcopy (`--record nats://…/bench?host=web1 --task rRATE --record-responses`)
+ * captures ~`--seconds` of load; per row: frames captured, stored, store drops by reason, kernel
+ * drops, stored packets/s and MB/s over the load's duration, and the recorder's CPU (utime+stime
+ * over the load, start-up excluded) per second. Part 2: the last rate's task is exported to pcapng
+ * (`--export`), then replayed at each `--accel` from the store (`-i nats://…?task=…`) and from the
+ * file, into the target's nginx through intercept: wall s (tcpcopy's run), requests the target
+ * logged (fidelity against the online log), achieved req/s, and store ÷ file.
+ *
+ *   node dist/scripts/bench/recordings.js [--rates 500,1000,2000,3000,4000] [--seconds 5] [--accel 1,5] [--aliases 50]
+ * Root; needs /usr/sbin/nats-server (scripts/install-deps.sh --with-test-tools).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createLab, requireRoot } from '../../test/helpers/lab.js';
+import { cliPath } from '../../test/helpers/paths.js';
+import { startNginx } from '../../test/helpers/servers.js';
+import { liveNet } from '../../test/integration/live-lab.js';
+import { runTcpcopy, startIntercept } from '../../test/integration/replay-lab.js';
+import { requireNats, startNats, startStoreRecorder, stopRecorder } from '../../test/integration/store-lab.js';
+import { cpuMs as cpuSplit, load, LOADGEN, paths, settle } from './live-load.js';
+
+const cpuMs = (pid: number): number => {
+  const c = cpuSplit(pid);
+  return c.user + c.sys;
+};
+
+const { values: o } = parseArgs({
+  options: {
+    rates: { type: 'string', default: '500,1000,2000,3000,4000' },
+    seconds: { type: 'string', default: '5' },
+    accel: { type: 'string', default: '1,5' },
+    aliases: { type: 'string', default: '50' },
+  },
+});
+
+const num = (re: RegExp, text: string, i = 1): number => Number(re.exec(text)?.[i] ?? NaN);
+
+async function main(): Promise<void> {
+  const skip = requireRoot() || requireNats();
+  if (skip) throw new Error(skip);
+  const ms = Number(o.seconds) * 1000;
+  const lab = await createLab({ name: 'bench-recordings' });
+  try {
+    const net = await liveNet(lab, Number(o.aliases));
+    await lab.sysctl(net.client, { 'net.ipv4.ip_local_port_range': '10000 65000', 'net.ipv4.tcp_tw_reuse': '1' });
+    const nats = await startNats(lab, net.online);
+    const store = `nats://127.0.0.1:${nats.port}/bench`;
+    const x = `80-${net.targetIp}:80`;
+    const online = await startNginx(lab, net.online, { port: 80, bind: net.onlineIp });
+    const file = join(lab.tmpDir, 'loadgen.mjs');
+    writeFileSync(file, LOADGEN);
+    const out: string[] = [
+      `Recording: ${o.seconds} s per rate, HTTP/1.1 GET with Connection: close from ${o.aliases} client addresses, both directions recorded (--record-responses); nats-server ${'2.9'} -js, file storage, same host; veths, 2 shared cores`,
+      '| offered conn/s | achieved | frames captured | stored | store drops (away/busy/error) | kernel drops | stored packets/s | stored MB/s | recorder CPU % |',
+      '|---|---|---|---|---|---|---|---|---|',
+    ];
+    let lastTask = '';
+    let lastPrefix = '';
+    for (const rate of (o.rates ?? '').split(',').map(Number)) {
+      const task = `r${rate}`;
+      const rec = await startStoreRecorder(lab, net.online, net.onlineIf, `${store}?host=web1`, ['-x', x, '--task', task, '--record-responses']);
+      const c0 = cpuMs(rec.pid);
+      const t0 = Date.now();
+      const res = await load(lab, net, file, rate, ms, `rec${rate}`);
+      await new Promise((r) => setTimeout(r, 300));
+      const c1 = cpuMs(rec.pid);
+      const wallMs = Date.now() - t0;
+      const stopped = await stopRecorder(rec, 60_000);
+      const e = stopped.stderr;
+      const captured = num(/(\d+) frames captured, (\d+) stored in \S+ \((\d+) bytes/, e, 1);
+      const stored = num(/(\d+) frames captured, (\d+) stored in \S+ \((\d+) bytes/, e, 2);
+      const bytes = num(/(\d+) frames captured, (\d+) stored in \S+ \((\d+) bytes/, e, 3);
+      const drops = /not stored: store-away (\d+), store-busy (\d+), store-error (\d+)/.exec(e);
+      const kernel = /kernel drops (\S+)/.exec(e)?.[1] ?? '?';
+      out.push(
+        `| ${rate} | ${res.achieved.toFixed(0)} | ${captured} | ${stored} | ${drops ? `${drops[1]}/${drops[2]}/${drops[3]}` : '?'} | ${kernel} | ` +
+          `${(stored / (ms / 1000)).toFixed(0)} | ${(bytes / 1e6 / (ms / 1000)).toFixed(2)} | ${(((c1 - c0) / wallMs) * 100).toFixed(1)} |`,
+      );
+      process.stderr.write(`${out[out.length - 1]}\n`);
+      lastTask = task;
+      lastPrefix = `rec${rate}`;
+    }
+
+    // Part 2: the last task from the store and from the same packets in a pcapng file.
+    const pcap = join(lab.tmpDir, `${lastTask}.pcapng`);
+    await lab.exec(net.online, process.execPath, [cliPath('tcpcopy'), '-i', `${store}?task=${lastTask}`, '--export', pcap]);
+    const target = await startNginx(lab, net.target, { port: 80, bind: net.targetIp });
+    await startIntercept(lab, net.target, [80]);
+    const recorded = paths(online, lastPrefix);
+    out.push(
+      '',
+      `Replay of task ${lastTask} (${recorded.length} requests recorded, one per connection) into nginx through intercept, from the store and from the same packets exported to pcapng`,
+      '| -a | input | wall s | requests at the target | fidelity | achieved req/s | store ÷ file |',
+      '|---|---|---|---|---|---|---|',
+    );
+    for (const accel of (o.accel ?? '').split(',')) {
+      const rateOf: Record<string, number> = {};
+      for (const [name, input] of [
+        ['store', `${store}?task=${lastTask}`],
+        ['pcapng file', pcap],
+      ] as const) {
+        const before = target.readAccessLog().length;
+        const run = await runTcpcopy(lab, net.online, ['-x', x, '-s', net.targetIp, '-i', input, '-a', accel, '--quiet', '--end-grace', '1000', '--stats-interval', '0'], 300_000);
+        await settle(() => target.readAccessLog().length - before, recorded.length);
+        const got = new Set(target.readAccessLog().slice(before).map((l) => l.path));
+        const found = recorded.filter((p) => got.has(p)).length;
+        const wall = run.ms / 1000;
+        rateOf[name] = found / wall;
+        out.push(
+          `| ${accel} | ${name} | ${wall.toFixed(2)} | ${found} | ${((found / recorded.length) * 100).toFixed(2)}% | ${(found / wall).toFixed(0)} | ${name === 'store' ? '' : `${(((rateOf.store ?? 0) / (rateOf[name] ?? 1)) * 100).toFixed(1)}%`} |`,
+        );
+        process.stderr.write(`${out[out.length - 1]}${run.code === 0 ? '' : ` (exit ${run.code})`}\n`);
+      }
+    }
+    process.stdout.write(`${out.join('\n')}\n`);
+  } finally {
+    await lab.destroy();
+  }
+}
+
+await main();
