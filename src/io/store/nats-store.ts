@@ -154,9 +154,14 @@ export class NatsStore implements RecordStore {
   }
 }
 
-/** Pulls a range in fetch batches; the range ends at toSeq, or when a fetch finds nothing more. */
+/**
+ * Pulls a range in fetch batches. Each message says how many matching ones are still pending, so
+ * a fetch never asks for more than remain (a pull request for more would wait out its expiry);
+ * the range ends at toSeq, when nothing is pending, or when a fetch finds nothing.
+ */
 class NatsRangeReader implements RangeReader {
   private done = false;
+  private pending = Infinity;
 
   constructor(
     private readonly consumer: Consumer,
@@ -166,14 +171,18 @@ class NatsRangeReader implements RangeReader {
   async next(max: number): Promise<StoredMessage[] | null> {
     if (this.done) return null;
     const out: StoredMessage[] = [];
-    const it = await this.consumer.fetch({ max_messages: max, expires: 1000 });
+    const it = await this.consumer.fetch({ max_messages: Math.max(1, Math.min(max, this.pending)), expires: 5000 });
     for await (const m of it) {
       if (m.seq > this.toSeq) {
         this.done = true;
         break;
       }
       out.push({ seq: m.seq, subject: m.subject, data: m.data, timeUs: Math.floor(m.info.timestampNanos / 1000) });
-      if (m.seq === this.toSeq || m.info.pending === 0) this.done = true;
+      this.pending = m.info.pending;
+      if (m.seq === this.toSeq || m.info.pending === 0) {
+        this.done = true;
+        break;
+      }
     }
     if (out.length === 0) {
       this.done = true;
