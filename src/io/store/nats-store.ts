@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type Consumer, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { StoreUrl } from '../../core/config/store-url.js';
 import { decodeHostStats, decodeManifest, type TaskHostStats, type TaskManifest } from '../../core/store/task.js';
@@ -91,15 +91,16 @@ export class NatsStore implements RecordStore {
     }
   }
 
+  /** Limits not given are left as they are on an existing stream (another host may have set them). */
   async ensureStream(limits: StreamLimits): Promise<void> {
     const s = this.url.stream;
-    const cfg = {
-      max_bytes: limits.maxBytes ?? -1,
-      max_age: limits.maxAgeMs === null ? 0 : limits.maxAgeMs * 1_000_000,
-    };
+    const given: { max_bytes?: number; max_age?: number } = {};
+    if (limits.maxBytes !== null) given.max_bytes = limits.maxBytes;
+    if (limits.maxAgeMs !== null) given.max_age = limits.maxAgeMs * 1_000_000;
     try {
       const info = await this.jsm.streams.info(s);
-      if (info.config.max_bytes !== cfg.max_bytes || info.config.max_age !== cfg.max_age) await this.jsm.streams.update(s, cfg);
+      const changed = (given.max_bytes !== undefined && info.config.max_bytes !== given.max_bytes) || (given.max_age !== undefined && info.config.max_age !== given.max_age);
+      if (changed) await this.jsm.streams.update(s, given);
     } catch (err) {
       if (!(err instanceof JetStreamApiError) || err.status !== 404) throw err;
       await this.jsm.streams.add({
@@ -108,7 +109,7 @@ export class NatsStore implements RecordStore {
         storage: StorageType.File,
         retention: RetentionPolicy.Limits,
         num_replicas: limits.replicas,
-        ...cfg,
+        ...given,
       });
     }
   }
@@ -132,6 +133,7 @@ export class NatsStore implements RecordStore {
       q.fromSeq !== null
         ? { filter_subjects: q.subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: q.fromSeq }
         : { filter_subjects: q.subject, deliver_policy: DeliverPolicy.StartTime, opt_start_time: isoTime(q.startTimeUs ?? 0) };
+    if (q.fromSeq !== null && q.fromSeq > q.toSeq) return { next: () => Promise.resolve(null), close: () => Promise.resolve() };
     const consumer = await this.js.consumers.get(this.url.stream, opts);
     return new NatsRangeReader(consumer, q.toSeq);
   }
@@ -154,45 +156,67 @@ export class NatsStore implements RecordStore {
   }
 }
 
+/** Messages a range read keeps buffered ahead (the client refills at half). */
+const READ_AHEAD = 1024;
+/** A range whose first message does not come in this long is empty; later, the store is stuck. */
+const FIRST_WAIT_MS = 3000;
+const STALL_MS = 15_000;
+
 /**
- * Pulls a range in fetch batches. Each message says how many matching ones are still pending, so
- * a fetch never asks for more than remain (a pull request for more would wait out its expiry);
- * the range ends at toSeq, when nothing is pending, or when a fetch finds nothing.
+ * Reads a range through one ordered consumer's consume(): the client keeps pull requests going
+ * with at most READ_AHEAD messages buffered, so reading overlaps with the caller's work. Each
+ * message says how many matching ones are still pending: the range ends at toSeq, when nothing
+ * is pending, or when its first message never comes.
  */
 class NatsRangeReader implements RangeReader {
   private done = false;
-  private pending = Infinity;
+  private first = true;
+  private msgs: ConsumerMessages | null = null;
+  private iter: AsyncIterator<JsMsg> | null = null;
 
   constructor(
     private readonly consumer: Consumer,
     private readonly toSeq: number,
   ) {}
 
+  private async take(): Promise<JsMsg | null> {
+    const iter = this.iter as AsyncIterator<JsMsg>;
+    let timer: NodeJS.Timeout | undefined;
+    const wait = this.first ? FIRST_WAIT_MS : STALL_MS;
+    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), wait)));
+    const r = await Promise.race([iter.next(), late]);
+    clearTimeout(timer);
+    if (r === 'late') {
+      if (this.first) return null;
+      throw new Error(`no message from the store for ${STALL_MS / 1000} s`);
+    }
+    this.first = false;
+    return r.done === true ? null : r.value;
+  }
+
   async next(max: number): Promise<StoredMessage[] | null> {
     if (this.done) return null;
+    if (this.msgs === null) {
+      this.msgs = await this.consumer.consume({ max_messages: READ_AHEAD });
+      this.iter = this.msgs[Symbol.asyncIterator]();
+    }
     const out: StoredMessage[] = [];
-    const it = await this.consumer.fetch({ max_messages: Math.max(1, Math.min(max, this.pending)), expires: 5000 });
-    for await (const m of it) {
-      if (m.seq > this.toSeq) {
+    do {
+      const m = await this.take();
+      if (m === null || m.seq > this.toSeq) {
         this.done = true;
         break;
       }
       out.push({ seq: m.seq, subject: m.subject, data: m.data, timeUs: Math.floor(m.info.timestampNanos / 1000) });
-      this.pending = m.info.pending;
-      if (m.seq === this.toSeq || m.info.pending === 0) {
-        this.done = true;
-        break;
-      }
-    }
-    if (out.length === 0) {
-      this.done = true;
-      return null;
-    }
-    return out;
+      if (m.seq === this.toSeq || m.info.pending === 0) this.done = true;
+    } while (!this.done && out.length < max && this.msgs.getPending() > 0);
+    if (this.done) this.msgs.stop();
+    return out.length === 0 ? null : out;
   }
 
   async close(): Promise<void> {
     this.done = true;
+    this.msgs?.stop();
     await this.consumer.delete().catch(() => false);
   }
 }

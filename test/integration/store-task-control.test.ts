@@ -1,0 +1,76 @@
+// Recordings in NATS JetStream: tasks started and stopped remotely while one copier records —
+// by HTTP on its metrics port (POST /tasks/NAME/start|stop), by signal (SIGUSR1/SIGUSR2) and by
+// the CLI (--task-start/--task-stop) — each task holds exactly the traffic of its own window:
+// replaying it delivers those requests to the test server and no others.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cliPath } from '../helpers/paths.js';
+import { labFor, requireRoot } from '../helpers/lab.js';
+import { startNginx } from '../helpers/servers.js';
+import { curlJobs, liveNet, mixedJobs, waitCount } from './live-lab.js';
+import { describeRun, multisetMinus, runTcpcopy, startIntercept } from './replay-lab.js';
+import { requireNats, startNats, startStoreRecorder, stopRecorder } from './store-lab.js';
+
+const skip = requireRoot() || requireNats();
+
+test('tasks started and stopped by HTTP, signal and CLI each replay exactly their own window', { skip, timeout: 120_000 }, async (t) => {
+  const lab = await labFor(t, { name: 'store-tasks' });
+  const net = await liveNet(lab, 4);
+  const nats = await startNats(lab, net.online);
+  const web = await startNginx(lab, net.online, { port: 80, bind: net.onlineIp });
+  const store = `nats://127.0.0.1:${nats.port}/web`;
+  const x = `80-${net.targetIp}:80`;
+  const rec = await startStoreRecorder(lab, net.online, net.onlineIf, `${store}?host=web1`, ['-x', x, '--metrics-port', '9109']);
+  await rec.waitFor(/task control on http:\/\/127\.0\.0\.1:9109\//, 'stderr', 5000);
+  const traffic = async (tag: string): Promise<void> => {
+    const r = await curlJobs(lab, net.client, mixedJobs(net.clientIps, `http://${net.onlineIp}`, tag, 20));
+    assert.deepEqual(r.errors, []);
+    // Let the last batches go out (every 20 ms) before the window closes.
+    await new Promise((r2) => setTimeout(r2, 300));
+  };
+  const http = async (path: string): Promise<string> => (await lab.exec(net.online, 'curl', ['-sf', '-X', 'POST', `http://127.0.0.1:9109${path}`])).stdout;
+  const tcpcopy = async (args: string[]): Promise<string> => (await lab.exec(net.online, process.execPath, [cliPath('tcpcopy'), ...args])).stdout;
+
+  await traffic('none0');
+  assert.match(await http('/tasks/byhttp/start'), /"state":"recording"/);
+  await traffic('http');
+  assert.match(await http('/tasks/byhttp/stop'), /"state":"stopped"/);
+  await traffic('none1');
+  rec.signal('SIGUSR1');
+  await rec.waitFor(/task (t\d{8}T\d{6}): recording \(started by signal/, 'stderr', 5000);
+  const sigTask = /task (t\d{8}T\d{6}): recording/.exec(rec.stderr)?.[1] as string;
+  await traffic('signal');
+  rec.signal('SIGUSR2');
+  await rec.waitFor(/task t\d{8}T\d{6}: stopped by signal/, 'stderr', 5000);
+  await traffic('none2');
+  assert.match(await tcpcopy(['--task-start', store, '--task', 'bycli']), /task bycli: recording from sequence \d+ \(every host\)/);
+  await traffic('cli');
+  assert.match(await tcpcopy(['--task-stop', store, '--task', 'bycli']), /task bycli: stopped, sequences \d+\.\.\d+/);
+  await traffic('none3');
+  const stopped = await stopRecorder(rec);
+  assert.equal(stopped.code, 0, stopped.stderr);
+
+  const list = await tcpcopy(['--tasks', store]);
+  t.diagnostic(list);
+  for (const name of ['byhttp', sigTask, 'bycli']) assert.match(list, new RegExp(`\\n${name}\\s+stopped\\s`), list);
+  assert.match(list, /\nbyhttp\s+stopped\s+\S+\s+web1\s+(\d+)/);
+
+  const target = await startNginx(lab, net.target, { port: 80, bind: net.targetIp });
+  await startIntercept(lab, net.target, [80]);
+  const online = web.readAccessLog().map((e) => e.path);
+  for (const [task, tag] of [
+    ['byhttp', 'http'],
+    [sigTask, 'signal'],
+    ['bycli', 'cli'],
+  ] as const) {
+    const before = target.readAccessLog().length;
+    const run = await runTcpcopy(lab, net.online, ['-x', x, '-s', net.targetIp, '-i', `${store}?task=${task}`, '--quiet', '--end-grace', '1000', '-a', '5']);
+    assert.equal(run.code, 0, `${task}: ${describeRun(run)}`);
+    const want = online.filter((p) => p.startsWith(`/${tag}/`));
+    await waitCount(() => target.readAccessLog().length - before, want.length, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const got = target.readAccessLog().slice(before).map((e) => e.path);
+    assert.deepEqual(multisetMinus(want, got), [], `${task}: its window's requests`);
+    assert.deepEqual(multisetMinus(got, want), [], `${task}: nothing from outside its window`);
+  }
+});
