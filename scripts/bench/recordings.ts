@@ -5,9 +5,10 @@
  * `nats-server -js` (file storage in the lab's temp dir) in the online namespace. Part 1: per rate
  * of the online benchmark (online.ts's open-loop generator, one request per connection), a fresh
  * record-only tcpcopy (`--record nats://…/bench?host=web1 --task rRATE --record-responses`)
- * captures ~`--seconds` of load; per row: frames captured, stored, store drops by reason, kernel
- * drops, stored packets/s and MB/s over the load's duration, and the recorder's CPU (utime+stime
- * over the load, start-up excluded) per second. Part 2: the last rate's task is exported to pcapng
+ * captures ~`--seconds` of load, after a control run recording the same load to a pcapng file
+ * (`--record PATH`: what the capture alone loses on this box); per row: frames captured, stored,
+ * store drops by reason, kernel drops, stored packets/s and MB/s over the load's duration, and the
+ * recorder's CPU (utime+stime over the load, start-up excluded) as % of one core. Part 2: the last rate's task is exported to pcapng
  * (`--export`), then replayed at each `--accel` from the store (`-i nats://…?task=…`) and from the
  * file, into the target's nginx through intercept: wall s (tcpcopy's run), requests the target
  * logged (fidelity against the online log), achieved req/s, and store ÷ file.
@@ -40,7 +41,6 @@ const { values: o } = parseArgs({
   },
 });
 
-const num = (re: RegExp, text: string, i = 1): number => Number(re.exec(text)?.[i] ?? NaN);
 
 async function main(): Promise<void> {
   const skip = requireRoot() || requireNats();
@@ -58,34 +58,44 @@ async function main(): Promise<void> {
     writeFileSync(file, LOADGEN);
     const out: string[] = [
       `Recording: ${o.seconds} s per rate, HTTP/1.1 GET with Connection: close from ${o.aliases} client addresses, both directions recorded (--record-responses); nats-server ${'2.9'} -js, file storage, same host; veths, 2 shared cores`,
-      '| offered conn/s | achieved | frames captured | stored | store drops (away/busy/error) | kernel drops | stored packets/s | stored MB/s | recorder CPU % |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| offered conn/s | recorded to | achieved | frames captured | stored | store drops (away/busy/error) | kernel drops | stored packets/s | stored MB/s | recorder CPU % |',
+      '|---|---|---|---|---|---|---|---|---|---|',
     ];
     let lastTask = '';
     let lastPrefix = '';
     for (const rate of (o.rates ?? '').split(',').map(Number)) {
-      const task = `r${rate}`;
-      const rec = await startStoreRecorder(lab, net.online, net.onlineIf, `${store}?host=web1`, ['-x', x, '--task', task, '--record-responses']);
-      const c0 = cpuMs(rec.pid);
-      const t0 = Date.now();
-      const res = await load(lab, net, file, rate, ms, `rec${rate}`);
-      await new Promise((r) => setTimeout(r, 300));
-      const c1 = cpuMs(rec.pid);
-      const wallMs = Date.now() - t0;
-      const stopped = await stopRecorder(rec, 60_000);
-      const e = stopped.stderr;
-      const captured = num(/(\d+) frames captured, (\d+) stored in \S+ \((\d+) bytes/, e, 1);
-      const stored = num(/(\d+) frames captured, (\d+) stored in \S+ \((\d+) bytes/, e, 2);
-      const bytes = num(/(\d+) frames captured, (\d+) stored in \S+ \((\d+) bytes/, e, 3);
-      const drops = /not stored: store-away (\d+), store-busy (\d+), store-error (\d+)/.exec(e);
-      const kernel = /kernel drops (\S+)/.exec(e)?.[1] ?? '?';
-      out.push(
-        `| ${rate} | ${res.achieved.toFixed(0)} | ${captured} | ${stored} | ${drops ? `${drops[1]}/${drops[2]}/${drops[3]}` : '?'} | ${kernel} | ` +
-          `${(stored / (ms / 1000)).toFixed(0)} | ${(bytes / 1e6 / (ms / 1000)).toFixed(2)} | ${(((c1 - c0) / wallMs) * 100).toFixed(1)} |`,
-      );
-      process.stderr.write(`${out[out.length - 1]}\n`);
-      lastTask = task;
-      lastPrefix = `rec${rate}`;
+      // The same capture into a pcapng file first: the control row (what capture alone loses here).
+      for (const sink of ['pcapng file', 'store'] as const) {
+        const task = `r${rate}`;
+        const prefix = `${sink === 'store' ? 'rec' : 'file'}${rate}`;
+        const where = sink === 'store' ? [`${store}?host=web1`, '--task', task] : [join(lab.tmpDir, `file${rate}`)];
+        const rec = await startStoreRecorder(lab, net.online, net.onlineIf, where[0] as string, ['-x', x, '--record-responses', ...where.slice(1)]);
+        const c0 = cpuMs(rec.pid);
+        const t0 = Date.now();
+        const res = await load(lab, net, file, rate, ms, prefix);
+        await new Promise((r) => setTimeout(r, 300));
+        const c1 = cpuMs(rec.pid);
+        const wallMs = Date.now() - t0;
+        const e = (await stopRecorder(rec, 60_000)).stderr;
+        const kernel = /kernel drops (\S+)/.exec(e)?.[1] ?? '?';
+        const cpu = (((c1 - c0) / wallMs) * 100).toFixed(1);
+        if (sink === 'store') {
+          const m = /(\d+) frames captured, (\d+) stored in \S+ \((\d+) bytes/.exec(e);
+          const drops = /not stored: store-away (\d+), store-busy (\d+), store-error (\d+)/.exec(e);
+          const stored = Number(m?.[2] ?? NaN);
+          out.push(
+            `| ${rate} | store | ${res.achieved.toFixed(0)} | ${m?.[1] ?? '?'} | ${stored} | ${drops ? `${drops[1]}/${drops[2]}/${drops[3]}` : '?'} | ${kernel} | ` +
+              `${(stored / (ms / 1000)).toFixed(0)} | ${(Number(m?.[3]) / 1e6 / (ms / 1000)).toFixed(2)} | ${cpu} |`,
+          );
+          lastTask = task;
+          lastPrefix = prefix;
+        } else {
+          const m = /recording: (\d+) packets, (\d+) bytes/.exec(e);
+          const n = Number(m?.[1] ?? NaN);
+          out.push(`| ${rate} | pcapng file | ${res.achieved.toFixed(0)} | ${n} | ${n} | - | ${kernel} | ${(n / (ms / 1000)).toFixed(0)} | ${(Number(m?.[2]) / 1e6 / (ms / 1000)).toFixed(2)} | ${cpu} |`);
+        }
+        process.stderr.write(`${out[out.length - 1]}\n`);
+      }
     }
 
     // Part 2: the last task from the store and from the same packets in a pcapng file.
