@@ -11,7 +11,8 @@
  * recorder's CPU (utime+stime over the load, start-up excluded) as % of one core. Part 2: the last rate's task is exported to pcapng
  * (`--export`), then replayed at each `--accel` from the store (`-i nats://…?task=…`) and from the
  * file, into the target's nginx through intercept: wall s (tcpcopy's run), requests the target
- * logged (fidelity against the online log), achieved req/s, and store ÷ file.
+ * logged (fidelity against the online log), achieved req/s, store ÷ file, and the CPU the
+ * nats-server (on the same 2 cores as the replaying copier here) spent meanwhile.
  *
  *   node dist/scripts/bench/recordings.js [--rates 500,1000,2000,3000,4000] [--seconds 5] [--accel 1,5] [--aliases 50]
  * Root; needs /usr/sbin/nats-server (scripts/install-deps.sh --with-test-tools).
@@ -107,8 +108,8 @@ async function main(): Promise<void> {
     out.push(
       '',
       `Replay of task ${lastTask} (${recorded.length} requests recorded, one per connection) into nginx through intercept, from the store and from the same packets exported to pcapng`,
-      '| -a | input | wall s | requests at the target | fidelity | achieved req/s | store ÷ file |',
-      '|---|---|---|---|---|---|---|',
+      '| -a | input | wall s | requests at the target | fidelity | achieved req/s | store ÷ file | nats-server CPU s |',
+      '|---|---|---|---|---|---|---|---|',
     );
     for (const accel of (o.accel ?? '').split(',')) {
       const rateOf: Record<string, number> = {};
@@ -117,14 +118,16 @@ async function main(): Promise<void> {
         ['pcapng file', pcap],
       ] as const) {
         const before = target.readAccessLog().length;
+        const n0 = cpuMs(nats.proc.pid);
         const run = await runTcpcopy(lab, net.online, ['-x', x, '-s', net.targetIp, '-i', input, '-a', accel, '--quiet', '--end-grace', '1000', '--stats-interval', '0'], 300_000);
         await settle(() => target.readAccessLog().length - before, recorded.length);
         const got = new Set(target.readAccessLog().slice(before).map((l) => l.path));
         const found = recorded.filter((p) => got.has(p)).length;
         const wall = run.ms / 1000;
+        const natsS = ((cpuMs(nats.proc.pid) - n0) / 1000).toFixed(2);
         rateOf[name] = found / wall;
         out.push(
-          `| ${accel} | ${name} | ${wall.toFixed(2)} | ${found} | ${((found / recorded.length) * 100).toFixed(2)}% | ${(found / wall).toFixed(0)} | ${name === 'store' ? '' : `${(((rateOf.store ?? 0) / (rateOf[name] ?? 1)) * 100).toFixed(1)}%`} |`,
+          `| ${accel} | ${name} | ${wall.toFixed(2)} | ${found} | ${((found / recorded.length) * 100).toFixed(2)}% | ${(found / wall).toFixed(0)} | ${name === 'store' ? '' : `${(((rateOf.store ?? 0) / (rateOf[name] ?? 1)) * 100).toFixed(1)}%`} | ${natsS} |`,
         );
         process.stderr.write(`${out[out.length - 1]}${run.code === 0 ? '' : ` (exit ${run.code})`}\n`);
       }
