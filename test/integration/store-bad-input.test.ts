@@ -21,8 +21,10 @@ test('test 5: unreachable server, unknown task, malformed URL: exit 2 with a mes
   const replay = ['-x', '80-10.1.2.3:80', '-s', '10.1.2.3'];
 
   // A task to tell apart from the unknown one.
-  const imp = await tcpcopy(['--import', fixture, '--record', url, '--task', 'known']);
+  const imp = await tcpcopy(['--import', fixture, '--record', `${url}?max-bytes=8MiB&max-age=1h`, '--task', 'known']);
   assert.equal(imp.code, 0, imp.stderr);
+  // The retention given on the recording URL is the stream's.
+  assert.match((await tcpcopy(['--tasks', url])).stdout, /^stream web: \d+ messages, .*; retention max 8\.00 MiB, max 3600 s old, 1 replica\(s\)$/m);
 
   const cases: { args: string[]; re: RegExp }[] = [
     { args: [...replay, '-i', 'nats://127.0.0.1:4999/web?task=known'], re: /^tcpcopy: -i "nats:\/\/127\.0\.0\.1:4999\/web\?task=known": cannot connect to 127\.0\.0\.1:4999/m },

@@ -34,7 +34,8 @@ export async function runStoreCommand(cmd: StoreCommand, out: NodeJS.WritableStr
   try {
     if (cmd.kind === 'list') {
       const st = await store.streamState();
-      out.write(`stream ${cmd.url.stream}: ${st.messages} messages, ${(st.bytes / 1048576).toFixed(2)} MiB, sequences ${st.firstSeq}..${st.lastSeq}\n`);
+      const limits = `retention ${st.maxBytes === null ? 'any size' : `max ${(st.maxBytes / 1048576).toFixed(2)} MiB`}, ${st.maxAgeMs === null ? 'any age' : `max ${st.maxAgeMs / 1000} s old`}, ${st.replicas} replica(s)`;
+      out.write(`stream ${cmd.url.stream}: ${st.messages} messages, ${(st.bytes / 1048576).toFixed(2)} MiB, sequences ${st.firstSeq}..${st.lastSeq}; ${limits}\n`);
       out.write(formatTaskList(await listTasks(store, cmd.url.stream)));
     } else if (cmd.kind === 'start') {
       await store.streamState();

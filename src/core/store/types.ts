@@ -18,6 +18,10 @@ export interface StreamState {
   lastSeq: number;
   messages: number;
   bytes: number;
+  /** Retention in force (null: unlimited). */
+  maxBytes: number | null;
+  maxAgeMs: number | null;
+  replicas: number;
 }
 
 /** One stored message as a range reader hands it over. */

@@ -116,8 +116,18 @@ export class NatsStore implements RecordStore {
 
   async streamState(): Promise<StreamState> {
     try {
-      const st = (await this.jsm.streams.info(this.url.stream)).state;
-      return { firstSeq: st.first_seq, lastSeq: st.last_seq, messages: st.messages, bytes: st.bytes };
+      const info = await this.jsm.streams.info(this.url.stream);
+      const st = info.state;
+      const c = info.config;
+      return {
+        firstSeq: st.first_seq,
+        lastSeq: st.last_seq,
+        messages: st.messages,
+        bytes: st.bytes,
+        maxBytes: c.max_bytes > 0 ? c.max_bytes : null,
+        maxAgeMs: c.max_age > 0 ? c.max_age / 1_000_000 : null,
+        replicas: c.num_replicas,
+      };
     } catch (err) {
       if (err instanceof JetStreamApiError && err.status === 404) throw new StoreOpenError(`no stream "${this.url.stream}" on ${this.url.servers.join(',')} (nothing was recorded there)`);
       throw err;
@@ -207,8 +217,10 @@ class NatsRangeReader implements RangeReader {
         this.done = true;
         break;
       }
-      out.push({ seq: m.seq, subject: m.subject, data: m.data, timeUs: Math.floor(m.info.timestampNanos / 1000) });
-      if (m.seq === this.toSeq || m.info.pending === 0) this.done = true;
+      // info parses the reply subject on every access.
+      const info = m.info;
+      out.push({ seq: m.seq, subject: m.subject, data: m.data, timeUs: Math.floor(info.timestampNanos / 1000) });
+      if (m.seq === this.toSeq || info.pending === 0) this.done = true;
     } while (!this.done && out.length < max && this.msgs.getPending() > 0);
     if (this.done) this.msgs.stop();
     return out.length === 0 ? null : out;

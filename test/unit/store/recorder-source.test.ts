@@ -26,8 +26,8 @@ class MemoryStore implements RecordStore {
   ensureStream(): Promise<void> {
     return Promise.resolve();
   }
-  streamState(): Promise<{ firstSeq: number; lastSeq: number; messages: number; bytes: number }> {
-    return Promise.resolve({ firstSeq: 1, lastSeq: this.messages.length, messages: this.messages.length, bytes: 0 });
+  streamState(): Promise<{ firstSeq: number; lastSeq: number; messages: number; bytes: number; maxBytes: null; maxAgeMs: null; replicas: number }> {
+    return Promise.resolve({ firstSeq: 1, lastSeq: this.messages.length, messages: this.messages.length, bytes: 0, maxBytes: null, maxAgeMs: null, replicas: 1 });
   }
   onStatus(): void {}
   publish(subject: string, data: Uint8Array): Promise<number> {
