@@ -10,8 +10,8 @@
  * store drops by reason, kernel drops, stored packets/s and MB/s over the load's duration, and the
  * recorder's CPU (utime+stime over the load, start-up excluded) as % of one core. Part 2: the last rate's task is exported to pcapng
  * (`--export`), then replayed at each `--accel` from the store (`-i nats://…?task=…`) and from the
- * file, into the target's nginx through intercept: wall s (tcpcopy's run), requests the target
- * logged (fidelity against the online log), achieved req/s, store ÷ file, and the CPU the
+ * file, into the target's nginx through intercept (after one warm-up replay; two rounds in
+ * alternating order, the faster run counts): wall s (tcpcopy's run), requests the target logged (fidelity against the online log), achieved req/s, store ÷ file, and the CPU the
  * nats-server (on the same 2 cores as the replaying copier here) spent meanwhile.
  *
  *   node dist/scripts/bench/recordings.js [--rates 500,1000,2000,3000,4000] [--seconds 5] [--accel 1,5] [--aliases 50]
@@ -107,29 +107,45 @@ async function main(): Promise<void> {
     const recorded = paths(online, lastPrefix);
     out.push(
       '',
-      `Replay of task ${lastTask} (${recorded.length} requests recorded, one per connection) into nginx through intercept, from the store and from the same packets exported to pcapng`,
-      '| -a | input | wall s | requests at the target | fidelity | achieved req/s | store ÷ file | nats-server CPU s |',
+      `Replay of task ${lastTask} (${recorded.length} requests recorded, one per connection) into nginx through intercept, from the store and from the same packets exported to pcapng; after one warm-up replay, two rounds in alternating order, the faster run of each (fidelity: the lower of the two)`,
+      '| -a | input | wall s | requests at the target | fidelity | achieved req/s | store ÷ file (req/s) | nats-server CPU s |',
       '|---|---|---|---|---|---|---|---|',
     );
+    const inputs = { store: `${store}?task=${lastTask}`, 'pcapng file': pcap } as const;
+    type Input = keyof typeof inputs;
+    const replayOnce = async (name: Input, accel: string): Promise<{ wall: number; found: number; natsS: number }> => {
+      const before = target.readAccessLog().length;
+      const n0 = cpuMs(nats.proc.pid);
+      const run = await runTcpcopy(lab, net.online, ['-x', x, '-s', net.targetIp, '-i', inputs[name], '-a', accel, '--quiet', '--end-grace', '1000', '--stats-interval', '0'], 300_000);
+      await settle(() => target.readAccessLog().length - before, recorded.length);
+      const got = new Set(target.readAccessLog().slice(before).map((l) => l.path));
+      const r = { wall: run.ms / 1000, found: recorded.filter((p) => got.has(p)).length, natsS: (cpuMs(nats.proc.pid) - n0) / 1000 };
+      process.stderr.write(`  -a ${accel} ${name}: ${r.wall.toFixed(2)} s, ${r.found} found${run.code === 0 ? '' : ` (exit ${run.code})`}; ${/replay finished in .*$/m.exec(run.stdout)?.[0] ?? ''}\n`);
+      return r;
+    };
+    // A warm-up replay (not counted): the first replay into a fresh target pays for its cold start.
+    await replayOnce('pcapng file', '5');
     for (const accel of (o.accel ?? '').split(',')) {
-      const rateOf: Record<string, number> = {};
-      for (const [name, input] of [
-        ['store', `${store}?task=${lastTask}`],
-        ['pcapng file', pcap],
-      ] as const) {
-        const before = target.readAccessLog().length;
-        const n0 = cpuMs(nats.proc.pid);
-        const run = await runTcpcopy(lab, net.online, ['-x', x, '-s', net.targetIp, '-i', input, '-a', accel, '--quiet', '--end-grace', '1000', '--stats-interval', '0'], 300_000);
-        await settle(() => target.readAccessLog().length - before, recorded.length);
-        const got = new Set(target.readAccessLog().slice(before).map((l) => l.path));
-        const found = recorded.filter((p) => got.has(p)).length;
-        const wall = run.ms / 1000;
-        const natsS = ((cpuMs(nats.proc.pid) - n0) / 1000).toFixed(2);
-        rateOf[name] = found / wall;
-        out.push(
-          `| ${accel} | ${name} | ${wall.toFixed(2)} | ${found} | ${((found / recorded.length) * 100).toFixed(2)}% | ${(found / wall).toFixed(0)} | ${name === 'store' ? '' : `${(((rateOf.store ?? 0) / (rateOf[name] ?? 1)) * 100).toFixed(1)}%`} | ${natsS} |`,
-        );
-        process.stderr.write(`${out[out.length - 1]}${run.code === 0 ? '' : ` (exit ${run.code})`}\n`);
+      // Two rounds in alternating order; the faster run of each input counts, the lower fidelity shows.
+      const best: Record<Input, { wall: number; found: number; natsS: number }> = {
+        store: { wall: Infinity, found: Infinity, natsS: 0 },
+        'pcapng file': { wall: Infinity, found: Infinity, natsS: 0 },
+      };
+      for (const order of [['store', 'pcapng file'], ['pcapng file', 'store']] as const) {
+        for (const name of order) {
+          const r = await replayOnce(name, accel);
+          const b = best[name];
+          if (r.wall < b.wall) {
+            b.wall = r.wall;
+            b.natsS = r.natsS;
+          }
+          b.found = Math.min(b.found, r.found);
+        }
+      }
+      for (const name of ['store', 'pcapng file'] as const) {
+        const b = best[name];
+        const ratio = name === 'store' ? '' : `${((best.store.found / best.store.wall / (best['pcapng file'].found / best['pcapng file'].wall)) * 100).toFixed(1)}%`;
+        out.push(`| ${accel} | ${name} | ${b.wall.toFixed(2)} | ${b.found} | ${((b.found / recorded.length) * 100).toFixed(2)}% | ${(b.found / b.wall).toFixed(0)} | ${ratio} | ${b.natsS.toFixed(2)} |`);
       }
     }
     process.stdout.write(`${out.join('\n')}\n`);

@@ -166,15 +166,15 @@ export class NatsStore implements RecordStore {
   }
 }
 
-/** Messages a range read keeps buffered ahead (the client refills at half). */
-const READ_AHEAD = 1024;
+/** Bytes a range read keeps buffered ahead (the client asks for more at 75 %): memory stays bounded. */
+const READ_AHEAD_BYTES = 1048576;
 /** A range whose first message does not come in this long is empty; later, the store is stuck. */
 const FIRST_WAIT_MS = 3000;
 const STALL_MS = 15_000;
 
 /**
  * Reads a range through one ordered consumer's consume(): the client keeps pull requests going
- * with at most READ_AHEAD messages buffered, so reading overlaps with the caller's work. Each
+ * with at most READ_AHEAD_BYTES buffered, so reading overlaps with the caller's work. Each
  * message says how many matching ones are still pending: the range ends at toSeq, when nothing
  * is pending, or when its first message never comes.
  */
@@ -207,7 +207,7 @@ class NatsRangeReader implements RangeReader {
   async next(max: number): Promise<StoredMessage[] | null> {
     if (this.done) return null;
     if (this.msgs === null) {
-      this.msgs = await this.consumer.consume({ max_messages: READ_AHEAD });
+      this.msgs = await this.consumer.consume({ max_bytes: READ_AHEAD_BYTES });
       this.iter = this.msgs[Symbol.asyncIterator]();
     }
     const out: StoredMessage[] = [];
