@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { cliPath } from '../helpers/paths.js';
 import { labFor, requireRoot } from '../helpers/lab.js';
 import { startNginx } from '../helpers/servers.js';
-import { curlJobs, liveNet, mixedJobs, waitCount } from './live-lab.js';
+import { curlJobs, liveNet, mixedJobs, startLiveCopier, waitCount } from './live-lab.js';
 import { describeRun, multisetMinus, runTcpcopy, startIntercept } from './replay-lab.js';
 import { requireNats, startNats, startStoreRecorder, stopRecorder } from './store-lab.js';
 
@@ -73,4 +73,38 @@ test('tasks started and stopped by HTTP, signal and CLI each replay exactly thei
     assert.deepEqual(multisetMinus(want, got), [], `${task}: its window's requests`);
     assert.deepEqual(multisetMinus(got, want), [], `${task}: nothing from outside its window`);
   }
+});
+
+test('copying live while recording into the store: the copy reaches the test server, the task (started over the copier metrics port) replays the same requests', { skip, timeout: 120_000 }, async (t) => {
+  const lab = await labFor(t, { name: 'store-copy' });
+  const net = await liveNet(lab, 4);
+  const nats = await startNats(lab, net.online);
+  const web = await startNginx(lab, net.online, { port: 80, bind: net.onlineIp });
+  const target = await startNginx(lab, net.target, { port: 80, bind: net.targetIp });
+  await startIntercept(lab, net.target, [80]);
+  const store = `nats://127.0.0.1:${nats.port}/web`;
+  const x = `80-${net.targetIp}:80`;
+  const copier = await startLiveCopier(lab, net.online, ['-i', net.onlineIf, '-x', x, '-s', net.targetIp, '--record', `${store}?host=web1`, '--metrics-port', '9111']);
+  await copier.proc.waitFor(/metrics on http:\/\/127\.0\.0\.1:9111\/metrics/, 'stderr', 5000);
+  const start = await lab.exec(net.online, 'curl', ['-sf', '-X', 'POST', 'http://127.0.0.1:9111/tasks/live1/start']);
+  assert.match(start.stdout, /"name":"live1","stream":"web","state":"recording"/);
+  const clients = await curlJobs(lab, net.client, mixedJobs(net.clientIps, `http://${net.onlineIp}`, 'copy', 40));
+  assert.deepEqual(clients.errors, []);
+  await waitCount(() => target.readAccessLog().length, 40);
+  await new Promise((r) => setTimeout(r, 300));
+  const run = await copier.stop();
+  assert.equal(run.code, 0, run.stderr.slice(-3000));
+  const online = web.readAccessLog().map((e) => e.path);
+  assert.deepEqual(multisetMinus(online, target.readAccessLog().map((e) => e.path)), [], 'the live copy');
+  assert.match(run.stderr, /task live1: recording \(started by http/);
+  assert.match(run.stderr, /store recording: \d+ frames captured, \d+ stored .* not stored: store-away 0, store-busy 0, store-error 0/);
+
+  // live1 was started over HTTP (not by --task): it stays recording until stopped.
+  const stop = await lab.exec(net.online, process.execPath, [cliPath('tcpcopy'), '--task-stop', store, '--task', 'live1']);
+  assert.match(stop.stdout, /task live1: stopped/);
+  const before = target.readAccessLog().length;
+  const replay = await runTcpcopy(lab, net.online, ['-x', x, '-s', net.targetIp, '-i', `${store}?task=live1`, '--quiet', '--end-grace', '1000', '-a', '5']);
+  assert.equal(replay.code, 0, describeRun(replay));
+  await waitCount(() => target.readAccessLog().length - before, 40, 10_000);
+  assert.deepEqual(multisetMinus(online, target.readAccessLog().slice(before).map((e) => e.path)), [], 'the task replays what was copied');
 });
