@@ -44,7 +44,9 @@ test('tasks started and stopped by HTTP, signal and CLI each replay exactly thei
   await rec.waitFor(/task t\d{8}T\d{6}: stopped by signal/, 'stderr', 5000);
   await traffic('none2');
   assert.match(await tcpcopy(['--task-start', store, '--task', 'bycli']), /task bycli: recording from sequence \d+ \(every host\)/);
+  const sinceS = Date.now() / 1000;
   await traffic('cli');
+  const untilS = Date.now() / 1000 - 0.3;
   assert.match(await tcpcopy(['--task-stop', store, '--task', 'bycli']), /task bycli: stopped, sequences \d+\.\.\d+/);
   await traffic('none3');
   const stopped = await stopRecorder(rec);
@@ -73,6 +75,15 @@ test('tasks started and stopped by HTTP, signal and CLI each replay exactly thei
     assert.deepEqual(multisetMinus(want, got), [], `${task}: its window's requests`);
     assert.deepEqual(multisetMinus(got, want), [], `${task}: nothing from outside its window`);
   }
+  // The same window as a capture-time range (since/until, epoch seconds).
+  const before = target.readAccessLog().length;
+  const run = await runTcpcopy(lab, net.online, ['-x', x, '-s', net.targetIp, '-i', `${store}?since=${sinceS.toFixed(3)}&until=${untilS.toFixed(3)}`, '--quiet', '--end-grace', '1000', '-a', '5']);
+  assert.equal(run.code, 0, `since/until: ${describeRun(run)}`);
+  const want = online.filter((p) => p.startsWith('/cli/'));
+  await waitCount(() => target.readAccessLog().length - before, want.length, 10_000);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(multisetMinus(target.readAccessLog().slice(before).map((e) => e.path), want), [], 'since/until: nothing from outside the window');
+  assert.deepEqual(multisetMinus(want, target.readAccessLog().slice(before).map((e) => e.path)), [], 'since/until: the window');
 });
 
 test('copying live while recording into the store: the copy reaches the test server, the task (started over the copier metrics port) replays the same requests', { skip, timeout: 120_000 }, async (t) => {

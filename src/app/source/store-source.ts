@@ -140,7 +140,7 @@ export class StoreSource implements PacketSource {
       }
       this.packetsRead++;
       this.bytes += b.len;
-      if (this.range.untilUs !== null && b.tsUs > this.range.untilUs) continue;
+      if ((this.range.untilUs !== null && b.tsUs > this.range.untilUs) || (this.range.sinceUs !== null && b.tsUs < this.range.sinceUs)) continue;
       const link = this.link;
       decodeLink(b.linkType, this.msgBuf, b.dataOff, b.len, link);
       const ipOff = link.l3Kind === 'ipv4' && link.ipOffset >= 0 ? b.dataOff + link.ipOffset : -1;

@@ -93,7 +93,7 @@ async function exportRange(store: RecordStore, cmd: Extract<StoreCommand, { kind
         try {
           b.open(m.data);
           while (b.next()) {
-            if (range.untilUs !== null && b.tsUs > range.untilUs) continue;
+            if ((range.untilUs !== null && b.tsUs > range.untilUs) || (range.sinceUs !== null && b.tsUs < range.sinceUs)) continue;
             let ifId = ifIds.get(b.linkType);
             if (ifId === undefined) {
               ifId = ifIds.size;

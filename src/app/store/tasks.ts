@@ -6,6 +6,8 @@ import { TaskConflictError, type RecordStore } from '../../core/store/types.js';
 export class TaskError extends Error {}
 
 const RETRIES = 20;
+/** How much earlier than since= (capture time) a time-range read starts in the store's time. */
+const STORE_LAG_US = 60_000_000;
 
 export interface StartTaskOptions {
   /** The online host recording into it (null: a task over every host of the stream). */
@@ -91,6 +93,8 @@ export interface StoreRange {
   hosts: string[];
   /** The one subject filter the server applies. */
   subject: string;
+  /** Capture-time window (records outside it are skipped); null = open. */
+  sinceUs: number | null;
   untilUs: number | null;
   description: string;
   /** Packets the task is known to have (0 unknown): the progress estimate. */
@@ -116,6 +120,7 @@ export async function resolveRange(store: RecordStore, url: StoreUrl): Promise<S
       fromSeq: m.startSeq,
       startTimeUs: null,
       toSeq,
+      sinceUs: null,
       hosts,
       subject: hosts.length === 1 ? `${s}.${hosts[0]}.>` : `${s}.>`,
       untilUs: null,
@@ -125,7 +130,10 @@ export async function resolveRange(store: RecordStore, url: StoreUrl): Promise<S
   }
   return {
     fromSeq: url.sinceUs === null ? st.firstSeq : null,
-    startTimeUs: url.sinceUs,
+    // since= is capture time; the store's own time is a little later (batching, a late import):
+    // reading starts STORE_LAG_US earlier and records before since are skipped.
+    startTimeUs: url.sinceUs === null ? null : url.sinceUs - STORE_LAG_US,
+    sinceUs: url.sinceUs,
     toSeq: st.lastSeq,
     hosts: url.host === null ? [] : [url.host],
     subject: url.host === null ? `${s}.>` : `${s}.${url.host}.>`,
