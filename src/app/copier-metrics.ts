@@ -13,6 +13,8 @@ export class CopierMetrics implements CopierObserver {
     private readonly where: { port: number; host: string },
     /** --record nats://…: the task routes (POST /tasks/NAME/start|stop). */
     private readonly routes?: MetricsOptions['routes'],
+    /** --record: the recorder's counters. */
+    private readonly extra?: () => Record<string, number>,
   ) {}
 
   async start(c: Copier): Promise<void> {
@@ -33,6 +35,7 @@ export class CopierMetrics implements CopierObserver {
             interceptorRecords: c.records,
             rawRefused: c.rawSink?.stats.refused ?? 0,
             rawQueued: c.rawSink?.stats.queued ?? 0,
+            ...this.extra?.(),
           };
         },
         gauges: COPIER_METRICS.gauges,

@@ -24,6 +24,8 @@ export interface Recording {
   where(): string;
   /** The store's task control (null for files). */
   control: TaskControl | null;
+  /** Counters for the metrics endpoint (a store recorder's stored packets and drops by reason). */
+  counters(): Record<string, number>;
 }
 
 /**
@@ -34,7 +36,11 @@ export async function prepareRecording(rc: RecordConfig, filterText: string | nu
   if (rc.store !== null) {
     const sr = await prepareStoreRecording(rc, filterText, log, disposers);
     taskSignals(sr.control, rc.task, log, disposers);
-    return { tap: sr.recorder, start: sr.start, rotate: () => undefined, where: () => sr.recorder.description, control: sr.control };
+    const counters = (): Record<string, number> => {
+      const t = sr.recorder.total.stats;
+      return { storeFrames: sr.recorder.frames, storedPackets: t.packets, storedBytes: t.bytes, storeDropsAway: t.drops['store-away'], storeDropsBusy: t.drops['store-busy'], storeDropsError: t.drops['store-error'] };
+    };
+    return { tap: sr.recorder, start: sr.start, rotate: () => undefined, where: () => sr.recorder.description, control: sr.control, counters };
   }
   let recording: { rec: PcapngRecorder; start(): void };
   try {
@@ -56,14 +62,15 @@ export async function prepareRecording(rc: RecordConfig, filterText: string | nu
     rotate: () => rec.rotate(),
     where: () => rec.current,
     control: null,
+    counters: () => ({ recordedPackets: rec.packets, recordedBytes: rec.bytesTotal }),
   };
 }
 
 /** --metrics-port in record-only mode: the task routes (and process metrics) for remote control. */
-async function recordOnlyEndpoint(where: { port: number; host: string }, control: TaskControl, log: RunLog, disposers: Disposers): Promise<void> {
+async function recordOnlyEndpoint(where: { port: number; host: string }, recording: Recording, control: TaskControl, log: RunLog, disposers: Disposers): Promise<void> {
   const { startMetricsServer } = await import('../io/metrics.js');
   try {
-    const server = await startMetricsServer({ prefix: 'tcpcopy_recorder', port: where.port, host: where.host, snapshot: () => ({}), routes: taskRoutes(control) });
+    const server = await startMetricsServer({ prefix: 'tcpcopy_recorder', port: where.port, host: where.host, snapshot: () => recording.counters(), routes: taskRoutes(control) });
     disposers.defer('metrics endpoint', () => server.close());
     log.info(`metrics and task control on http://${server.address.address}:${server.address.port}/ (POST /tasks/NAME/start|stop)`);
   } catch (err) {
@@ -143,7 +150,7 @@ export async function runRecordOnly(cfg: TcpcopyConfig, log: RunLog, disposers: 
   disposers.defer('packet source', () => source.close());
   try {
     await recording.start();
-    if (metrics !== null && recording.control !== null) await recordOnlyEndpoint(metrics, recording.control, log, disposers);
+    if (metrics !== null && recording.control !== null) await recordOnlyEndpoint(metrics, recording, recording.control, log, disposers);
   } catch (err) {
     return fail((err as Error).message, EXIT_USAGE);
   }

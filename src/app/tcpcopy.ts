@@ -109,7 +109,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   copier.observe(new MemoryGuard(cfg.memoryMb));
   copier.observe(new SilenceWarning());
   copier.observe(new SessionDebugLog());
-  if (opts.metrics !== undefined && opts.metrics !== null) copier.observe(new CopierMetrics(opts.metrics, recording?.control == null ? undefined : taskRoutes(recording.control)));
+  if (opts.metrics !== undefined && opts.metrics !== null) copier.observe(new CopierMetrics(opts.metrics, recording?.control == null ? undefined : taskRoutes(recording.control), recording?.counters));
   copier.observe(new EndSummary(opts.stdout, opts.stderr, { file: cfg.input.kind === 'file' ? cfg.input.path : source.description, filterText: cfg.filterText, seed: cfg.seed }));
   return copier.run();
 }

@@ -49,6 +49,9 @@ test('tasks started and stopped by HTTP, signal and CLI each replay exactly thei
   const untilS = Date.now() / 1000 - 0.3;
   assert.match(await tcpcopy(['--task-stop', store, '--task', 'bycli']), /task bycli: stopped, sequences \d+\.\.\d+/);
   await traffic('none3');
+  const metrics = (await lab.exec(net.online, 'curl', ['-sf', 'http://127.0.0.1:9109/metrics'])).stdout;
+  assert.match(metrics, /^tcpcopy_recorder_stored_packets_total [1-9]\d*$/m);
+  assert.match(metrics, /^tcpcopy_recorder_store_drops_away_total 0$/m);
   const stopped = await stopRecorder(rec);
   assert.equal(stopped.code, 0, stopped.stderr);
 
@@ -103,6 +106,8 @@ test('copying live while recording into the store: the copy reaches the test ser
   assert.deepEqual(clients.errors, []);
   await waitCount(() => target.readAccessLog().length, 40);
   await new Promise((r) => setTimeout(r, 300));
+  const metrics = (await lab.exec(net.online, 'curl', ['-sf', 'http://127.0.0.1:9111/metrics'])).stdout;
+  assert.match(metrics, /^tcpcopy_copier_stored_packets_total [1-9]\d*$/m, 'the store counters are on the copier endpoint');
   const run = await copier.stop();
   assert.equal(run.code, 0, run.stderr.slice(-3000));
   const online = web.readAccessLog().map((e) => e.path);
