@@ -16,13 +16,14 @@
  * Root. The load generator is a small Node program with a fixed-rate schedule (wrk is closed-loop,
  * wrk2 is not in Debian), run inside the client namespace.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLab, requireRoot, type Lab } from '../../test/helpers/lab.js';
-import { startNginx, type Nginx } from '../../test/helpers/servers.js';
-import { liveNet, startLiveCopier, type LiveNet } from '../../test/integration/live-lab.js';
+import { createLab, requireRoot } from '../../test/helpers/lab.js';
+import { startNginx } from '../../test/helpers/servers.js';
+import { liveNet, startLiveCopier } from '../../test/integration/live-lab.js';
 import { startIntercept } from '../../test/integration/replay-lab.js';
+import { cpuMs, load, LOADGEN, paths, settle } from './live-load.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -34,89 +35,6 @@ const { values: o } = parseArgs({
 
 // BENCH_COPIER_ARGS='--capture-latency 0': more tcpcopy flags for every step (as in scripts/bench/replay.ts).
 const extraArgs = (process.env.BENCH_COPIER_ARGS ?? '').split(' ').filter((a) => a !== '');
-
-// Fixed-rate open-loop generator: connection i starts at i / rate seconds, whatever the earlier
-// ones are doing (bounded at 20k in flight); prints one JSON line.
-const LOADGEN = `
-import net from 'node:net';
-import { performance } from 'node:perf_hooks';
-const [host, port, rate, durMs, prefix, ...froms] = process.argv.slice(2);
-const R = Number(rate), D = Number(durMs);
-let launched = 0, ok = 0, errs = 0, inflight = 0;
-const lat = [];
-const t0 = performance.now();
-function one(i) {
-  inflight++;
-  const start = performance.now();
-  let buf = '';
-  let done = false;
-  const finish = (good) => { if (done) return; done = true; inflight--; if (good) { ok++; lat.push(performance.now() - start); } else errs++; };
-  const s = net.connect({ host, port: Number(port), localAddress: froms[i % froms.length] });
-  s.setNoDelay(true);
-  s.setTimeout(10000, () => s.destroy());
-  s.on('connect', () => s.write('GET /' + prefix + '/' + i + ' HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'));
-  s.on('data', (d) => { buf += d.toString('latin1'); });
-  s.on('end', () => { finish(buf.startsWith('HTTP/1.1 200')); s.destroy(); });
-  s.on('close', () => finish(false));
-  s.on('error', () => {});
-}
-const timer = setInterval(() => {
-  const el = performance.now() - t0;
-  const due = Math.min(Math.floor((el * R) / 1000), Math.floor((D * R) / 1000));
-  while (launched < due && inflight < 20000) one(launched++);
-  if (el >= D) {
-    clearInterval(timer);
-    const achieved = launched / (el / 1000);
-    const wait = setInterval(() => {
-      if (inflight > 0 && performance.now() - t0 < D + 10000) return;
-      clearInterval(wait);
-      lat.sort((a, b) => a - b);
-      const q = (p) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] : NaN);
-      console.log(JSON.stringify({ launched, ok, errs, achieved, p50: q(0.5), p99: q(0.99) }));
-      process.exit(0);
-    }, 20);
-  }
-}, 1);
-`;
-
-interface LoadResult {
-  launched: number;
-  ok: number;
-  errs: number;
-  achieved: number;
-  p50: number;
-  p99: number;
-}
-
-/** utime and stime of a process, in ms (Linux USER_HZ = 100). */
-function cpuMs(pid: number): { user: number; sys: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10 };
-}
-
-async function load(lab: Lab, net: LiveNet, file: string, rate: number, ms: number, prefix: string): Promise<LoadResult> {
-  const r = await lab.exec(net.client, process.execPath, [file, net.onlineIp, '80', String(rate), String(ms), prefix, ...net.clientIps], { timeoutMs: ms + 30_000 });
-  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as LoadResult;
-}
-
-const paths = (n: Nginx, prefix: string): string[] => n.readAccessLog().map((e) => e.path).filter((p) => p.startsWith(`/${prefix}/`));
-
-/** Waits until the count stops growing for 1.5 s (at most 20 s). */
-async function settle(count: () => number, want: number): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  let last = -1;
-  let stableSince = Date.now();
-  while (Date.now() < deadline) {
-    const n = count();
-    if (n >= want) return;
-    if (n !== last) {
-      last = n;
-      stableSince = Date.now();
-    } else if (Date.now() - stableSince > 1500) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function main(): Promise<void> {
   const skip = requireRoot();

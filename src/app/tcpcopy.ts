@@ -5,8 +5,8 @@ import { EndSummary, MemoryGuard, ProgressBar, SessionDebugLog, SilenceWarning, 
 import { Disposers } from './disposers.js';
 import { EXIT_FAILED, EXIT_USAGE } from './exit-codes.js';
 import { PidFile } from './pid-file.js';
-import type { PcapngRecorder } from '../io/pcapng-recorder.js';
-import { prepareRecorder, runRecordOnly } from './recording.js';
+import { prepareRecording, runRecordOnly, type Recording } from './recording.js';
+import { taskRoutes } from './store/task-routes.js';
 import { RunLog } from './run-log.js';
 import { openSource, SourceOpenError } from './source/open-source.js';
 import type { PacketSource } from './source/packet-source.js';
@@ -41,25 +41,24 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   disposers.defer('log', () => log.close());
   for (const w of opts.warnings) log.warn(w);
 
-  if (cfg.recordOnly) return runRecordOnly(cfg, log, disposers);
-  let recording: { rec: PcapngRecorder; start(): void } | null = null;
+  if (cfg.recordOnly) return runRecordOnly(cfg, log, disposers, opts.metrics ?? null);
+  let recording: Recording | null = null;
   if (cfg.record !== null) {
     try {
-      recording = prepareRecorder(cfg.record, log, disposers);
+      recording = await prepareRecording(cfg.record, cfg.filterText, log, disposers);
     } catch (err) {
-      log.errOut(`--record ${JSON.stringify(cfg.record.path)}: ${(err as Error).message}`);
+      log.errOut((err as Error).message);
       await disposers.dispose();
       return EXIT_USAGE;
     }
   }
-  const recorder = recording?.rec ?? null;
 
   let copier: Copier | null = null;
   let source: PacketSource;
   try {
     source = await openSource(cfg, {
       clock: nowUs,
-      tap: recorder,
+      tap: recording?.tap ?? null,
       warn: (message) => log.warn(message),
       events: {
         wake: () => copier?.wake(),
@@ -72,7 +71,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
         },
         error: (message) => {
           log.errOut(`cannot read on: ${message}`);
-          copier?.stop(EXIT_FAILED, cfg.input.kind === 'file' ? 'capture file error' : 'capture device error');
+          copier?.stop(EXIT_FAILED, cfg.input.kind === 'file' ? 'capture file error' : cfg.input.kind === 'store' ? 'store read error' : 'capture device error');
         },
       },
     });
@@ -84,9 +83,9 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
 
   disposers.defer('packet source', () => source.close());
   try {
-    recording?.start();
+    await recording?.start();
   } catch (err) {
-    log.errOut(`--record ${JSON.stringify(cfg.record?.path)}: ${(err as Error).message}`);
+    log.errOut((err as Error).message);
     await disposers.dispose();
     return EXIT_USAGE;
   }
@@ -102,7 +101,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     }
   }
 
-  copier = new Copier({ config: cfg, log, source, disposers, onHangup: () => recorder?.rotate() });
+  copier = new Copier({ config: cfg, log, source, disposers, onHangup: () => recording?.rotate() });
   const showProgress = opts.stderr.isTTY === true && !cfg.quiet;
   if (showProgress) copier.observe(new ProgressBar(opts.stderr));
   // With the progress bar on stderr, stats lines only go to a log file.
@@ -110,7 +109,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   copier.observe(new MemoryGuard(cfg.memoryMb));
   copier.observe(new SilenceWarning());
   copier.observe(new SessionDebugLog());
-  if (opts.metrics !== undefined && opts.metrics !== null) copier.observe(new CopierMetrics(opts.metrics));
+  if (opts.metrics !== undefined && opts.metrics !== null) copier.observe(new CopierMetrics(opts.metrics, recording?.control == null ? undefined : taskRoutes(recording.control), recording?.counters));
   copier.observe(new EndSummary(opts.stdout, opts.stderr, { file: cfg.input.kind === 'file' ? cfg.input.path : source.description, filterText: cfg.filterText, seed: cfg.seed }));
   return copier.run();
 }

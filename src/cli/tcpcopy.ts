@@ -9,6 +9,8 @@ import { EXIT_USAGE, runTcpcopy } from '../app/tcpcopy.js';
 import { DAEMON_CHILD_ENV, respawnDetached } from '../app/intercept-daemon.js';
 import { copierDoctor, copierDoctorOptionsFrom } from '../app/doctor.js';
 import { checkExitCode, formatReport, parseOpsOptions, type OpsRawOptions } from '../core/doctor/index.js';
+import { parseStoreCommand, type StoreCommandRawOptions } from '../core/config/store-commands.js';
+import { runStoreCommandCli } from '../app/store/store-command-cli.js';
 
 const program = new Command('tcpcopy')
   .description(
@@ -29,6 +31,13 @@ const program = new Command('tcpcopy')
   .option('--record-rotate <at>', 'start a new recording file at this size or age: 500MiB, 1GiB, 10m, 1h (default: one file until SIGHUP)')
   .option('--record-files <n>', 'keep at most this many recording files, deleting the oldest (default 10)')
   .option('--record-responses', 'also record the server→client direction of the -x services (recorded only, never replayed)')
+  .option('--task <name>', 'with --record nats://HOST/STREAM: record into this task (started or joined now, stopped when the last host leaves); with --task-start/--task-stop/--import: the task')
+  .option('--share <k/m>', 'replaying from a stream store: take part K of M copiers replaying the same range together (1/2 and 2/2: every session once in all)')
+  .option('--tasks <url>', 'list the recording tasks of a stream store (nats://HOST[:PORT]/STREAM) and exit')
+  .option('--task-start <url>', 'start task --task in the stream store at URL (every host recording into the stream) and exit')
+  .option('--task-stop <url>', 'stop task --task in the stream store at URL and exit')
+  .option('--export <file>', 'write the range -i nats://HOST/STREAM?task=NAME (or ?since=…&until=…) to this pcapng file and exit')
+  .option('--import <file>', 'store this pcap/pcapng file as task --task in --record nats://HOST/STREAM and exit')
   .option('-a, --accelerate <n>', 'replay speed-up factor ≥ 1 (default 1)')
   .option('-I, --interval <ms>', 'compress idle gaps in the capture longer than this to this (default 0 = off)')
   .option('-T, --times <n>', 'replay the file n times, each run with fresh ports and ISNs (default 1)')
@@ -86,10 +95,12 @@ function existingFile(path: string): boolean {
 }
 
 program.exitOverride();
-program.action(async (raw: TcpcopyRawOptions & OpsRawOptions) => {
+program.action(async (raw: TcpcopyRawOptions & OpsRawOptions & StoreCommandRawOptions) => {
   let parsed;
   let ops;
   try {
+    const storeCommand = parseStoreCommand(raw);
+    if (storeCommand !== null) process.exit(await runStoreCommandCli(storeCommand, raw.logLevel, process.stdout, process.stderr));
     parsed = parseTcpcopyOptions(raw, { randomSeed: randomInt(0, MAX_SEED + 1), isFile: existingFile });
     ops = parseOpsOptions(raw);
   } catch (err) {

@@ -21,6 +21,8 @@ export interface MetricsOptions {
   gauges?: ReadonlySet<string>;
   /** Optional help text per name. */
   help?: Readonly<Record<string, string>>;
+  /** Other requests the daemon answers (e.g. POST /tasks/NAME/start); null = not its route. */
+  routes?: (method: string, url: string) => Promise<{ status: number; body: string }> | null;
 }
 
 /** Names and gauges of the two daemons' endpoints (stats counters that go up and down). */
@@ -77,6 +79,14 @@ export interface MetricsServer {
 export function startMetricsServer(o: MetricsOptions): Promise<MetricsServer> {
   const registry = buildRegistry(o);
   const server: Server = createServer((req, res) => {
+    const routed = o.routes?.(req.method ?? '', req.url ?? '') ?? null;
+    if (routed !== null) {
+      routed.then(
+        (r) => res.writeHead(r.status, { 'content-type': 'text/plain' }).end(r.body),
+        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`failed: ${String(err)}\n`),
+      );
+      return;
+    }
     if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
       return;

@@ -3,7 +3,7 @@ import type { CaptureWarning } from '../../core/capture/errors.js';
 import { CaptureError } from '../../core/capture/errors.js';
 import type { CaptureRecord } from '../../core/capture/record.js';
 import type { PacketFilter } from '../../core/filter/index.js';
-import { patchU32 } from '../../core/packet/checksum.js';
+import { shiftLoopSeq } from '../../core/replay/loop-shift.js';
 import { Pacer, type PacerOptions } from '../../core/replay/pacer.js';
 import { progressFraction } from '../../core/replay/progress.js';
 import { PacketSelector } from '../../core/replay/selector.js';
@@ -13,8 +13,6 @@ import type { FeedResult, PacketConsumer, PacketSource, SourceEvents, SourceProg
 
 /** Packets handed out per feed() call before I/O gets a chance. */
 const BATCH = 512;
-/** Added to every captured seq of run k (k × this): each -T run is a new connection to the engine. */
-const LOOP_SEQ_STEP = 0x9e3779b9;
 
 export interface CaptureFileSourceOptions {
   path: string;
@@ -135,7 +133,7 @@ export class CaptureFileSource implements PacketSource {
       const buf = rec.buf;
       const ipOff = rec.dataOffset + rec.ipOffset;
       const capLen = rec.capLen - rec.ipOffset;
-      if (this.pacer.loop > 0) this.shiftSeq(buf, ipOff, capLen);
+      if (this.pacer.loop > 0) shiftLoopSeq(buf, ipOff, capLen, this.pacer.loop);
       this.packetsUsed++;
       consumer.packet(buf, ipOff, capLen, rec.tsUs, this.pendingIdx);
     }
@@ -180,18 +178,6 @@ export class CaptureFileSource implements PacketSource {
     const idx = this.selector.select(rec.buf, rec.l3Kind === 'ipv4' ? rec.ipBufOffset : -1, rec.capLen - rec.ipOffset);
     if (idx >= 0 && rec.capLen < rec.origLen) this.truncated++;
     return idx;
-  }
-
-  /**
-   * A later -T run: shift the client's sequence space (checksum patched incrementally) so the
-   * engine sees new connections — fresh ISNs, fresh ports where the old tuple is still busy —
-   * instead of retransmissions of the previous run's.
-   */
-  private shiftSeq(buf: Buffer, ipOff: number, capLen: number): void {
-    const tcpOff = ipOff + (((buf[ipOff] as number) & 0x0f) << 2);
-    if (capLen < tcpOff - ipOff + 18) return;
-    const step = (this.pacer.loop * LOOP_SEQ_STEP) >>> 0;
-    patchU32(buf, tcpOff + 4, (buf.readUInt32BE(tcpOff + 4) + step) >>> 0, tcpOff + 16, tcpOff);
   }
 
   private startFill(): void {

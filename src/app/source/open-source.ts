@@ -4,9 +4,11 @@ import { LiveCaptureOpenError, LiveCaptureSource } from './live-capture-source.j
 import type { FrameTap } from '../../io/pcapng-recorder.js';
 import { chooseCapture, type ChosenCapture } from '../../io/open-capture.js';
 import type { PacketSource, SourceEvents } from './packet-source.js';
+import { openStoreSource } from './open-store-source.js';
 
-/** The input named by -i could not be used: the message names the flag; the run exits 2. */
-export class SourceOpenError extends Error {}
+import { SourceOpenError } from './source-open-error.js';
+
+export { SourceOpenError };
 
 export interface OpenSourceHooks {
   events: SourceEvents;
@@ -51,12 +53,14 @@ export async function openSource(cfg: TcpcopyConfig, hooks: OpenSourceHooks): Pr
       throw new SourceOpenError(`-i ${JSON.stringify(input.devices.join(','))}: cannot capture: ${why}`);
     }
   }
+  const pacing = { acceleration: cfg.fastest ? 1 : cfg.acceleration, idleCapMs: cfg.idleCapMs, fastest: cfg.fastest, loops: cfg.loops };
+  if (input.kind === 'store') return openStoreSource(cfg, input.url, pacing, hooks.events);
   try {
     return await CaptureFileSource.open({
       path: input.path,
       transfers: cfg.transfers,
       filter: cfg.filter,
-      pacing: { acceleration: cfg.fastest ? 1 : cfg.acceleration, idleCapMs: cfg.idleCapMs, fastest: cfg.fastest, loops: cfg.loops },
+      pacing,
       onWarning: (w) => hooks.warn(`${w.source}: byte offset ${w.offset}: ${w.message}`),
       events: hooks.events,
     });

@@ -40,6 +40,8 @@ import {
 
 export * from './tcpcopy-input.js';
 import { parseRecordFiles, parseRotate, type RotateSpec } from './record.js';
+import { looksLikeStoreUrl, parseShare, parseStoreName, parseStoreUrl, type ShareSpec, type StoreUrl } from './store-url.js';
+import { STORE_PARTITIONS } from '../store/task.js';
 import { LOG_LEVELS, toLogLevel, type LogLevel } from '../log-level.js';
 
 /**
@@ -96,11 +98,17 @@ export interface TcpcopyRawOptions {
   recordRotate?: string;
   recordFiles?: string;
   recordResponses?: boolean;
+  task?: string;
+  share?: string;
 }
 
 /** --record and its companions (live only). */
 export interface RecordConfig {
+  /** The file name pattern, or the store URL as given. */
   path: string;
+  /** --record nats://…: the stream store (then rotate/files do not apply), and --task. */
+  store: StoreUrl | null;
+  task: string | null;
   rotate: RotateSpec | null;
   files: number;
   responses: boolean;
@@ -115,8 +123,10 @@ export interface TcpcopyConfig {
   recordOnly: boolean;
   transfers: Transfer[];
   interceptors: InterceptorAddress[];
-  /** -i: a capture file, or live capture on devices (no -i: `any`). */
+  /** -i: a capture file, live capture on devices (no -i: `any`), or a stream store. */
   input: CaptureInput;
+  /** --share K/M: this copier's part of a stream-store replay (null: all of it). */
+  share: ShareSpec | null;
   /**
    * -F compiled by our offline filter (null = every packet, and always null live: libpcap
    * applies -F there, in its own grammar, so it is neither parsed nor matched twice).
@@ -244,7 +254,10 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
   const interceptors = raw.intercept === undefined ? [] : parseInterceptors(raw.intercept, port, '-s');
   const input = parseCaptureInput(raw.pcap, inputs.isFile ?? (() => false), '-i');
   const live = input.kind === 'live';
-  if (record !== null && !live) throw new ConfigError('--record', record.path, `only for live capture; -i ${JSON.stringify(input.path)} is a file (it is a recording already)`);
+  if (record !== null && input.kind === 'file') throw new ConfigError('--record', record.path, `only for live capture; -i ${JSON.stringify(input.path)} is a file (it is a recording already; --import FILE stores it)`);
+  if (record !== null && input.kind === 'store') throw new ConfigError('--record', record.path, `only for live capture; -i is a stream store (--export FILE writes its range to pcapng)`);
+  if (raw.share !== undefined && input.kind !== 'store') throw new ConfigError('--share', raw.share, 'only when replaying from a stream store (-i nats://HOST/STREAM?task=NAME)');
+  const share = raw.share === undefined ? null : parseShare(raw.share, STORE_PARTITIONS);
   // Live, libpcap compiles -F (and reports its errors when the capture opens).
   const filter = raw.filter === undefined || live ? null : parseFilterExpression(raw.filter, '-F');
   if (live && raw.filter !== undefined && raw.filter.trim() === '') throw new ConfigError('-F', raw.filter, 'expected a pcap-filter expression such as "src net 10.8.0.0/16"');
@@ -304,7 +317,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
     if (offline.length > 0) warnings.push(`${offline.map(([f]) => f).join(', ')}: only for a capture file; live packets are copied as they arrive`);
   } else {
     const liveOnly = [raw.buffer === undefined ? null : '-B', raw.snaplen === undefined ? null : '-S', raw.captureLatency === undefined ? null : '--capture-latency'].filter((f) => f !== null);
-    if (liveOnly.length > 0) warnings.push(`${liveOnly.join(', ')}: only for live capture; ignored when replaying ${input.path}`);
+    if (liveOnly.length > 0) warnings.push(`${liveOnly.join(', ')}: only for live capture; ignored when replaying ${input.kind === 'file' ? input.path : input.url.text}`);
   }
 
   const engine = defaultEngineConfig(transfers, {
@@ -335,6 +348,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
       transfers,
       interceptors,
       input,
+      share,
       filter,
       filterText: raw.filter ?? null,
       bufferMb,
@@ -376,9 +390,21 @@ function parseRecordOptions(raw: TcpcopyRawOptions): RecordConfig | null {
       ] as const
     ).find(([, v]) => v !== undefined);
     if (stray !== undefined) throw new ConfigError(stray[0], stray[1] ?? '', 'only with --record PATH');
+    if (raw.task !== undefined) throw new ConfigError('--task', raw.task, 'only with --record nats://HOST/STREAM (or --task-start/--task-stop/--import)');
     return null;
   }
+  if (looksLikeStoreUrl(raw.record)) {
+    const url = parseStoreUrl(raw.record, '--record');
+    if (raw.recordRotate !== undefined) throw new ConfigError('--record-rotate', raw.recordRotate, 'only with --record PATH (a file); a stream keeps what its max-bytes=/max-age= allow');
+    if (raw.recordFiles !== undefined) throw new ConfigError('--record-files', raw.recordFiles, 'only with --record PATH (a file); a stream keeps what its max-bytes=/max-age= allow');
+    if (url.sinceUs !== null || url.untilUs !== null) throw new ConfigError('--record', raw.record, 'since=/until= select what to replay (-i); a recording takes task=NAME');
+    const task = raw.task === undefined ? url.task : parseStoreName(raw.task, '--task', 'task');
+    return { path: raw.record, store: url, task, rotate: null, files: DEFAULT_RECORD_FILES, responses: raw.recordResponses === true };
+  }
+  if (raw.task !== undefined) throw new ConfigError('--task', raw.task, 'only with --record nats://HOST/STREAM (a stream store), not with a file');
   return {
+    store: null,
+    task: null,
     path: parseFile(raw.record, '--record', 'expected the path of the recording (files PATH-NNNNNN.pcapng are written)'),
     rotate: raw.recordRotate === undefined ? null : parseRotate(raw.recordRotate, '--record-rotate'),
     files: raw.recordFiles === undefined ? DEFAULT_RECORD_FILES : parseRecordFiles(raw.recordFiles, '--record-files'),

@@ -1,4 +1,5 @@
 import { ConfigError } from './errors.js';
+import { looksLikeStoreUrl, parseStoreUrl, type StoreUrl } from './store-url.js';
 
 /* tcpcopy's input and output choices: -i (a capture file or live devices), the live capture's
  * defaults, and the capture and raw-send backends. Re-exported by tcpcopy-cli.ts. */
@@ -21,8 +22,8 @@ export function parseCaptureBackend(value: string, flag = '--capture-backend'): 
   return v;
 }
 
-/** Where packets come from: -i FILE, or live capture (-i DEV[,DEV…], or no -i = `any`). */
-export type CaptureInput = { kind: 'file'; path: string } | { kind: 'live'; devices: string[] };
+/** Where packets come from: -i FILE, live capture (-i DEV[,DEV…], or no -i = `any`), or a stream store (-i nats://…). */
+export type CaptureInput = { kind: 'file'; path: string } | { kind: 'live'; devices: string[] } | { kind: 'store'; url: StoreUrl };
 
 /**
  * -B default, MiB. Larger than stock's 16: cap turns on immediate mode, where libpcap uses
@@ -44,13 +45,14 @@ const CAPTURE_SUFFIX_RE = /\.(pcap|pcapng|cap|dmp)(\.\d+)?$/i;
 
 /**
  * -i: an existing file is a capture file (as before); otherwise a comma-separated list of
- * interface names is live capture. Anything that cannot be an interface name (a path, a .pcap
+ * interface names is live capture; scheme://… is a stream store (nats://HOST/STREAM?task=NAME). Anything that cannot be an interface name (a path, a .pcap
  * name, …) stays a file, so a missing file is still reported as a missing file.
  */
 export function parseCaptureInput(value: string | undefined, isFile: (path: string) => boolean, flag = '-i'): CaptureInput {
   if (value === undefined) return { kind: 'live', devices: ['any'] };
   if (value.trim() === '') throw new ConfigError(flag, value, 'expected a pcap/pcapng file, or capture device(s) DEV[,DEV...] such as eth0 or any');
   if (isFile(value)) return { kind: 'file', path: value };
+  if (looksLikeStoreUrl(value)) return { kind: 'store', url: parseStoreUrl(value, flag) };
   const items = value.split(',').map((d) => d.trim());
   if (items.every((d) => DEVICE_RE.test(d) && !CAPTURE_SUFFIX_RE.test(d))) {
     const devices = [...new Set(items)];

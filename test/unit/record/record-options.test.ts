@@ -32,7 +32,7 @@ const parse = (raw: TcpcopyRawOptions) => parseTcpcopyOptions(raw, { randomSeed:
 
 test('--record on a live copy; record-only without -s needs -x or -F; a file input is refused', () => {
   const c = parse({ transfer: '80-10.0.0.2:80', intercept: '10.0.0.2', pcap: 'eth0', record: '/tmp/r.pcapng', recordRotate: '1GiB', recordResponses: true }).config;
-  assert.deepEqual(c.record, { path: '/tmp/r.pcapng', rotate: { kind: 'size', bytes: 1073741824 }, files: 10, responses: true });
+  assert.deepEqual(c.record, { path: '/tmp/r.pcapng', store: null, task: null, rotate: { kind: 'size', bytes: 1073741824 }, files: 10, responses: true });
   assert.equal(c.recordOnly, false);
   const only = parse({ pcap: 'eth0', record: 'r', filter: 'tcp dst port 80', recordFiles: '4' }).config;
   assert.equal(only.recordOnly, true);
