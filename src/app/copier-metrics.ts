@@ -9,7 +9,11 @@ export class CopierMetrics implements CopierObserver {
   readonly name = 'metrics endpoint';
   private server: MetricsServer | null = null;
 
-  constructor(private readonly where: { port: number; host: string }) {}
+  constructor(
+    private readonly where: { port: number; host: string },
+    /** More values (load mode's users and rates). */
+    private readonly extra: (() => Record<string, number>) | null = null,
+  ) {}
 
   async start(c: Copier): Promise<void> {
     const { port, host } = this.where;
@@ -29,6 +33,7 @@ export class CopierMetrics implements CopierObserver {
             interceptorRecords: c.records,
             rawRefused: c.rawSink?.stats.refused ?? 0,
             rawQueued: c.rawSink?.stats.queued ?? 0,
+            ...this.extra?.(),
           };
         },
         gauges: COPIER_METRICS.gauges,

@@ -83,6 +83,7 @@ function onSynSentRecord(e: EngineContext, s: Session, flags: number, seq: numbe
     s.establishedAt = nowUs;
     s.lastRespAt = nowUs;
     e.stats.connectionsEstablished++;
+    if (++e.stats.establishedSessions > e.stats.establishedPeak) e.stats.establishedPeak = e.stats.establishedSessions;
     e.tx.sendAck(s, nowUs);
     pump(e, s, nowUs);
     return;
