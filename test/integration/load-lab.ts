@@ -106,8 +106,9 @@ export async function recordThinkSessions(
 
 /** Established TCP connections to local port `port` inside `ns` (ss, counted by the kernel). */
 export async function establishedCount(lab: Lab, ns: string, port: number): Promise<number> {
-  const r = await lab.exec(ns, 'ss', ['-Htn', 'state', 'established', `( sport = :${port} )`]);
-  return r.stdout.split('\n').filter((l) => l.trim() !== '').length;
+  // Counted by wc: at 150,000 connections ss prints megabytes.
+  const r = await lab.exec(ns, 'sh', ['-c', `ss -Htn state established '( sport = :${port} )' | wc -l`]);
+  return Number(r.stdout.trim());
 }
 
 /** Raise a target namespace's limits for many connections (accept queue, SYN backlog, ports). */

@@ -117,6 +117,9 @@ test('load --comet: 1,000 users held by a long-poll server; none closed by the c
   await waitFor('the server closing every held connection', () => ((stats()?.serverClosed ?? 0) >= users ? true : null), 20_000);
   const after = stats();
   assert.equal(after?.clientClosed, 0, `connections closed by the copier before the server: ${JSON.stringify(after)}`);
+  // Each user whose session the server ended starts its next one (new port; the old tuple is in
+  // the target's TIME_WAIT): the server sees a second round of requests.
+  await waitFor('the users\' next sessions', () => ((stats()?.requests ?? 0) >= 2 * users ? true : null), 20_000);
   copier.signal('SIGINT');
   const res = await copier.exited;
   t.diagnostic(`server: ${JSON.stringify(after)}; ${copier.stdout.split('\n').filter((l) => l.includes('load:')).join(' | ')}`);
@@ -124,6 +127,9 @@ test('load --comet: 1,000 users held by a long-poll server; none closed by the c
   assert.match(copier.stdout, /load: 1000 users requested; peak 1000 users running at once/, copier.stdout);
   const peakEst = Number(/peak (\d+) established connections at once/.exec(copier.stdout)?.[1]);
   assert.ok(peakEst >= users, copier.stdout);
+  const started = Number(/load: (\d+) user sessions started/.exec(copier.stdout)?.[1]);
+  assert.ok(started >= 2 * users, copier.stdout);
+  assert.match(copier.stdout, /failures by cause: none/, copier.stdout);
 });
 
 test('load: a client range too small for -u (with -n) is refused, naming the flags', () => {
