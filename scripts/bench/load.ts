@@ -103,7 +103,8 @@ async function main(): Promise<void> {
     let prev: Row | null = null;
     for (const n of points) {
       const rampS = Math.max(1, Math.ceil(n / rate));
-      const duration = rampS + HOLD_S + 5;
+      // Establishment may lag the ramp (measured ~10,000/s here): hold HOLD_S after all could be up.
+      const duration = Math.max(rampS, Math.ceil(n / 8000)) + HOLD_S + 5;
       const copier = lab.spawn(net.copier, process.execPath, [
         cliPath('tcpcopy'), '-x', `80-${net.targetIp}:80`, '-s', net.targetIp, '-i', rec.pcap,
         '-u', String(n), '-c', '10.98.0.0/24', '--comet', '--ramp', String(rampS), '--duration', String(duration),
