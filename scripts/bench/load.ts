@@ -12,7 +12,8 @@
  *   users requested · users held (peak established connections at the target, `ss` inside the
  *   target ns every second) · held for s (time ≥ 99 % of N were established) · copier RSS while
  *   holding (VmRSS) and per user (RSS ÷ N, and the increase over the previous point per added
- *   user) · copier CPU % while holding (idle users) and over the whole run · establishment rate
+ *   user) · copier CPU % while holding (idle users), over the whole run, and in its busiest second
+ *   (ramp-up; with intercept's busiest second) · establishment rate
  *   (target's established count slope while ramping, and tcpcopy's own peak established/s)
  *
  *   node dist/scripts/bench/load.js [N,N,...] [rate]      default 10000,50000,100000,150000 25000
@@ -39,6 +40,20 @@ function procStat(pid: number): { cpuS: number; rssKb: number } {
   } catch {
     return { cpuS: NaN, rssKb: 0 };
   }
+}
+
+/** TcpExt counters of a namespace that explain slow establishment (accept queue, SYN queue, SYN-ACK retransmits). */
+async function targetCounters(lab: Lab, ns: string): Promise<Record<string, number>> {
+  const text = (await lab.exec(ns, 'cat', ['/proc/net/netstat'])).stdout.split('\n');
+  const out: Record<string, number> = {};
+  for (let i = 0; i + 1 < text.length; i += 2) {
+    const names = (text[i] as string).split(' ');
+    const vals = (text[i + 1] as string).split(' ');
+    names.forEach((n, k) => {
+      if (/^(ListenOverflows|ListenDrops|TCPSynRetrans|TCPReqQFullDrop|TCPReqQFullDoCookies|TCPTimeouts)$/.test(n)) out[n] = Number(vals[k]);
+    });
+  }
+  return out;
 }
 
 async function startBigNginx(lab: Lab, ns: string, ip: string): Promise<void> {
@@ -82,6 +97,9 @@ interface Row {
   marginalBytesPerUser: number | null;
   cpuHoldPct: number;
   cpuRunPct: number;
+  /** Busiest second of the copier and of intercept (ramp-up), % of one core. */
+  cpuPeakPct: number;
+  interceptPeakPct: number;
   rampRate: number;
   copierPeakRate: number;
   failures: string;
@@ -98,7 +116,7 @@ async function main(): Promise<void> {
     const rec = await recordThinkSessions(lab, { sessions: 4, requests: 1, thinkMs: 300, port: 80 });
     const net = await twoHost(lab);
     await raiseTargetLimits(lab, net.target);
-    await startIntercept(lab, net.target, [80]);
+    const intercept = await startIntercept(lab, net.target, [80]);
     await startBigNginx(lab, net.target, net.targetIp);
     let prev: Row | null = null;
     for (const n of points) {
@@ -110,6 +128,7 @@ async function main(): Promise<void> {
         '-u', String(n), '-c', '10.98.0.0/24', '--comet', '--ramp', String(rampS), '--duration', String(duration),
         '--quiet', '--stats-interval', '5', '--end-grace', '1000', '-m', '8192',
       ]);
+      const counters0 = await targetCounters(lab, net.target);
       const t0 = Date.now();
       const cpu0 = procStat(copier.pid ?? 0).cpuS;
       let held = 0;
@@ -119,6 +138,9 @@ async function main(): Promise<void> {
       let holdEnd: { t: number; cpuS: number; rssKb: number } | null = null;
       let rampRate = 0;
       let lastSample: { t: number; c: number } | null = null;
+      let lastCpu: { t: number; copier: number; intercept: number } | null = null;
+      let cpuPeakPct = 0;
+      let interceptPeakPct = 0;
       while (copier.running && Date.now() - t0 < (duration + 30) * 1000) {
         const c = await establishedCount(lab, net.target, 80);
         const t = Date.now();
@@ -126,6 +148,12 @@ async function main(): Promise<void> {
         if (lastSample !== null && t > lastSample.t) rampRate = Math.max(rampRate, ((c - lastSample.c) * 1000) / (t - lastSample.t));
         lastSample = { t, c };
         const ps = procStat(copier.pid ?? 0);
+        const ic = procStat(intercept.pid ?? 0).cpuS;
+        if (lastCpu !== null && t > lastCpu.t) {
+          cpuPeakPct = Math.max(cpuPeakPct, (100 * (ps.cpuS - lastCpu.copier) * 1000) / (t - lastCpu.t));
+          interceptPeakPct = Math.max(interceptPeakPct, (100 * (ic - lastCpu.intercept) * 1000) / (t - lastCpu.t));
+        }
+        if (Number.isFinite(ps.cpuS)) lastCpu = { t, copier: ps.cpuS, intercept: ic };
         if (c >= 0.99 * n) {
           if (heldSince < 0) heldSince = t;
           heldS = (t - heldSince) / 1000;
@@ -135,6 +163,8 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 1000));
       }
       const res = await copier.exited;
+      const counters1 = await targetCounters(lab, net.target);
+      const delta = Object.fromEntries(Object.entries(counters1).map(([k, v]) => [k, v - (counters0[k] ?? 0)]));
       const runS = (Date.now() - t0) / 1000;
       const cpuEnd = Number(/cpu ([\d.]+) s user/.exec(copier.stdout)?.[1] ?? NaN);
       const copierPeakRate = Number(/peak (\d+)\/s\)/.exec(copier.stdout)?.[1] ?? NaN);
@@ -149,13 +179,15 @@ async function main(): Promise<void> {
         marginalBytesPerUser: prev === null || holdEnd === null ? null : ((rssKb - prev.rssMb * 1024) * 1024) / (n - prev.users),
         cpuHoldPct: holdStart !== null && holdEnd !== null && holdEnd.t > holdStart.t ? (100 * (holdEnd.cpuS - holdStart.cpuS) * 1000) / (holdEnd.t - holdStart.t) : NaN,
         cpuRunPct: (100 * ((holdEnd?.cpuS ?? cpuEnd) - cpu0)) / runS,
+        cpuPeakPct,
+        interceptPeakPct,
         rampRate: Math.round(rampRate),
         copierPeakRate,
         failures,
       };
       rows.push(row);
       prev = row;
-      process.stderr.write(`${JSON.stringify(row)}\n${copier.stdout.split('\n').filter((l) => /load:|memory at the end/.test(l)).join('\n')}\n${copier.stderr.slice(-1500)}\n`);
+      process.stderr.write(`${JSON.stringify(row)}\ntarget TcpExt during the point: ${JSON.stringify(delta)}\n${copier.stdout.split('\n').filter((l) => /load:|memory at the end/.test(l)).join('\n')}\n${copier.stderr.slice(-1500)}\n`);
       // Let the target drop the previous point's connections (reset at the copier's end).
       await new Promise((r) => setTimeout(r, 3000));
     }
@@ -164,13 +196,13 @@ async function main(): Promise<void> {
   }
   const f = (x: number, d = 0): string => (Number.isFinite(x) ? x.toFixed(d) : '–');
   process.stdout.write(
-    '| users requested | users held (target ss) | held ≥ 99 % for s | copier RSS MB | bytes/user (RSS ÷ N) | bytes per added user | copier CPU % holding | copier CPU % run | established/s (target) | established/s (copier peak) | failures |\n' +
-      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n',
+    '| users requested | users held (target ss) | held ≥ 99 % for s | copier RSS MB | bytes/user (RSS ÷ N) | bytes per added user | copier CPU % holding | copier CPU % run | copier / intercept CPU % busiest s | established/s (target) | established/s (copier peak) | failures |\n' +
+      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n',
   );
   for (const r of rows) {
     process.stdout.write(
       `| ${r.users} | ${r.held} | ${f(r.heldS, 1)} | ${f(r.rssMb)} | ${f(r.bytesPerUser)} | ${r.marginalBytesPerUser === null ? '–' : f(r.marginalBytesPerUser)} | ` +
-        `${f(r.cpuHoldPct, 1)} | ${f(r.cpuRunPct, 1)} | ${r.rampRate} | ${f(r.copierPeakRate)} | ${r.failures} |\n`,
+        `${f(r.cpuHoldPct, 1)} | ${f(r.cpuRunPct, 1)} | ${f(r.cpuPeakPct)} / ${f(r.interceptPeakPct)} | ${r.rampRate} | ${f(r.copierPeakRate)} | ${r.failures} |\n`,
     );
   }
 }
