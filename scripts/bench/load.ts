@@ -17,8 +17,10 @@
  *   (target's established count slope while ramping, and tcpcopy's own peak established/s)
  *
  *   node dist/scripts/bench/load.js [N,N,...] [rate]      default 10000,50000,100000,150000 25000
+ *   (LOAD_BENCH_PROF=DIR writes a V8 CPU profile of each copier run into DIR)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
 import { createLab, requireRoot, twoHost, type Lab } from '../../test/helpers/lab.js';
 import { cliPath } from '../../test/helpers/paths.js';
@@ -116,6 +118,13 @@ async function main(): Promise<void> {
     const rec = await recordThinkSessions(lab, { sessions: 4, requests: 1, thinkMs: 300, port: 80 });
     const net = await twoHost(lab);
     await raiseTargetLimits(lab, net.target);
+    // On a veth the target's receive path runs inside the sender's syscall, i.e. on the copier's
+    // thread (SYN → SYN-ACK → NFQUEUE, ACK → new socket): with LOAD_BENCH_RPS=1 receive packet
+    // steering hands it to every CPU instead, closer to a separate test server.
+    if (process.env.LOAD_BENCH_RPS === '1') {
+      const cpus = ((1 << Math.min(os.cpus().length, 30)) - 1).toString(16);
+      await lab.exec(net.target, 'sh', ['-c', `echo ${cpus} > /sys/class/net/${net.targetIf}/queues/rx-0/rps_cpus`]);
+    }
     const intercept = await startIntercept(lab, net.target, [80]);
     await startBigNginx(lab, net.target, net.targetIp);
     let prev: Row | null = null;
@@ -123,7 +132,11 @@ async function main(): Promise<void> {
       const rampS = Math.max(1, Math.ceil(n / rate));
       // Establishment may lag the ramp (measured ~10,000/s here): hold HOLD_S after all could be up.
       const duration = Math.max(rampS, Math.ceil(n / 8000)) + HOLD_S + 5;
+      // LOAD_BENCH_PROF=DIR: a V8 CPU profile of each copier run in DIR.
+      const prof = process.env.LOAD_BENCH_PROF;
       const copier = lab.spawn(net.copier, process.execPath, [
+        ...(prof === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', prof]),
+        ...(process.env.LOAD_BENCH_HEAPSNAP === undefined ? [] : ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${process.env.LOAD_BENCH_HEAPSNAP}`]),
         cliPath('tcpcopy'), '-x', `80-${net.targetIp}:80`, '-s', net.targetIp, '-i', rec.pcap,
         '-u', String(n), '-c', '10.98.0.0/24', '--comet', '--ramp', String(rampS), '--duration', String(duration),
         '--quiet', '--stats-interval', '5', '--end-grace', '1000', '-m', '8192',
@@ -157,7 +170,11 @@ async function main(): Promise<void> {
         if (c >= 0.99 * n) {
           if (heldSince < 0) heldSince = t;
           heldS = (t - heldSince) / 1000;
-          if (holdStart === null && t - heldSince >= 2000) holdStart = { t, ...ps };
+          if (holdStart === null && t - heldSince >= 2000) {
+            holdStart = { t, ...ps };
+            // LOAD_BENCH_HEAPSNAP=DIR: a heap snapshot of the copier holding its users.
+            if (process.env.LOAD_BENCH_HEAPSNAP !== undefined) copier.signal('SIGUSR2');
+          }
           if (holdStart !== null) holdEnd = { t, ...ps };
         } else heldSince = -1;
         await new Promise((r) => setTimeout(r, 1000));

@@ -39,7 +39,7 @@ console.log('done');
  */
 export const LONG_POLL_SERVER = `
 import net from 'node:net';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 const [port, dir, bind] = process.argv.slice(2);
 let live = 0, peak = 0, requests = 0, clientClosed = 0, serverClosed = 0, releasing = false;
 const held = new Set();
@@ -55,7 +55,9 @@ srv.maxConnections = 1e6;
 srv.listen({ port: Number(port), host: bind, backlog: 65535 }, () => console.log('listening'));
 setInterval(() => {
   if (!releasing && existsSync(dir + '/release')) { releasing = true; for (const s of held) answer(s); held.clear(); }
-  writeFileSync(dir + '/stats.json', JSON.stringify({ live, peak, requests, clientClosed, serverClosed }));
+  // Written aside and renamed: the test never reads a half-written file.
+  writeFileSync(dir + '/stats.tmp', JSON.stringify({ live, peak, requests, clientClosed, serverClosed }));
+  renameSync(dir + '/stats.tmp', dir + '/stats.json');
 }, 200);
 `;
 

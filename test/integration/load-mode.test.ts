@@ -119,7 +119,9 @@ test('load --comet: 1,000 users held by a long-poll server; none closed by the c
   assert.equal(after?.clientClosed, 0, `connections closed by the copier before the server: ${JSON.stringify(after)}`);
   // Each user whose session the server ended starts its next one (new port; the old tuple is in
   // the target's TIME_WAIT): the server sees a second round of requests.
-  await waitFor('the users\' next sessions', () => ((stats()?.requests ?? 0) >= 2 * users ? true : null), 20_000);
+  await waitFor('the users\' next sessions', () => ((stats()?.requests ?? 0) >= 2 * users ? true : null), 20_000).catch((err: Error) =>
+    assert.fail(`${err.message}: ${JSON.stringify(stats())}\n${copier.stderr.slice(-4000)}`),
+  );
   copier.signal('SIGINT');
   const res = await copier.exited;
   t.diagnostic(`server: ${JSON.stringify(after)}; ${copier.stdout.split('\n').filter((l) => l.includes('load:')).join(' | ')}`);

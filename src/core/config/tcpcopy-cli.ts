@@ -329,6 +329,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
     sessionTimeoutUs: timeoutS * 1_000_000,
     keepaliveTimeoutUs: keepaliveS * 1_000_000,
     acceleration,
+    closeWithTarget: load?.comet === true,
     totalBufferCap: memoryMb * 1024 * 1024,
     seed,
     ...(sessionBufferKb === null ? {} : { sessionBufferCap: sessionBufferKb * 1024 }),
