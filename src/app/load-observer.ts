@@ -16,7 +16,8 @@ export interface LoadRates {
 
 /**
  * Load mode's observer: passes session outcomes to the source (a user's next session starts when
- * its current one is over), keeps the live rates (established/s, requests/s, responses/s), logs
+ * its current one is over), keeps the live rates (established/s, requests released/s — each is sent
+ * once its connection is up and the previous response came —, response segments/s), logs
  * a load line every --stats-interval, feeds the progress bar and the metrics, and prints the
  * end summary: the peak concurrency reached against the users requested.
  */
@@ -117,7 +118,7 @@ export class LoadObserver implements CopierObserver {
       `load: ${lc.usersRequested} users requested; peak ${lc.usersPeak} users running at once (${pct(lc.usersPeak)}, reached after ${(lc.usersPeakAtUs / 1e6).toFixed(1)} s), ` +
         `peak ${st.establishedPeak} established connections at once (${pct(st.establishedPeak)}); ≥ 99% of the users established for ${(this.heldLongestUs / 1e6).toFixed(1)} s`,
       `load: ${lc.sessionsStarted} user sessions started, ${lc.sessionsEnded} ended; ${st.connectionsEstablished} connections established ` +
-        `(${runS > 0 ? Math.round(st.connectionsEstablished / runS) : 0}/s on average, peak ${this.peakEstablishRate}/s), ${lc.requestsReleased} requests, ${st.responsesWithData} response segments`,
+        `(${runS > 0 ? Math.round(st.connectionsEstablished / runS) : 0}/s on average, peak ${this.peakEstablishRate}/s), ${lc.requestsReleased} requests released to the engine, ${st.responsesWithData} response segments`,
       `load: failures by cause: ${this.failureText()}; ${this.source.closedAtEnd} session(s) still open at the end of the run (reset then)`,
     ];
     for (const l of lines) c.logger.print(this.out.stdout, l);
@@ -141,7 +142,7 @@ export class LoadObserver implements CopierObserver {
     const st = this.copier?.engine.stats;
     return (
       `load: users ${lc.usersActive} of ${lc.usersRequested} (peak ${lc.usersPeak}), established ${st?.establishedSessions ?? 0}, ` +
-      `${this.rates.establishedPerSecond} established/s, ${this.rates.requestsPerSecond} requests/s, ${this.rates.responsesPerSecond} response segments/s, ` +
+      `${this.rates.establishedPerSecond} established/s, ${this.rates.requestsPerSecond} requests released/s, ${this.rates.responsesPerSecond} response segments/s, ` +
       `sessions ${lc.sessionsStarted} started, failures: ${this.failureText()}`
     );
   }
