@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { csumReplace32, patchU16 } from '../packet/checksum.js';
+import { csumReplace32, patchU16, patchU32 } from '../packet/checksum.js';
 import { seqGt } from '../packet/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../packet/tcp.js';
 
@@ -36,9 +36,15 @@ interface Building {
   closed: boolean;
   /** The ack of the session's last data packet (−1: no data yet). */
   lastDataAck: number;
+  /** Subtracted from every seq, and from every ack (−1: no ack seen yet), when stored. */
+  seqShift: number;
+  ackShift: number;
   firstTs: number;
   pkts: number[];
 }
+
+/** Where every stored session's client sequence space (and its acks) begin. */
+const STORED_ISN = 1 << 16;
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
@@ -117,7 +123,8 @@ export class SessionStoreBuilder {
     if (s !== undefined && isSyn && s.isn !== seq) s = undefined; // a new incarnation of the tuple
     if (s === undefined) {
       if (!isSyn && (payLen === 0 || this.o.onlyFromSyn || (flags & TCP_RST) !== 0)) return void sk.beforeStart++;
-      s = { transferIdx, isn: isSyn ? seq : (seq - 1) >>> 0, closed: false, lastDataAck: -1, firstTs: tsUs, pkts: [] };
+      const isn = isSyn ? seq : (seq - 1) >>> 0;
+      s = { transferIdx, isn, closed: false, lastDataAck: -1, seqShift: (isn - STORED_ISN) >>> 0, ackShift: -1, firstTs: tsUs, pkts: [] };
       this.open.set(key, s);
       this.sessions.push(s);
       this.clients.add(src);
@@ -134,6 +141,7 @@ export class SessionStoreBuilder {
       const t = hdrAt + ihl;
       patchU16(h, t + 12, (h.readUInt16BE(t + 12) & 0xff00) | flags, t + 16, t);
     }
+    this.renumber(s, hdrAt + ihl, (flags & TCP_ACK) !== 0);
     this.pktHdrOff.push(hdrAt);
     this.pktHdrLen.push(ihl + thl);
     this.pktPay.push(payLen === 0 ? -1 : this.payloadId(buf, tcpOff + thl, payLen));
@@ -143,6 +151,20 @@ export class SessionStoreBuilder {
     this.pktReq.push(payLen > 0 && (s.lastDataAck < 0 || seqGt(ack, s.lastDataAck)) ? 1 : 0);
     if (payLen > 0) s.lastDataAck = ack;
     s.pkts.push(this.packetsStored++);
+  }
+
+  /**
+   * Stored sessions start their client seq at STORED_ISN and their acks at STORED_ISN too (both
+   * directions keep their offsets): the engine's per-connection sequence fields then stay small
+   * integers, which V8 keeps unboxed (a random u32 above 2^31 costs a 16-byte heap number each).
+   */
+  private renumber(s: Building, tcp: number, hasAck: boolean): void {
+    const h = this.hdr.buf;
+    patchU32(h, tcp + 4, (h.readUInt32BE(tcp + 4) - s.seqShift) >>> 0, tcp + 16, tcp);
+    if (!hasAck) return;
+    const ack = h.readUInt32BE(tcp + 8);
+    if (s.ackShift < 0) s.ackShift = (ack - STORED_ISN) >>> 0;
+    patchU32(h, tcp + 8, (ack - s.ackShift) >>> 0, tcp + 16, tcp);
   }
 
   private payloadId(buf: Buffer, off: number, len: number): number {

@@ -63,6 +63,13 @@ test('session store: a packet is written for any client address and port with va
   assert.ok(verifyIpv4Checksum(out, 0));
   assert.ok(verifyTcpChecksum(out, 0));
   assert.deepEqual(out.subarray(40, len), GET);
+  // Sequence spaces renumbered from 65536 (small integers for the engine), offsets kept.
+  assert.equal(out.readUInt32BE(24), 65536 + 1, 'seq: captured ISN 100 → 65536');
+  assert.equal(out.readUInt32BE(28), 65536, 'ack: the first captured ack 5001 → 65536');
+  store.write(store.firstPacket(0) + 3, out, 0x0ac96401, 12345);
+  assert.equal(out.readUInt32BE(24), 65536 + 1 + GET.length);
+  assert.equal(out.readUInt32BE(28), 65536 + 100);
+  assert.ok(verifyTcpChecksum(out, 0));
 });
 
 test('session store --comet: the client FIN is not stored', () => {
