@@ -13,7 +13,7 @@ export class CopierMetrics implements CopierObserver {
     private readonly where: { port: number; host: string },
     /** --record nats://…: the task routes (POST /tasks/NAME/start|stop). */
     private readonly routes?: MetricsOptions['routes'],
-    /** --record: the recorder's counters. */
+    /** More values: the recorder's counters (--record), load mode's users and rates (-u). */
     private readonly extra?: () => Record<string, number>,
   ) {}
 

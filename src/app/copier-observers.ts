@@ -16,7 +16,11 @@ export class ProgressBar implements CopierObserver {
   private copier: Copier | null = null;
   private shown = false;
 
-  constructor(private readonly stderr: Terminal) {}
+  constructor(
+    private readonly stderr: Terminal,
+    /** Counters shown instead of the replay's (load mode's users and rates). */
+    private readonly counters: (() => [string, number][]) | null = null,
+  ) {}
 
   start(copier: Copier): void {
     this.copier = copier;
@@ -37,7 +41,7 @@ export class ProgressBar implements CopierObserver {
         elapsedUs: nowUs - c.startUs,
         loop: p.loop,
         loops: p.loops,
-        counters: [
+        counters: this.counters?.() ?? [
           // A live capture has no end to show progress to: what it lost matters instead.
           ...(c.source.pausable ? [] : ([['dropped', p.drops]] as const)),
           ['active', st.activeSessions],

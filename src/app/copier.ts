@@ -100,6 +100,11 @@ export class Copier implements EngineSink, PacketConsumer {
     return this.channel;
   }
 
+  /** The run is ending: sessions closed from now on are closed by the end of the run. */
+  get stopping(): boolean {
+    return this.finished;
+  }
+
   get logger(): RunLog {
     return this.o.log;
   }
@@ -308,6 +313,10 @@ export class Copier implements EngineSink, PacketConsumer {
     this.feedNow = now;
     const source = this.o.source;
     if (source.feed(now, this) === 'more') this.kick();
+    if (source.ended && source.graceAtEnd === true && this.drainDeadlineUs === Infinity) {
+      this.drainDeadlineUs = now + this.o.config.endGraceUs;
+      if (engine.activeSessions > 0) this.o.log.info(`${engine.activeSessions} session(s) in flight get up to ${(this.o.config.endGraceUs / 1e6).toFixed(1)} s to finish (--end-grace)`);
+    }
     this.arm(now);
     if (source.ended && engine.activeSessions === 0) this.stop(EXIT_OK, this.drainBy);
   }

@@ -1,6 +1,8 @@
 import type { TcpcopyConfig } from '../core/config/tcpcopy-cli.js';
 import { Copier, nowUs } from './copier.js';
 import { CopierMetrics } from './copier-metrics.js';
+import { LoadObserver } from './load-observer.js';
+import { LoadSource } from './source/load-source.js';
 import { EndSummary, MemoryGuard, ProgressBar, SessionDebugLog, SilenceWarning, StatsLog } from './copier-observers.js';
 import { Disposers } from './disposers.js';
 import { EXIT_FAILED, EXIT_USAGE } from './exit-codes.js';
@@ -103,13 +105,20 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
 
   copier = new Copier({ config: cfg, log, source, disposers, onHangup: () => recording?.rotate() });
   const showProgress = opts.stderr.isTTY === true && !cfg.quiet;
-  if (showProgress) copier.observe(new ProgressBar(opts.stderr));
+  // Load mode (-u): the users' sessions end through this observer; it adds the load counters.
+  const load = source instanceof LoadSource ? new LoadObserver(source, cfg.statsIntervalMs, { stdout: opts.stdout, stderr: opts.stderr, comet: cfg.load?.comet === true }) : null;
+  if (load !== null) copier.observe(load);
+  if (showProgress) copier.observe(new ProgressBar(opts.stderr, load === null ? null : () => load.progressCounters()));
   // With the progress bar on stderr, stats lines only go to a log file.
   if (!showProgress || cfg.logFile !== null) copier.observe(new StatsLog(cfg.statsIntervalMs));
   copier.observe(new MemoryGuard(cfg.memoryMb));
   copier.observe(new SilenceWarning());
   copier.observe(new SessionDebugLog());
-  if (opts.metrics !== undefined && opts.metrics !== null) copier.observe(new CopierMetrics(opts.metrics, recording?.control == null ? undefined : taskRoutes(recording.control), recording?.counters));
+  if (opts.metrics !== undefined && opts.metrics !== null) {
+    const counters = recording?.counters;
+    const extra = counters === undefined && load === null ? undefined : (): Record<string, number> => ({ ...counters?.(), ...load?.metrics() });
+    copier.observe(new CopierMetrics(opts.metrics, recording?.control == null ? undefined : taskRoutes(recording.control), extra));
+  }
   copier.observe(new EndSummary(opts.stdout, opts.stderr, { file: cfg.input.kind === 'file' ? cfg.input.path : source.description, filterText: cfg.filterText, seed: cfg.seed }));
   return copier.run();
 }

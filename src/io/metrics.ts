@@ -29,7 +29,21 @@ export interface MetricsOptions {
 export const INTERCEPT_METRICS = { prefix: 'tcpcopy_intercept', gauges: new Set(['connsLive', 'routes']) } as const;
 export const COPIER_METRICS = {
   prefix: 'tcpcopy_copier',
-  gauges: new Set(['activeSessions', 'lingeringSessions', 'timeWaitTuples', 'bufferedBytes']),
+  gauges: new Set([
+    'activeSessions',
+    'establishedSessions',
+    'establishedPeak',
+    'lingeringSessions',
+    'timeWaitTuples',
+    'bufferedBytes',
+    // Load mode (-u).
+    'loadUsersRequested',
+    'loadUsersActive',
+    'loadUsersPeak',
+    'loadEstablishedPerSecond',
+    'loadRequestsPerSecond',
+    'loadResponsesPerSecond',
+  ]),
 } as const;
 
 export function snakeCase(name: string): string {

@@ -1,6 +1,7 @@
 import type { TcpcopyConfig } from '../../core/config/tcpcopy-cli.js';
 import { CaptureFileOpenError, CaptureFileSource } from './capture-file-source.js';
 import { LiveCaptureOpenError, LiveCaptureSource } from './live-capture-source.js';
+import { LoadOpenError, LoadSource } from './load-source.js';
 import type { FrameTap } from '../../io/pcapng-recorder.js';
 import { chooseCapture, type ChosenCapture } from '../../io/open-capture.js';
 import type { PacketSource, SourceEvents } from './packet-source.js';
@@ -51,6 +52,23 @@ export async function openSource(cfg: TcpcopyConfig, hooks: OpenSourceHooks): Pr
     } catch (err) {
       const why = err instanceof LiveCaptureOpenError ? err.message : (err as Error).message;
       throw new SourceOpenError(`-i ${JSON.stringify(input.devices.join(','))}: cannot capture: ${why}`);
+    }
+  }
+  if (cfg.load !== null && input.kind === 'file') {
+    try {
+      return await LoadSource.open({
+        path: input.path,
+        transfers: cfg.transfers,
+        filter: cfg.filter,
+        load: cfg.load,
+        acceleration: cfg.acceleration,
+        replicas: cfg.engine.replicas,
+        onlyFromSyn: cfg.engine.onlyFromSyn,
+        onWarning: (w) => hooks.warn(`${w.source}: byte offset ${w.offset}: ${w.message}`),
+        events: hooks.events,
+      });
+    } catch (err) {
+      throw new SourceOpenError(err instanceof LoadOpenError ? err.message : (err as Error).message);
     }
   }
   const pacing = { acceleration: cfg.fastest ? 1 : cfg.acceleration, idleCapMs: cfg.idleCapMs, fastest: cfg.fastest, loops: cfg.loops };

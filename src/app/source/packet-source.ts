@@ -7,7 +7,7 @@ import type { Buffer } from 'node:buffer';
  *
  *   capture file   pausable; paced by its timestamps (-a, -I, --rate), -T runs
  *   live capture   not pausable: what the copier cannot take now is dropped and counted
- *   (later: a session store for load mode, a stream-store recording)
+ *   load (-u)     pausable; N users replaying a session store built from a file (load-source.ts)
  *
  * The copier calls feed() when the source woke it (events.wake), when nextReleaseUs is reached,
  * or when the sink can take more; feed() hands over at most one batch and says why it stopped.
@@ -105,6 +105,11 @@ export interface PacketSource {
   /** Release time (µs, the copier's clock) of the next packet when it is waiting, else Infinity. */
   readonly nextReleaseUs: number;
   readonly ended: boolean;
+  /**
+   * When it ends, the sessions in flight get --end-grace to finish and are then ended (load mode:
+   * the run's duration is over), instead of running until they close or fall silent.
+   */
+  readonly graceAtEnd?: boolean;
   /** Begin delivering (the pacing clock starts at nowUs). */
   start(nowUs: number): void;
   feed(nowUs: number, consumer: PacketConsumer): FeedResult;

@@ -57,12 +57,13 @@ export function parseTransfers(value: string, flag = '-x'): Transfer[] {
 }
 
 const POOL_FORM =
-  'expected a comma-separated list of IPv4 addresses, ranges a.b.c.d-a.b.c.e or a.b.c.d-e, or a.b.c.x (= .1 to .254)';
+  'expected a comma-separated list of IPv4 addresses, ranges a.b.c.d-a.b.c.e or a.b.c.d-e, a.b.c.x or a.b.c.* (= .1 to .254), or CIDR a.b.c.d/n';
 
 /**
- * `-c` client address pool: `ip`, `a.b.c.d-a.b.c.e`, `a.b.c.d-e` (last octet) and the stock
- * `a.b.c.x` (.1–.254). Addresses equal to a target IP are removed (a client must not look like
- * the server); duplicates are removed keeping first order. `*` items are rejected.
+ * `-c` client address pool: `ip`, `a.b.c.d-a.b.c.e`, `a.b.c.d-e` (last octet), the stock
+ * `a.b.c.x` and tcpburn's `a.b.c.*` (.1–.254), and CIDR `a.b.c.d/n` (its host addresses: without
+ * the network and broadcast addresses up to /30). Addresses equal to a target IP are removed (a
+ * client must not look like the server); duplicates are removed keeping first order.
  */
 export function parseClientPool(value: string, targetIps: readonly number[] = [], flag = '-c'): number[] {
   const items = value.split(',').map((s) => s.trim());
@@ -76,8 +77,14 @@ export function parseClientPool(value: string, targetIps: readonly number[] = []
     if (out.length > MAX_CLIENT_POOL) throw new ConfigError(flag, value, `at most ${MAX_CLIENT_POOL} addresses; ${POOL_FORM}`);
   };
   for (const item of items) {
-    if (item.includes('*')) throw new ConfigError(flag, item, `wildcard * is not supported; ${POOL_FORM}`);
-    if (/\.x$/i.test(item)) {
+    const slash = item.indexOf('/');
+    if (slash >= 0) {
+      const [lo, hi] = cidrHosts(item, slash, flag);
+      if (hi - lo >= MAX_CLIENT_POOL) throw new ConfigError(flag, item, `more than ${MAX_CLIENT_POOL} addresses; ${POOL_FORM}`);
+      for (let ip = lo; ip <= hi; ip++) add(ip);
+      continue;
+    }
+    if (/\.[x*]$/i.test(item)) {
       const base = parseIpv4(item.slice(0, -1) + '0');
       if (base === null) throw new ConfigError(flag, item, POOL_FORM);
       for (let d = 1; d <= 254; d++) add(base + d);
@@ -105,6 +112,17 @@ export function parseClientPool(value: string, targetIps: readonly number[] = []
   }
   if (out.length === 0) throw new ConfigError(flag, value, `no usable address left after removing target addresses; ${POOL_FORM}`);
   return out;
+}
+
+/** First and last host address of `a.b.c.d/n` (the address is masked to its network). */
+function cidrHosts(item: string, slash: number, flag: string): [number, number] {
+  const addr = parseIpv4(item.slice(0, slash));
+  const bitsText = item.slice(slash + 1);
+  if (addr === null || !/^[0-9]{1,2}$/.test(bitsText) || Number(bitsText) > 32) throw new ConfigError(flag, item, POOL_FORM);
+  const bits = Number(bitsText);
+  const size = 2 ** (32 - bits);
+  const net = addr - (addr % size);
+  return size <= 2 ? [net, net + size - 1] : [net + 1, net + size - 2];
 }
 
 /** A single IPv4 address flag such as `-H`. */

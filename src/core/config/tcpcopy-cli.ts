@@ -39,6 +39,8 @@ import {
 } from './tcpcopy-input.js';
 
 export * from './tcpcopy-input.js';
+import { parseLoadOptions, type LoadConfig, type LoadRawOptions } from './load.js';
+export type { LoadConfig } from './load.js';
 import { parseRecordFiles, parseRotate, type RotateSpec } from './record.js';
 import { looksLikeStoreUrl, parseShare, parseStoreName, parseStoreUrl, type ShareSpec, type StoreUrl } from './store-url.js';
 import { STORE_PARTITIONS } from '../store/task.js';
@@ -52,7 +54,7 @@ import { LOG_LEVELS, toLogLevel, type LogLevel } from '../log-level.js';
  */
 
 /** What commander collects (strings for values, booleans for switches). */
-export interface TcpcopyRawOptions {
+export interface TcpcopyRawOptions extends LoadRawOptions {
   transfer?: string;
   intercept?: string;
   pcap?: string;
@@ -64,6 +66,8 @@ export interface TcpcopyRawOptions {
   times?: string;
   rate?: boolean;
   clientIp?: string;
+  /** --clients: tcpburn's name for -c. */
+  clients?: string;
   localhost?: string;
   replicas?: string;
   portShift?: string;
@@ -121,6 +125,8 @@ export interface TcpcopyConfig {
   record: RecordConfig | null;
   /** --record without -s: record only (no engine, raw socket or interceptor channel). */
   recordOnly: boolean;
+  /** -u: load mode (users replaying the capture's sessions), null = copy/replay as captured. */
+  load: LoadConfig | null;
   transfers: Transfer[];
   interceptors: InterceptorAddress[];
   /** -i: a capture file, live capture on devices (no -i: `any`), or a stream store. */
@@ -267,7 +273,10 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
     raw.captureLatency === undefined ? DEFAULT_CAPTURE_LATENCY_MS : parseIntRange(raw.captureLatency, '--capture-latency', 0, 1000, 'milliseconds a captured packet may wait in the kernel buffer (0 = immediate mode)');
 
   const targetIps = transfers.map((t) => t.targetIp);
-  const clientPool = raw.clientIp === undefined ? [] : parseClientPool(raw.clientIp, targetIps, '-c');
+  if (raw.clientIp !== undefined && raw.clients !== undefined) throw new ConfigError('--clients', raw.clients, 'the same as -c: give one of them');
+  const poolText = raw.clientIp ?? raw.clients;
+  const clientPool = poolText === undefined ? [] : parseClientPool(poolText, targetIps, raw.clientIp === undefined ? '--clients' : '-c');
+  const load = parseLoadOptions(raw, input, clientPool, raw.replicas === undefined ? 1 : parseReplicas(raw.replicas, '-n'), raw.times);
   const localAddress = raw.localhost === undefined ? 0 : parseAddress(raw.localhost, '-H');
   const replicas = raw.replicas === undefined ? 1 : parseReplicas(raw.replicas, '-n');
   const portShift = raw.portShift === undefined ? 0 : parsePortShift(raw.portShift, '-f');
@@ -281,14 +290,16 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
   const timeoutS = raw.timeout !== undefined ? parseSessionTimeout(raw.timeout, '-t') : live ? LIVE_SESSION_TIMEOUT_S : OFFLINE_SESSION_TIMEOUT_S;
   // -k keeps the stock default (720 s) unless -t is given: a keep-alive connection that idles
   // in the capture must survive its think time; a finished replay is ended by --end-grace.
+  // --comet holds idle connections until the server closes them: no -k unless given.
   const keepaliveS =
-    raw.keepalive !== undefined ? parseKeepaliveTimeout(raw.keepalive, timeoutS, '-k') : raw.timeout !== undefined ? timeoutS + 120 : STOCK_KEEPALIVE_S;
+    raw.keepalive !== undefined ? parseKeepaliveTimeout(raw.keepalive, timeoutS, '-k') : load?.comet === true ? Infinity : raw.timeout !== undefined ? timeoutS + 120 : STOCK_KEEPALIVE_S;
   // Checked live too (a typo is still an error), but a live copy runs at the traffic's own pace.
   const givenAcceleration = raw.accelerate === undefined ? 1 : parseAcceleration(raw.accelerate, '-a');
   const acceleration = live ? 1 : givenAcceleration;
   if (givenAcceleration < 1) throw new ConfigError('-a', raw.accelerate ?? '', 'expected a speed-up factor of at least 1, such as 1, 2.5 or 10');
   const idleCapMs = raw.interval === undefined || live ? 0 : parseGapThreshold(raw.interval, '-I');
-  const loops = raw.times === undefined || live ? 1 : parseReplayTimes(raw.times, '-T');
+  // Load mode reads the file once; its -T counts passes over the sessions (LoadConfig.passes).
+  const loops = raw.times === undefined || live || load !== null ? 1 : parseReplayTimes(raw.times, '-T');
   const logLevel = raw.logLevel === undefined ? 'info' : parseLogLevel(raw.logLevel);
   const statsS = raw.statsInterval === undefined ? 30 : parseIntRange(raw.statsInterval, '--stats-interval', 0, 86400, 'seconds between stats lines (0 = only at exit)');
   const seed = raw.seed === undefined ? inputs.randomSeed >>> 0 : parseIntRange(raw.seed, '--seed', 0, MAX_SEED, 'the seed of sampling and port choices');
@@ -321,7 +332,8 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
   }
 
   const engine = defaultEngineConfig(transfers, {
-    clientPool,
+    // Load mode: the users' source picks every address and port from -c itself.
+    clientPool: load === null ? clientPool : [],
     localAddress,
     replicas,
     portShift,
@@ -336,6 +348,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
     sessionTimeoutUs: timeoutS * 1_000_000,
     keepaliveTimeoutUs: keepaliveS * 1_000_000,
     acceleration,
+    closeWithTarget: load?.comet === true,
     totalBufferCap: memoryMb * 1024 * 1024,
     seed,
     ...(sessionBufferKb === null ? {} : { sessionBufferCap: sessionBufferKb * 1024 }),
@@ -345,6 +358,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
     config: {
       record,
       recordOnly,
+      load,
       transfers,
       interceptors,
       input,

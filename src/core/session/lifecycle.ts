@@ -204,6 +204,7 @@ export function finish(e: EngineContext, s: Session, outcome: Outcome, nowUs: nu
     e.tx.sendRst(s, s.sndMax, s.phase === 'established', nowUs);
     s.resetSent = true;
   }
+  if (s.phase === 'established') e.stats.establishedSessions--;
   s.phase = 'closed';
   s.endUs = nowUs;
   e.bufferedTotal -= s.buffered;

@@ -83,6 +83,7 @@ function onSynSentRecord(e: EngineContext, s: Session, flags: number, seq: numbe
     s.establishedAt = nowUs;
     s.lastRespAt = nowUs;
     e.stats.connectionsEstablished++;
+    if (++e.stats.establishedSessions > e.stats.establishedPeak) e.stats.establishedPeak = e.stats.establishedSessions;
     e.tx.sendAck(s, nowUs);
     pump(e, s, nowUs);
     return;
@@ -183,6 +184,10 @@ function onEstablishedRecord(
     ackNow = true;
   }
   if (ackNow) e.tx.sendAck(s, nowUs);
+  if (s.serverFin && e.cfg.closeWithTarget && s.fin === null && s.rst === null && ((s.sndNxt - s.seqOffset) >>> 0) === s.capEnd) {
+    // Comet: the capture's own close was left out; the target ended the connection, so do we.
+    s.fin = { seq: s.capEnd, origAck: s.turnInit ? s.turnAck : s.conn.base, thinkUs: 0 };
+  }
   if (s.finAcked && s.serverFin) {
     finish(e, s, 'completed', nowUs, false);
     return;

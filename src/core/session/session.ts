@@ -76,37 +76,44 @@ const STRIDE = FIELD_NAMES.length;
 const TEMPLATE = Float64Array.from(FIELD_NAMES.map((k) => NUM_FIELDS[k]));
 
 /**
- * Numeric session state for all sessions of an engine in one Float64Array, a row per session.
+ * Numeric session state for all sessions of an engine in Float64Array pages, a row per session.
  * Sequence numbers (up to 2^32) and µs times are not small integers, so as ordinary object
- * fields each would be a separate heap box; here they cost 8 bytes each and no GC work.
+ * fields each would be a separate heap box; here they cost 8 bytes each and no GC work. Pages of
+ * a fixed row count, not one array that doubles: at 150,000 sessions (load mode) a doubled array
+ * left up to half of its rows unused and a copy behind at every growth.
  */
 export class NumSlab {
-  f: Float64Array;
+  private readonly pages: Float64Array[] = [];
   private readonly freeRows: number[] = [];
   private rows = 0;
+  private readonly pageRows: number;
 
-  constructor(initialRows = 1024) {
-    this.f = new Float64Array(Math.max(1, initialRows) * STRIDE);
+  constructor(pageRows = 1024) {
+    this.pageRows = Math.max(1, pageRows);
   }
 
-  /** A row initialised to the defaults; returns its offset. */
+  /** A row initialised to the defaults; returns its number (see page() and offset()). */
   alloc(): number {
     let row = this.freeRows.pop();
     if (row === undefined) {
       row = this.rows++;
-      if ((row + 1) * STRIDE > this.f.length) {
-        const bigger = new Float64Array(this.f.length * 2);
-        bigger.set(this.f);
-        this.f = bigger;
-      }
+      if (row >= this.pages.length * this.pageRows) this.pages.push(new Float64Array(this.pageRows * STRIDE));
     }
-    const off = row * STRIDE;
-    this.f.set(TEMPLATE, off);
-    return off;
+    this.page(row).set(TEMPLATE, this.offset(row));
+    return row;
   }
 
-  release(off: number): void {
-    if (off >= 0) this.freeRows.push(off / STRIDE);
+  /** The page holding a row, and the row's offset in it. */
+  page(row: number): Float64Array {
+    return this.pages[Math.floor(row / this.pageRows)] as Float64Array;
+  }
+
+  offset(row: number): number {
+    return (row % this.pageRows) * STRIDE;
+  }
+
+  release(row: number): void {
+    if (row >= 0) this.freeRows.push(row);
   }
 }
 
@@ -234,15 +241,20 @@ export class Session implements Timed, SessionInfo {
     /** Where this session's numeric state lives (see NumSlab; read by the generated accessors). */
     readonly slab: NumSlab = new NumSlab(1),
   ) {
-    this.o = slab.alloc();
+    this.row = slab.alloc();
+    this.f = slab.page(this.row);
+    this.o = slab.offset(this.row);
   }
 
-  /** Offset of this session's row in the slab; −1 once released. */
+  /** This session's slab row, its page and its offset there; row −1 once released. */
+  row: number;
+  f: Float64Array;
   o: number;
 
   /** Give the slab row back (the session must not be used afterwards). */
   release(): void {
-    this.slab.release(this.o);
+    this.slab.release(this.row);
+    this.row = -1;
     this.o = -1;
   }
 
@@ -282,10 +294,10 @@ export interface Session extends SessionNumbers {}
 FIELD_NAMES.forEach((name, i) => {
   Object.defineProperty(Session.prototype, name, {
     get(this: Session): number {
-      return this.slab.f[this.o + i] as number;
+      return this.f[this.o + i] as number;
     },
     set(this: Session, v: number) {
-      this.slab.f[this.o + i] = v;
+      this.f[this.o + i] = v;
     },
     enumerable: false,
     configurable: false,

@@ -73,6 +73,9 @@ export class EngineStats {
   outcomeNoInterceptor = 0;
   // Gauges.
   activeSessions = 0;
+  /** Sessions past the handshake and not finished, and the most there were at once. */
+  establishedSessions = 0;
+  establishedPeak = 0;
   lingeringSessions = 0;
   timeWaitTuples = 0;
   bufferedBytes = 0;

@@ -139,6 +139,11 @@ export interface EngineConfig {
   keepaliveTimeoutUs: number;
   /** -a: think-time gaps are divided by this; response waits are not. */
   acceleration: number;
+  /**
+   * --comet (load mode): the captured client close is not replayed, so when the target closes
+   * and everything captured so far was sent, close our side too (FIN) and end 'completed'.
+   */
+  closeWithTarget: boolean;
   /** Keep captured think time after each response (scaled by -a). */
   preserveThinkTime: boolean;
   /** Quiet period that ends a response smaller than the capture said (at least 4 × srtt). */
@@ -189,6 +194,7 @@ export function defaultEngineConfig(transfers: Transfer[], overrides: Partial<En
     sessionTimeoutUs: 600_000_000,
     keepaliveTimeoutUs: 720_000_000,
     acceleration: 1,
+    closeWithTarget: false,
     preserveThinkTime: true,
     responseQuietUs: 50_000,
     responseWaitMaxUs: 3_000_000,

@@ -55,7 +55,17 @@ test('-c: addresses, ranges, a.b.c.x; targets removed; duplicates once', () => {
   assert.equal(x[0], ip('62.135.200.1'));
   assert.equal(x[253], ip('62.135.200.254'));
   assert.deepEqual(parseClientPool('10.0.0.2,10.0.0.3,10.0.0.3', [ip('10.0.0.2')]), [ip('10.0.0.3')]);
-  throwsFlag(() => parseClientPool('10.0.0.*'), '-c', /wildcard/);
+  assert.deepEqual(parseClientPool('10.0.0.*'), parseClientPool('10.0.0.x'));
+  assert.equal(parseClientPool('10.0.0.*').length, 254);
+  // CIDR: host addresses only (network and broadcast excluded up to /30), masked to the network.
+  assert.deepEqual(parseClientPool('10.9.8.7/30'), [ip('10.9.8.5'), ip('10.9.8.6')]);
+  assert.deepEqual(parseClientPool('10.9.8.7/32'), [ip('10.9.8.7')]);
+  assert.deepEqual(parseClientPool('10.9.8.6/31'), [ip('10.9.8.6'), ip('10.9.8.7')]);
+  assert.equal(parseClientPool('10.201.100.0/24').length, 254);
+  assert.equal(parseClientPool('10.201.0.0/16').length, 65534);
+  assert.equal(parseClientPool('10.201.100.0/24', [ip('10.201.100.1')])[0], ip('10.201.100.2'));
+  throwsFlag(() => parseClientPool('10.0.0.0/33'), '-c', /CIDR/);
+  throwsFlag(() => parseClientPool('10.0.0.0/8'), '-c', /more than 65536/);
   throwsFlag(() => parseClientPool('10.0.0.9-10.0.0.1'), '-c', /low-high/);
   throwsFlag(() => parseClientPool('10.0.0.2', [ip('10.0.0.2')]), '-c', /no usable address/);
   throwsFlag(() => parseClientPool('nonsense'), '-c', /a\.b\.c\.x/);
