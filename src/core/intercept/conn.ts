@@ -15,6 +15,11 @@ export class Conn {
   /** A route-aware copier: this connection, or another of the same copier, sent a CLIENT_ADD. */
   routing = false;
   dropped = 0;
+  /**
+   * Payload bytes per response packet this copier asked for and was granted with the payload
+   * extension (docs/wire-extension.md); −1: it never asked, so it gets stock frames only.
+   */
+  extGranted = -1;
 
   constructor(
     readonly id: number,

@@ -1,6 +1,8 @@
 import { Buffer } from 'node:buffer';
 import {
   buildRecord,
+  encodeExtAck,
+  encodeExtRecord,
   FramePool,
   INTERNAL_VERSION,
   newChannelMessage,
@@ -24,6 +26,8 @@ export { VERDICT_ACCEPT, VERDICT_DROP, type InterceptSink, type Verdict } from '
 const FRAME_POOL_SLOTS = 256;
 
 const TCP_SYN = 0x02;
+/** Write callback of the extension's own buffers (not pooled: nothing to give back). */
+const NO_DONE = (): void => undefined;
 const TCP_RST = 0x04;
 
 /**
@@ -67,6 +71,13 @@ export class InterceptEngine {
   private readonly passSet: Set<number>;
   private groupStartUs = 0;
   private pending = false;
+  /**
+   * The payload of the packet being dispatched (onPacket), for copiers that asked for it with
+   * the extension; payLen 0 outside onPacket (delayed records carry no payload).
+   */
+  private payPkt: Buffer = Buffer.alloc(0);
+  private payOff = 0;
+  private payLen = 0;
 
   constructor(
     readonly opts: EngineOptions,
@@ -129,7 +140,9 @@ export class InterceptEngine {
       this.scratch.writeUInt32BE(d.to, 16);
       info.clientIp = d.to;
     }
+    if (this.opts.payloadForward > 0) this.notePayload(pkt, len);
     this.dispatch(this.scratch, false, nowUs);
+    this.payLen = 0;
     return VERDICT_DROP;
   }
 
@@ -174,7 +187,40 @@ export class InterceptEngine {
     s.discarded++;
   }
 
+  /** Where the queued packet's TCP payload lies (as much of it as the copy range brought). */
+  private notePayload(pkt: Buffer, len: number): void {
+    const ihl = ((pkt[0] as number) & 0x0f) << 2;
+    const off = ihl + (((pkt[ihl + 12] as number) >> 4) << 2);
+    const end = Math.min(len, pkt.readUInt16BE(2));
+    this.payPkt = pkt;
+    this.payOff = off;
+    this.payLen = end > off ? end - off : 0;
+  }
+
+  /**
+   * A copier that asked for payloads gets a response packet with data as one RECORD+PAYLOAD
+   * extension frame, written at once after the frame being built (order is kept).
+   */
+  private enqueueExt(c: Conn, record: Buffer, nowUs: number): void {
+    const n = Math.min(this.payLen, c.extGranted);
+    const size = this.recordSize;
+    if (c.backlog + c.frame.byteLength + size + n + 8 > this.opts.connBufferBytes) {
+      this.stats.backpressureDrops++;
+      c.dropped++;
+      if (c.overSinceUs < 0) c.overSinceUs = nowUs;
+      return;
+    }
+    if (c.frame.count > 0) this.flush(c, nowUs);
+    c.backlog = this.sink.write(c.id, encodeExtRecord(record, 0, size, this.payPkt, this.payOff, n), NO_DONE);
+    this.stats.records++;
+    if (c.backlog > this.opts.connBufferBytes && c.overSinceUs < 0) c.overSinceUs = nowUs;
+  }
+
   private enqueue(c: Conn, record: Buffer, nowUs: number): void {
+    if (this.payLen > 0 && c.extGranted > 0 && record === this.scratch) {
+      this.enqueueExt(c, record, nowUs);
+      return;
+    }
     const size = this.recordSize;
     if (c.backlog + c.frame.byteLength + size + 2 > this.opts.connBufferBytes) {
       this.stats.backpressureDrops++;
@@ -332,6 +378,9 @@ export class InterceptEngine {
         case 'client-del':
           this.clientDel(c, m);
           break;
+        case 'ext-request':
+          this.extRequest(c, m.targetIp, nowUs);
+          break;
         default: {
           this.stats.badMessages++;
           const reason =
@@ -363,6 +412,18 @@ export class InterceptEngine {
     if (waiting === null) return;
     for (const rec of waiting) this.enqueue(c, rec, nowUs);
     this.stats.delayFlushed += waiting.length;
+  }
+
+  /**
+   * The payload extension's request: grant what the copy range allows and say so first, before
+   * any extension record (pending stock records go out ahead of the ACK, in order).
+   */
+  private extRequest(c: Conn, wanted: number, nowUs: number): void {
+    if (c.extGranted >= 0) return;
+    c.extGranted = Math.min(wanted >>> 0, this.opts.payloadForward);
+    if (c.frame.count > 0) this.flush(c, nowUs);
+    c.backlog = this.sink.write(c.id, encodeExtAck(c.extGranted), NO_DONE);
+    this.sink.log('info', `copier ${c.peer} (connection ${c.id}) asked for response payloads: granted ${c.extGranted} bytes per packet`);
   }
 
   /**
