@@ -39,6 +39,7 @@ import {
 
 export * from './tcpcopy-input.js';
 import { parseRecordFiles, parseRotate, type RotateSpec } from './record.js';
+import { mirrorRequested, parseReportOptions, type ReportConfig, type ReportRawOptions } from './report.js';
 import { LOG_LEVELS, toLogLevel, type LogLevel } from '../log-level.js';
 
 /**
@@ -49,7 +50,7 @@ import { LOG_LEVELS, toLogLevel, type LogLevel } from '../log-level.js';
  */
 
 /** What commander collects (strings for values, booleans for switches). */
-export interface TcpcopyRawOptions {
+export interface TcpcopyRawOptions extends ReportRawOptions {
   transfer?: string;
   intercept?: string;
   pcap?: string;
@@ -107,6 +108,8 @@ export interface RecordConfig {
 export const DEFAULT_RECORD_FILES = 10;
 
 export interface TcpcopyConfig {
+  /** --report / --report-html and companions (core/config/report.ts); null = no report. */
+  report: ReportConfig | null;
   /** --record: write what the live capture took to pcapng files; null = no recording. */
   record: RecordConfig | null;
   /** --record without -s: record only (no engine, raw socket or interceptor channel). */
@@ -277,9 +280,11 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
   const captureBackend = raw.captureBackend === undefined ? 'auto' : parseCaptureBackend(raw.captureBackend);
   const endGraceMs = raw.endGrace === undefined ? DEFAULT_END_GRACE_MS : parseIntRange(raw.endGrace, '--end-grace', 0, 3_600_000, 'milliseconds of silence after the capture ended before open sessions are ended');
 
+  const report = parseReportOptions(raw, transfers);
+  const mirror = mirrorRequested(raw);
   // -x is matched in order, first match wins (as in stock): a later entry for the same online
   // side is never used, which an operator who meant "copy to both targets" must hear.
-  transfers.forEach((t, i) => {
+  if (!mirror) transfers.forEach((t, i) => {
     const first = transfers.findIndex((u) => u.onlinePort === t.onlinePort && (u.onlineIp === null || u.onlineIp === t.onlineIp));
     if (first !== i) warnings.push(`-x entry ${i + 1} is never used: entry ${first + 1} already takes traffic to its online port (the first match wins; split by online address to copy to several targets)`);
   });
@@ -305,6 +310,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
     clientPool,
     localAddress,
     replicas,
+    mirror,
     portShift,
     samplePercent,
     gradual: raw.gradual === true,
@@ -324,6 +330,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
 
   return {
     config: {
+      report,
       record,
       recordOnly,
       transfers,

@@ -1,0 +1,1 @@
+export { ExchangeCollector, type CollectorOptions } from './collector.js';
