@@ -1,0 +1,112 @@
+import { Buffer } from 'node:buffer';
+import { escapeBytes } from './byte-diff.js';
+import { digest64 } from './digest.js';
+import type { RequestInfo } from './endpoint.js';
+import type { Answer, AnswerEnd } from './exchange.js';
+import { headerValue, parseHttpResponses } from './http-message.js';
+import { parseRespReplies, respLabel, respStatusKey } from './resp.js';
+
+/**
+ * One side's answer read for comparison: protocol-aware status, headers, the body that is
+ * compared, sizes and digest. Built per exchange and dropped after it (nothing retained).
+ */
+export interface AnswerSummary {
+  end: AnswerEnd;
+  /** Shown: "200", "200 404" (pipelined), "+OK", "$5", "(nil)", or the escaped first bytes. */
+  status: string;
+  /** Compared: status codes / RESP type and scalar value; '' for raw answers. */
+  statusKey: string;
+  /** HTTP only: response headers (lower-case names; pipelined responses after the first as "#2 name"). */
+  headers: Map<string, string> | null;
+  /** The compared body: de-chunked HTTP bodies (concatenated when pipelined), RESP reply bytes, raw bytes. */
+  body: Buffer;
+  /** Body size compared: the declared HTTP body length(s), else the answer's size. */
+  bodySize: number;
+  /** Response payload size (all bytes, headers included). */
+  size: number;
+  digest: string;
+  /** The parsed body when it is complete JSON (HTTP with a JSON content type). */
+  json: unknown;
+  firstByteUs: number | null;
+  lastByteUs: number | null;
+}
+
+const RAW_STATUS_BYTES = 24;
+
+function base(a: Answer): Pick<AnswerSummary, 'end' | 'size' | 'firstByteUs' | 'lastByteUs'> {
+  return { end: a.end, size: a.size, firstByteUs: a.firstByteUs, lastByteUs: a.lastByteUs };
+}
+
+function raw(a: Answer): AnswerSummary {
+  return {
+    ...base(a),
+    status: a.size === 0 ? '' : escapeBytes(a.bytes, 0, Math.min(a.bytes.length, RAW_STATUS_BYTES)),
+    statusKey: '',
+    headers: null,
+    body: a.bytes,
+    bodySize: a.size,
+    digest: digest64(a.bytes),
+    json: undefined,
+  };
+}
+
+function parseJsonBody(body: Buffer, contentType: string | undefined): unknown {
+  if (contentType === undefined || !/json/i.test(contentType) || body.length === 0) return undefined;
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function http(a: Answer, req: RequestInfo): AnswerSummary {
+  const parsed = parseHttpResponses(a.bytes, req.methods);
+  if (parsed.responses.length === 0) return raw(a);
+  const headers = new Map<string, string>();
+  parsed.responses.forEach((r, i) => {
+    const prefix = i === 0 ? '' : `#${i + 1} `;
+    for (const [name, value] of r.headers) {
+      const key = prefix + name;
+      const prev = headers.get(key);
+      headers.set(key, prev === undefined ? value : `${prev}, ${value}`);
+    }
+  });
+  const bodies = parsed.responses.map((r) => r.body);
+  const body = bodies.length === 1 ? (bodies[0] as Buffer) : Buffer.concat(bodies);
+  const truncated = a.size > a.bytes.length;
+  const declared = parsed.responses.every((r) => r.bodySize >= 0);
+  const first = parsed.responses[0];
+  return {
+    ...base(a),
+    status: parsed.responses.map((r) => String(r.status)).join(' '),
+    statusKey: parsed.responses.map((r) => String(r.status)).join(' '),
+    headers,
+    body,
+    // Truncated bursts past the declared bodies: fall back to the payload size.
+    bodySize: declared && !(truncated && !parsed.complete) ? parsed.responses.reduce((n, r) => n + r.bodySize, 0) : a.size,
+    digest: digest64(body),
+    json: parsed.responses.length === 1 && parsed.complete && first !== undefined ? parseJsonBody(body, headerValue(first.headers, 'content-type')) : undefined,
+  };
+}
+
+function redis(a: Answer): AnswerSummary {
+  const { replies } = parseRespReplies(a.bytes);
+  if (replies.length === 0) return raw(a);
+  return {
+    ...base(a),
+    status: replies.map((r) => respLabel(r)).join(' '),
+    statusKey: replies.map((r) => respStatusKey(r)).join(' '),
+    headers: null,
+    body: a.bytes,
+    bodySize: a.size,
+    digest: digest64(a.bytes),
+    json: undefined,
+  };
+}
+
+export function summarizeAnswer(a: Answer, req: RequestInfo): AnswerSummary {
+  if (a.bytes.length === 0) return raw(a);
+  if (req.protocol === 'http') return http(a, req);
+  if (req.protocol === 'redis') return redis(a);
+  return raw(a);
+}
