@@ -7,6 +7,7 @@ import { EXIT_FAILED, EXIT_USAGE } from './exit-codes.js';
 import { PidFile } from './pid-file.js';
 import type { PcapngRecorder } from '../io/pcapng-recorder.js';
 import { prepareRecorder, runRecordOnly } from './recording.js';
+import { ReplayReportObserver } from './report-observer.js';
 import { RunLog } from './run-log.js';
 import { openSource, SourceOpenError } from './source/open-source.js';
 import type { PacketSource } from './source/packet-source.js';
@@ -102,7 +103,18 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     }
   }
 
+  let report: ReplayReportObserver | null = null;
+  if (cfg.report !== null) {
+    try {
+      report = ReplayReportObserver.create(cfg.report, { input: source.description, acceleration: cfg.acceleration }, opts.stdout, log);
+    } catch (err) {
+      log.errOut((err as Error).message);
+      await disposers.dispose();
+      return EXIT_USAGE;
+    }
+  }
   copier = new Copier({ config: cfg, log, source, disposers, onHangup: () => recorder?.rotate() });
+  if (report !== null) copier.collect(report.collector);
   const showProgress = opts.stderr.isTTY === true && !cfg.quiet;
   if (showProgress) copier.observe(new ProgressBar(opts.stderr));
   // With the progress bar on stderr, stats lines only go to a log file.
@@ -112,5 +124,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   copier.observe(new SessionDebugLog());
   if (opts.metrics !== undefined && opts.metrics !== null) copier.observe(new CopierMetrics(opts.metrics));
   copier.observe(new EndSummary(opts.stdout, opts.stderr, { file: cfg.input.kind === 'file' ? cfg.input.path : source.description, filterText: cfg.filterText, seed: cfg.seed }));
+  // After the summary: the report's headline comes last on stdout.
+  if (report !== null) copier.observe(report);
   return copier.run();
 }

@@ -9,29 +9,7 @@ import { srcFiles } from '../helpers/source-files.js';
 // keep a module alive by itself.
 
 /** Modules kept although nothing uses them yet, with the reason. */
-const REPORT = 'the replay report core (issue #13): tcpcopy wires it in on the report-plumb branch';
-const KEEP: ReadonlyMap<string, string> = new Map<string, string>([
-  ['src/core/config/report-rules.ts', REPORT],
-  ['src/core/report/aggregator.ts', REPORT],
-  ['src/core/report/answer-summary.ts', REPORT],
-  ['src/core/report/byte-diff.ts', REPORT],
-  ['src/core/report/compare.ts', REPORT],
-  ['src/core/report/digest.ts', REPORT],
-  ['src/core/report/endpoint.ts', REPORT],
-  ['src/core/report/exchange.ts', REPORT],
-  ['src/core/report/headline.ts', REPORT],
-  ['src/core/report/histogram.ts', REPORT],
-  ['src/core/report/html-escape.ts', REPORT],
-  ['src/core/report/http-message.ts', REPORT],
-  ['src/core/report/ignore-rules.ts', REPORT],
-  ['src/core/report/json-path.ts', REPORT],
-  ['src/core/report/noise.ts', REPORT],
-  ['src/core/report/report-html.ts', REPORT],
-  ['src/core/report/report-types.ts', REPORT],
-  ['src/core/report/resp.ts', REPORT],
-  ['src/core/report/svg-cdf.ts', REPORT],
-  ['src/io/report-writer.ts', REPORT],
-]);
+const KEEP: ReadonlyMap<string, string> = new Map<string, string>([]);
 
 const ENTRIES = ['src/cli/tcpcopy.ts', 'src/cli/intercept.ts'];
 

@@ -58,6 +58,7 @@ export async function openSource(cfg: TcpcopyConfig, hooks: OpenSourceHooks): Pr
       pacing: { acceleration: cfg.fastest ? 1 : cfg.acceleration, idleCapMs: cfg.idleCapMs, fastest: cfg.fastest, loops: cfg.loops },
       onWarning: (w) => hooks.warn(`${w.source}: byte offset ${w.offset}: ${w.message}`),
       events: hooks.events,
+      reverse: cfg.report !== null,
     });
   } catch (err) {
     const why = err instanceof CaptureFileOpenError ? err.message : (err as Error).message;

@@ -3,6 +3,9 @@ import { ANSWER_BYTES_CAP, type ReportTarget } from '../report/exchange.js';
 import type { Transfer } from '../transfer.js';
 import { parseIntRange } from './copier.js';
 import { ConfigError } from './errors.js';
+import { DEFAULT_MISMATCH_CAP } from '../report/aggregator.js';
+import type { IgnoreRule } from '../report/ignore-rules.js';
+import { parseIgnoreHeader, parseIgnoreJsonPath } from './report-rules.js';
 
 /** The replay report's flags as commander hands them over. */
 export interface ReportRawOptions {
@@ -21,9 +24,9 @@ export interface ReportConfig {
   /** --report FILE.json / --report-html FILE.html (at least one is set). */
   jsonPath: string | null;
   htmlPath: string | null;
-  /** --ignore-header NAME (repeatable), --ignore-json-path PATH (repeatable), --ignore-file FILE. */
-  ignoreHeaders: string[];
-  ignoreJsonPaths: string[];
+  /** --ignore-header NAME and --ignore-json-path PATH (repeatable), in order. */
+  ignore: IgnoreRule[];
+  /** --ignore-file FILE: more rules, read when the run starts (core/config/report-rules.ts). */
   ignoreFile: string | null;
   /** --report-mismatches: mismatches kept with their details; later ones are only counted. */
   mismatchCap: number;
@@ -34,8 +37,6 @@ export interface ReportConfig {
   /** The test targets in report order, with their roles. */
   targets: (ReportTarget & { ip: number; port: number })[];
 }
-
-export const DEFAULT_MISMATCH_CAP = 1000;
 
 /** Flag names and forms kept in one place: the errors below quote them. */
 const DIFFY_FORM =
@@ -64,21 +65,13 @@ export function parseReportOptions(raw: ReportRawOptions, transfers: readonly Tr
     if (stray !== undefined) throw new ConfigError(stray[0], stray[1] ?? '', 'only with --report FILE.json or --report-html FILE.html');
     return null;
   }
-  const ignoreHeaders = (raw.ignoreHeader ?? []).map((h) => {
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h.trim())) throw new ConfigError('--ignore-header', h, 'expected an HTTP header name, e.g. Date or X-Request-Id');
-    return h.trim();
-  });
-  const ignoreJsonPaths = (raw.ignoreJsonPath ?? []).map((p) => {
-    if (!/^\$?[.[]/.test(p.trim()) && !/^[A-Za-z_]/.test(p.trim())) throw new ConfigError('--ignore-json-path', p, 'expected a JSON path such as $.meta.requestId or items[*].updatedAt');
-    return p.trim();
-  });
+  const ignore = [...(raw.ignoreHeader ?? []).map((h) => parseIgnoreHeader(h)), ...(raw.ignoreJsonPath ?? []).map((p) => parseIgnoreJsonPath(p))];
   const diffy = raw.diffy === true;
   const targets = reportTargets(transfers, diffy);
   return {
     jsonPath,
     htmlPath,
-    ignoreHeaders,
-    ignoreJsonPaths,
+    ignore,
     ignoreFile: raw.ignoreFile === undefined ? null : path(raw.ignoreFile, '--ignore-file', 'expected the path of a file of ignore rules'),
     mismatchCap: raw.reportMismatches === undefined ? DEFAULT_MISMATCH_CAP : parseIntRange(raw.reportMismatches, '--report-mismatches', 0, 10_000_000, 'mismatches kept in detail'),
     bytesCap: raw.reportBytes === undefined ? ANSWER_BYTES_CAP : parseIntRange(raw.reportBytes, '--report-bytes', 16, ANSWER_BYTES_CAP, 'response bytes kept per answer'),
