@@ -209,9 +209,12 @@ export function parseForwardPayload(value: string, flag = '--forward-payload'): 
   return intIn(value, flag, 1, MAX_FORWARD_PAYLOAD, 'expected payload bytes per response packet, 1..65535, or all');
 }
 
+/** Largest NFQUEUE copy range the kernel takes (the netlink message must fit 65535 bytes). */
+const MAX_COPY_RANGE = 65531;
+
 /** NFQUEUE copy range: the largest IP + TCP headers (60 + 60) plus the payload forwarded. */
 export function copyRangeFor(c: InterceptConfig): number {
-  if (c.forwardPayload > 0) return Math.min(MAX_FORWARD_PAYLOAD, 120 + c.forwardPayload);
+  if (c.forwardPayload > 0) return Math.min(MAX_COPY_RANGE, 120 + c.forwardPayload);
   return c.withPayload ? 192 : 64;
 }
 
