@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { labFor, requireRoot } from '../helpers/lab.js';
 import { startNginx, startNodeServer } from '../helpers/servers.js';
 import { describeRun, replayTarget, runTcpcopy } from './replay-lab.js';
-import { mismatchesByEndpoint, p50, readReport, recordHttp } from './report-lab.js';
+import { HTTP_CLIENT, mismatchesByEndpoint, p50, readReport, recordWorkload } from './report-lab.js';
 
 const skip = requireRoot();
 
@@ -43,9 +43,10 @@ server.listen(Number(port), bind, () => console.log('listening'));
 
 test('report from a capture in both directions: exactly the 404s, the longer bodies and the slow endpoint', { skip, timeout: 120_000 }, async (t) => {
   const lab = await labFor(t, { name: 'report-http' });
-  const rec = await recordHttp(
+  const rec = await recordWorkload(
     lab,
     80,
+    HTTP_CLIENT,
     (pair) => startNginx(lab, pair.server, { port: 80, bind: pair.serverIp }),
     (pair) => ({
       conns: Array.from({ length: 12 }, (_, i) => ({

@@ -3,7 +3,7 @@
 // that answer like the recorded ones except where a test wants them to differ, and the report
 // files read back.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { recordingPair, type Lab, type RecordingPair } from '../helpers/lab.js';
 import { startTcpdump } from '../helpers/servers.js';
@@ -16,7 +16,7 @@ import type { ReplayReport } from '../../src/core/report/report-types.js';
  */
 export const HTTP_CLIENT = `
 import { connect } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 const plan = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 let answered = 0;
 async function run(c) {
@@ -46,19 +46,62 @@ for (let i = 0; i < conns.length; i += 4) await Promise.all(conns.slice(i, i + 4
 console.log('done ' + answered);
 `;
 
-export interface HttpPlan {
-  conns: { from: string; paths: string[] }[];
+/**
+ * The same for Redis: each connection sends its commands (arrays of strings) one at a time and
+ * reads each whole reply (simple, error, integer, bulk and nil replies) before the next.
+ */
+export const REDIS_CLIENT = `
+import { connect } from 'node:net';
+import { readFileSync, writeFileSync } from 'node:fs';
+const plan = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+let answered = 0;
+function replyEnd(b) {
+  const nl = b.indexOf('\\r\\n');
+  if (nl < 0) return -1;
+  if (b[0] !== 0x24) return nl + 2;
+  const n = Number(b.subarray(1, nl).toString());
+  if (n < 0) return nl + 2;
+  return b.length >= nl + 2 + n + 2 ? nl + 2 + n + 2 : -1;
+}
+async function run(c) {
+  const s = connect({ host: plan.server, port: plan.port, localAddress: c.from });
+  await new Promise((r, j) => { s.once('connect', r); s.once('error', j); });
+  let buf = Buffer.alloc(0);
+  let wake = null;
+  s.on('data', (d) => { buf = Buffer.concat([buf, d]); if (wake) wake(); });
+  const more = () => new Promise((r) => (wake = r));
+  for (const cmd of c.paths) {
+    s.write('*' + cmd.length + '\\r\\n' + cmd.map((a) => '$' + Buffer.byteLength(a) + '\\r\\n' + a + '\\r\\n').join(''));
+    for (;;) {
+      const end = replyEnd(buf);
+      if (end >= 0) { buf = buf.subarray(end); answered++; break; }
+      await more();
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  s.end();
+  await new Promise((r) => s.once('close', r));
+}
+const conns = plan.conns;
+for (let i = 0; i < conns.length; i += 4) await Promise.all(conns.slice(i, i + 4).map(run));
+console.log('done ' + answered);
+`;
+
+/** Per connection: its client address and its requests (HTTP paths, or Redis commands as arrays). */
+export interface WorkloadPlan {
+  conns: { from: string; paths: (string | string[])[] }[];
 }
 
 /**
  * Records `plan` against a server started by `startServer` in the server namespace (both
- * directions captured), with our HTTP client in the client namespace.
+ * directions captured), with one of the clients above in the client namespace.
  */
-export async function recordHttp(
+export async function recordWorkload(
   lab: Lab,
   port: number,
+  clientScript: string,
   startServer: (pair: RecordingPair) => Promise<unknown>,
-  makePlan: (pair: RecordingPair) => HttpPlan,
+  makePlan: (pair: RecordingPair) => WorkloadPlan,
 ): Promise<{ pcap: string; pair: RecordingPair; requests: number }> {
   const pair = await recordingPair(lab, { aliases: 4 });
   await startServer(pair);
@@ -68,9 +111,8 @@ export async function recordHttp(
   const dir = lab.mkdir('client');
   const planFile = join(dir, 'plan.json');
   const script = join(dir, 'client.mjs');
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(planFile, JSON.stringify({ server: pair.serverIp, port, conns: plan.conns }));
-  writeFileSync(script, HTTP_CLIENT);
+  writeFileSync(script, clientScript);
   const client = lab.spawn(pair.client, process.execPath, [script, planFile]);
   const res = await client.exited;
   assert.equal(res.code, 0, `recording client failed: ${client.stderr}`);
