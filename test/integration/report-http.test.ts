@@ -74,6 +74,7 @@ test('report from a capture in both directions: exactly the 404s, the longer bod
   // The latency shift: /slow answers 150 ms later than production did; /users does not.
   const slowShift = p50(r, 'GET /slow/{id}', 0) - p50(r, 'GET /slow/{id}', 'reference');
   assert.ok(slowShift >= 120_000, `slow endpoint shifted by ${slowShift} µs`);
+  t.diagnostic(JSON.stringify(r.endpoints.map((e) => [e.endpoint, e.latency.map((l) => [l.side, l.firstByte?.p50, l.firstByte?.p99])])));
   assert.ok(p50(r, 'GET /users/{id}', 0) < 60_000, `users endpoint p50 ${p50(r, 'GET /users/{id}', 0)} µs`);
   t.diagnostic(run.stdout.split('\n').filter((l) => l.startsWith('report:')).join(' / '));
   // The terminal headline.
