@@ -1,3 +1,4 @@
+import type { Buffer } from 'node:buffer';
 import { FrameBuilder, MessageDecoder, type FramePool } from '../wire/index.js';
 
 /** One copier connection as the interceptor engine sees it. */
@@ -20,6 +21,10 @@ export class Conn {
    * extension (docs/wire-extension.md); −1: it never asked, so it gets stock frames only.
    */
   extGranted = -1;
+  /** Extension frames (and the records behind them) waiting for the end of the burst. */
+  extOut: Buffer[] = [];
+  extOutBytes = 0;
+  extOutRecords = 0;
 
   constructor(
     readonly id: number,

@@ -3,6 +3,7 @@ import {
   buildRecord,
   encodeExtAck,
   encodeExtRecord,
+  encodeFrame,
   FramePool,
   INTERNAL_VERSION,
   newChannelMessage,
@@ -26,6 +27,8 @@ export { VERDICT_ACCEPT, VERDICT_DROP, type InterceptSink, type Verdict } from '
 const FRAME_POOL_SLOTS = 256;
 
 const TCP_SYN = 0x02;
+/** Extension frames pending on a connection are written once they reach this many bytes. */
+const EXT_FLUSH_BYTES = 64 * 1024;
 /** Write callback of the extension's own buffers (not pooled: nothing to give back). */
 const NO_DONE = (): void => undefined;
 const TCP_RST = 0x04;
@@ -199,33 +202,58 @@ export class InterceptEngine {
 
   /**
    * A copier that asked for payloads gets a response packet with data as one RECORD+PAYLOAD
-   * extension frame, written at once after the frame being built (order is kept).
+   * extension frame. Its frames are batched like combined frames (written at the end of the
+   * burst, or at EXT_FLUSH_BYTES), in arrival order: records that come while extension frames are
+   * pending queue behind them as one-record combined frames.
    */
   private enqueueExt(c: Conn, record: Buffer, nowUs: number): void {
     const n = Math.min(this.payLen, c.extGranted);
     const size = this.recordSize;
-    if (c.backlog + c.frame.byteLength + size + n + 8 > this.opts.connBufferBytes) {
-      this.stats.backpressureDrops++;
-      c.dropped++;
-      if (c.overSinceUs < 0) c.overSinceUs = nowUs;
+    if (c.backlog + c.frame.byteLength + c.extOutBytes + size + n + 8 > this.opts.connBufferBytes) {
+      this.overBound(c, nowUs);
       return;
     }
-    if (c.frame.count > 0) this.flush(c, nowUs);
-    c.backlog = this.sink.write(c.id, encodeExtRecord(record, 0, size, this.payPkt, this.payOff, n), NO_DONE);
-    this.stats.records++;
-    if (c.backlog > this.opts.connBufferBytes && c.overSinceUs < 0) c.overSinceUs = nowUs;
+    if (c.frame.count > 0) {
+      // Order: the combined frame being built is older than this record.
+      const k = c.frame.count;
+      const f = c.frame.take();
+      if (f !== null) this.pushExt(c, Buffer.from(f), k, nowUs);
+      c.frame.takenRelease();
+    }
+    this.pushExt(c, encodeExtRecord(record, 0, size, this.payPkt, this.payOff, n), 1, nowUs);
+  }
+
+  private pushExt(c: Conn, bytes: Buffer, records: number, nowUs: number): void {
+    if (c.extOut.length === 0 && c.frame.count === 0) c.firstUs = nowUs;
+    c.extOut.push(bytes);
+    c.extOutBytes += bytes.length;
+    c.extOutRecords += records;
+    c.added++;
+    this.pending = true;
+    if (c.extOutBytes >= EXT_FLUSH_BYTES) this.flush(c, nowUs);
+  }
+
+  private overBound(c: Conn, nowUs: number): void {
+    this.stats.backpressureDrops++;
+    c.dropped++;
+    if (c.overSinceUs < 0) c.overSinceUs = nowUs;
   }
 
   private enqueue(c: Conn, record: Buffer, nowUs: number): void {
-    if (this.payLen > 0 && c.extGranted > 0 && record === this.scratch) {
-      this.enqueueExt(c, record, nowUs);
-      return;
+    if (c.extGranted > 0) {
+      if (this.payLen > 0 && record === this.scratch) {
+        this.enqueueExt(c, record, nowUs);
+        return;
+      }
+      if (c.extOut.length > 0) {
+        if (c.backlog + c.extOutBytes + this.recordSize + 2 > this.opts.connBufferBytes) this.overBound(c, nowUs);
+        else this.pushExt(c, encodeFrame([record], this.recordSize), 1, nowUs);
+        return;
+      }
     }
     const size = this.recordSize;
     if (c.backlog + c.frame.byteLength + size + 2 > this.opts.connBufferBytes) {
-      this.stats.backpressureDrops++;
-      c.dropped++;
-      if (c.overSinceUs < 0) c.overSinceUs = nowUs;
+      this.overBound(c, nowUs);
       return;
     }
     if (c.frame.append(record, 0)) {
@@ -238,12 +266,23 @@ export class InterceptEngine {
   }
 
   private flush(c: Conn, nowUs: number): void {
-    const n = c.frame.count;
-    const f = c.frame.take();
-    if (f === null) return;
-    c.backlog = this.sink.write(c.id, f, c.frame.takenRelease);
-    this.stats.frames++;
-    this.stats.records += n;
+    if (c.extOut.length > 0) {
+      // The combined-frame builder is empty while extension frames are pending (see enqueue).
+      const out = c.extOut.length === 1 ? (c.extOut[0] as Buffer) : Buffer.concat(c.extOut, c.extOutBytes);
+      this.stats.frames += c.extOut.length;
+      this.stats.records += c.extOutRecords;
+      c.extOut = [];
+      c.extOutBytes = 0;
+      c.extOutRecords = 0;
+      c.backlog = this.sink.write(c.id, out, NO_DONE);
+    } else {
+      const n = c.frame.count;
+      const f = c.frame.take();
+      if (f === null) return;
+      c.backlog = this.sink.write(c.id, f, c.frame.takenRelease);
+      this.stats.frames++;
+      this.stats.records += n;
+    }
     if (c.backlog > this.opts.connBufferBytes && c.overSinceUs < 0) c.overSinceUs = nowUs;
   }
 
@@ -254,7 +293,7 @@ export class InterceptEngine {
   onTick(nowUs: number): boolean {
     let pending = false;
     for (const c of this.live) {
-      if (c.frame.count === 0) continue;
+      if (c.frame.count === 0 && c.extOut.length === 0) continue;
       if (c.added === 0 || nowUs - c.firstUs >= this.opts.holdUs) this.flush(c, nowUs);
       else pending = true;
       c.added = 0;
@@ -294,7 +333,7 @@ export class InterceptEngine {
           `${c.dropped} records dropped`;
         this.forget(c, reason, 'warn');
         this.sink.close(c.id, reason);
-      } else if (c.frame.count > 0 && nowUs - c.firstUs >= this.opts.holdUs) {
+      } else if ((c.frame.count > 0 || c.extOut.length > 0) && nowUs - c.firstUs >= this.opts.holdUs) {
         this.flush(c, nowUs); // a tick was missed; never hold a record for long
       }
     }
@@ -463,7 +502,7 @@ export class InterceptEngine {
     this.live = this.live.filter((x) => x !== c);
     this.singles = this.singles.filter((x) => x !== c);
     const s = this.stats;
-    s.lostOnClose += c.frame.discard();
+    s.lostOnClose += c.frame.discard() + c.extOutRecords;
     const routes = this.routes.size > 0 ? this.routes.removeConn(c.id) : 0;
     s.routes = this.routes.size;
     s.connsClosed++;
