@@ -286,7 +286,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
   // side is never used, which an operator who meant "copy to both targets" must hear.
   if (!mirror) transfers.forEach((t, i) => {
     const first = transfers.findIndex((u) => u.onlinePort === t.onlinePort && (u.onlineIp === null || u.onlineIp === t.onlineIp));
-    if (first !== i) warnings.push(`-x entry ${i + 1} is never used: entry ${first + 1} already takes traffic to its online port (the first match wins; split by online address to copy to several targets)`);
+    if (first !== i) warnings.push(`-x entry ${i + 1} is never used: entry ${first + 1} already takes traffic to its online port (the first match wins; split by online address, or use --mirror, to copy to several targets)`);
   });
   if (raw.rate === true && raw.accelerate !== undefined) warnings.push('--rate replays as fast as possible: -a only scales think time');
   if (raw.rate === true && raw.interval !== undefined) warnings.push('--rate ignores capture timestamps: -I has no effect');
