@@ -4,7 +4,7 @@ import { ReportAggregator, OTHER_ENDPOINT } from '../../../src/core/report/aggre
 import { reportHeadline } from '../../../src/core/report/headline.js';
 import { parseIgnoreFile } from '../../../src/core/config/report-rules.js';
 import type { Answer } from '../../../src/core/report/exchange.js';
-import { answer, captureRun, diffyRun, exchange, httpGet, httpResponse, noAnswer, resp } from './helpers.js';
+import { answer, captureRun, diffyRun, exchange, httpGet, httpResponse, noAnswer, resp } from '../../helpers/report-exchanges.js';
 
 const ok = (body: string, us = 1000): Answer => answer(httpResponse(200, body, { 'Content-Type': 'text/plain' }), us, us * 2);
 

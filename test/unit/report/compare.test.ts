@@ -7,7 +7,7 @@ import { requestInfo } from '../../../src/core/report/endpoint.js';
 import type { Answer } from '../../../src/core/report/exchange.js';
 import { IgnoreSet } from '../../../src/core/report/ignore-rules.js';
 import { parseIgnoreHeader, parseIgnoreJsonPath } from '../../../src/core/config/report-rules.js';
-import { answer, httpGet, httpResponse, noAnswer, resp } from './helpers.js';
+import { answer, httpGet, httpResponse, noAnswer, resp } from '../../helpers/report-exchanges.js';
 import { Buffer } from 'node:buffer';
 
 const GET = requestInfo(Buffer.from(httpGet('/x')), 80);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { detectProtocol, pathTemplate, requestInfo } from '../../../src/core/report/endpoint.js';
-import { httpGet, resp } from './helpers.js';
+import { httpGet, resp } from '../../helpers/report-exchanges.js';
 
 test('path templates collapse numeric ids, UUIDs, hex ids and long tokens; query and fragment dropped', () => {
   const cases: [string, string][] = [

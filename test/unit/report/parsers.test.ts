@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { headerValue, looksLikeHttpRequest, parseHttpRequests, parseHttpResponses } from '../../../src/core/report/http-message.js';
 import { looksLikeRespCommand, parseRespReplies, respCommands, respLabel, respStatusKey } from '../../../src/core/report/resp.js';
-import { httpGet, httpResponse, resp } from './helpers.js';
+import { httpGet, httpResponse, resp } from '../../helpers/report-exchanges.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import type { Answer, AnswerEnd, Exchange, ReportRun } from '../../../src/core/report/exchange.js';
+import type { Answer, AnswerEnd, Exchange, ReportRun } from '../../src/core/report/exchange.js';
 
 /** Test builders for the report core: answers, HTTP messages, exchanges, runs. */
 
