@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ConfigError } from '../../../src/core/config/errors.js';
 import { parseIgnoreFile, parseIgnoreHeader, parseIgnoreJsonPath } from '../../../src/core/config/report-rules.js';
 import { IgnoreSet } from '../../../src/core/report/ignore-rules.js';
-import { flattenJson, parseJsonPath } from '../../../src/core/report/json-path.js';
+import { jsonDifferences, parseJsonPath } from '../../../src/core/report/json-path.js';
 
 test('rules file: header, json, endpoint lines; comments and blank lines; errors name file:line', () => {
   const rules = parseIgnoreFile('# noise\nheader Date\n\njson $.meta.requestId   # per request\nendpoint GET /health\nendpoint GET /users/42\nendpoint GET /static/*\nendpoint redis ping\n', 'rules.txt');
@@ -32,9 +32,18 @@ test('--ignore-header and --ignore-json-path: bad values name the flag and the f
   assert.throws(() => parseIgnoreJsonPath('$[x]'), /unexpected/);
 });
 
-test('JSON paths: canonical leaf names; rules with [*], .*, quoted keys match leaves at or below them', () => {
-  const leaves = flattenJson({ a: { b: [{ c: 1 }, { c: 2, d: null }] }, 'content-type': 'x', e: [], f: {}, "it's": true });
-  assert.deepEqual([...(leaves?.keys() ?? [])], ['$.a.b[0].c', '$.a.b[1].c', '$.a.b[1].d', "$['content-type']", '$.e', '$.f', "$['it\\'s']"]);
+test('JSON paths: canonical names of differing leaves; rules with [*], .*, quoted keys match leaves at or below them', () => {
+  const a = { a: { b: [{ c: 1 }, { c: 2, d: null }] }, 'content-type': 'x', e: [], f: {}, "it's": true, same: [1, { x: 'y' }] };
+  const b = { a: { b: [{ c: 1 }, { c: 3 }, 7] }, 'content-type': 'y', e: {}, f: {}, "it's": false, same: [1, { x: 'y' }], g: 0 };
+  const none = (): boolean => false;
+  assert.deepEqual(jsonDifferences(a, b, none), ['$.a.b[1].c', '$.a.b[1].d', '$.a.b[2]', "$['content-type']", '$.e', "$['it\\'s']", '$.g']);
+  assert.deepEqual(jsonDifferences(a, structuredClone(a), none), []);
+  assert.deepEqual(
+    jsonDifferences(a, b, (p) => p.startsWith('$.a')),
+    ["$['content-type']", '$.e', "$['it\\'s']", '$.g'],
+    'the ignore test is asked per differing path',
+  );
+  assert.equal(jsonDifferences({ big: Array.from({ length: 50 }, (_, i) => i) }, { big: [] }, none, 10), null, 'too many differences');
   const m = (rule: string, path: string): boolean => {
     const r = parseJsonPath(rule);
     assert.ok(typeof r !== 'string', r as string);
@@ -50,5 +59,4 @@ test('JSON paths: canonical leaf names; rules with [*], .*, quoted keys match le
   assert.ok(m('$["content-type"]', "$['content-type']"));
   assert.ok(m("$['a']", '$.a.b[0].c'), 'identifier keys match in either notation');
   assert.ok(m('$', '$.anything'));
-  assert.equal(flattenJson({ big: Array.from({ length: 50 }, (_, i) => i) }, 10), null, 'too many leaves');
 });
