@@ -20,6 +20,7 @@ test('path templates collapse numeric ids, UUIDs, hex ids and long tokens; query
     ['*', '*'],
     ['/%E2%82%AC/12', '/€/{id}'],
     ['/bad%zz/1', '/bad%zz/{id}'],
+    ['/x%1b%5B31m/y', '/x%1b%5B31m/y'], // no terminal escape sequence from a decoded path
   ];
   for (const [path, want] of cases) assert.equal(pathTemplate(path), want, path);
 });

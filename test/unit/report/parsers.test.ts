@@ -79,6 +79,7 @@ test('RESP replies: every type, pipelined, RESP3 scalars, incomplete input', () 
 
 test('RESP commands: arrays and inline, pipelined, upper-cased', () => {
   assert.deepEqual(respCommands(b(resp('get', 'k1') + resp('SET', 'k', 'v') + 'ping\r\n')), ['GET', 'SET', 'PING']);
+  assert.deepEqual(respCommands(b(resp('G\x1bET', 'k'))), ['?'], 'no control characters in an endpoint name');
   assert.ok(looksLikeRespCommand(b(resp('GET', 'x'))));
   assert.ok(!looksLikeRespCommand(b('*hello')));
 });
