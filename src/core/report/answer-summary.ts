@@ -23,6 +23,8 @@ export interface AnswerSummary {
   bodySize: number;
   /** Response payload size (all bytes, headers included). */
   size: number;
+  /** False when the answer has bytes but none were kept (a sizes-only producer): only size, end and timing compare. */
+  bytesKnown: boolean;
   /** A complete single HTTP response with a JSON content type: compared leaf by leaf when the bytes differ. */
   jsonBody: boolean;
   firstByteUs: number | null;
@@ -31,8 +33,8 @@ export interface AnswerSummary {
 
 const RAW_STATUS_BYTES = 24;
 
-function base(a: Answer): Pick<AnswerSummary, 'end' | 'size' | 'firstByteUs' | 'lastByteUs'> {
-  return { end: a.end, size: a.size, firstByteUs: a.firstByteUs, lastByteUs: a.lastByteUs };
+function base(a: Answer): Pick<AnswerSummary, 'end' | 'size' | 'bytesKnown' | 'firstByteUs' | 'lastByteUs'> {
+  return { end: a.end, size: a.size, bytesKnown: a.bytes.length > 0 || a.size === 0, firstByteUs: a.firstByteUs, lastByteUs: a.lastByteUs };
 }
 
 function raw(a: Answer): AnswerSummary {

@@ -100,6 +100,11 @@ export function compareAnswers(ref: AnswerSummary, test: AnswerSummary, opts: Co
     if (!refAnswered || !testAnswered) return out;
   }
   if (ref.size === 0 && test.size === 0) return out;
+  if (!ref.bytesKnown || !test.bytesKnown) {
+    // Content unknown on a side: the payload sizes are all there is to compare.
+    if (ref.size !== test.size) out.push({ field: 'size', kind: 'size' });
+    return out;
+  }
   if (ref.statusKey !== test.statusKey) out.push({ field: 'status', kind: 'status' });
   if (ref.headers !== null && test.headers !== null) headerDiffs(ref.headers, test.headers, opts, out);
   bodyDiffs(ref, test, opts, out);

@@ -42,6 +42,7 @@ function meta(r: ReplayReport): string {
     ['targets', r.run.targets.map((t) => `${t.address} (${t.role})`).join(', ')],
     ['ignore rules', r.ignore.length === 0 ? 'none' : r.ignore.join('; ')],
   ];
+  if (r.testPayload !== undefined) rows.push(['test answers', r.testPayload === 'forwarded' ? 'bytes forwarded by the interceptors' : `${r.testPayload}: only sizes, ends and timing compare where bytes are missing`]);
   return `<table class="meta">${rows.map(([k, v]) => `<tr><td>${h(k)}</td><td>${h(v)}</td></tr>`).join('')}</table>`;
 }
 

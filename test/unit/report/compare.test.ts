@@ -48,6 +48,16 @@ test('ends: no response, reset, timeout, closed, and an unexpected answer', () =
   assert.equal(primaryKind(diffs), 'closed');
 });
 
+test('sizes only (no bytes kept on a side): payload sizes and ends compare, nothing else', () => {
+  const sized = (n: number): Answer => ({ bytes: Buffer.alloc(0), size: n, firstByteUs: 5, lastByteUs: 9, end: 'complete' });
+  assert.deepEqual(fields(sized(120), sized(120)), []);
+  assert.deepEqual(fields(sized(120), sized(121)), ['size']);
+  const full = answer(httpResponse(200, 'x'));
+  assert.deepEqual(fields(full, sized(full.size)), [], 'one side with bytes, the other sizes only');
+  assert.deepEqual(fields(full, sized(full.size + 1)), ['size']);
+  assert.deepEqual(fields(sized(120), noAnswer('reset')), ['end:reset']);
+});
+
 test('JSON bodies compare leaf by leaf; ignored paths and headers are skipped', () => {
   const j = (o: unknown): Answer => answer(httpResponse(200, JSON.stringify(o), { 'Content-Type': 'application/json', 'X-Req': String(reqIds++) }));
   const ref = j({ meta: { requestId: 'a1', at: 1 }, items: [{ id: 1, ts: 5 }, { id: 2, ts: 6 }] });
