@@ -3,6 +3,7 @@ import { escapeBytes, firstDifference, type ByteDiff } from './byte-diff.js';
 import { compareAnswers, fieldKind, MISMATCH_KINDS, primaryKind, type FieldDiff, type HeaderScope, type MismatchKind } from './compare.js';
 import { requestInfo, type ReportProtocol } from './endpoint.js';
 import type { Answer, Exchange, ExchangeSink, ReportRun } from './exchange.js';
+import { digest64 } from './digest.js';
 import { LogHistogram } from './histogram.js';
 import { IgnoreSet, type IgnoreRule } from './ignore-rules.js';
 import { EndpointNoise } from './noise.js';
@@ -30,6 +31,8 @@ export const DEFAULT_ENDPOINT_CAP = 200;
 export const OTHER_ENDPOINT = '(other endpoints)';
 /** Distinct differing-field sets kept per endpoint and target; more are counted by kind at once. */
 const SIGNATURE_CAP = 256;
+/** …and at most this many characters of them in all (≈ 8 MiB of strings). */
+const SIGNATURE_CHARS = 4_000_000;
 const REQUEST_SHOWN = 120;
 
 type Side = 'reference' | number;
@@ -80,7 +83,8 @@ class EndpointStats {
 }
 
 function brief(s: AnswerSummary): AnswerBrief {
-  return { status: s.status, size: s.size, digest: s.digest, end: s.end, firstByteUs: s.firstByteUs, lastByteUs: s.lastByteUs };
+  // The digest only for kept records: matching bodies are compared byte-wise, never hashed.
+  return { status: s.status, size: s.size, digest: digest64(s.body), end: s.end, firstByteUs: s.firstByteUs, lastByteUs: s.lastByteUs };
 }
 
 function bump<K>(m: Map<K, number>, k: K, n = 1): void {
@@ -107,6 +111,7 @@ export class ReportAggregator implements ExchangeSink {
   private skipped = 0;
   private noReference = 0;
   private noiseSuppressed = 0;
+  private signatureChars = 0;
 
   constructor(
     private readonly run: ReportRun,
@@ -162,18 +167,22 @@ export class ReportAggregator implements ExchangeSink {
     });
     const opts = { headers: this.headers, ignore: this.ignore };
     let refAnswer: Answer | null = x.reference;
+    let ref: AnswerSummary | null = null;
     if (this.baselines !== null) {
       const [b0, b1] = this.baselines;
       refAnswer = x.tests[b0] ?? null;
       const twin = x.tests[b1] ?? null;
-      if (refAnswer !== null && twin !== null) ep.noise?.learn(compareAnswers(summarizeAnswer(refAnswer, info), summarizeAnswer(twin, info), opts));
+      if (refAnswer !== null && twin !== null) {
+        ref = summarizeAnswer(refAnswer, info);
+        ep.noise?.learn(compareAnswers(ref, summarizeAnswer(twin, info), opts));
+      }
     }
     for (const t of this.run.targets.keys()) if (x.tests[t] === null || x.tests[t] === undefined) this.notReached[t] = (this.notReached[t] ?? 0) + 1;
     if (refAnswer === null) {
       this.noReference++;
       return;
     }
-    const ref = summarizeAnswer(refAnswer, info);
+    ref ??= summarizeAnswer(refAnswer, info);
     for (const t of this.compared) {
       const testAnswer = x.tests[t];
       if (testAnswer === null || testAnswer === undefined) continue;
@@ -194,8 +203,11 @@ export class ReportAggregator implements ExchangeSink {
       .map((d) => d.field)
       .sort()
       .join('\n');
-    if (c.signatures.has(sig) || c.signatures.size < SIGNATURE_CAP) bump(c.signatures, sig);
-    else bump(c.overflow, primaryKind(diffs) ?? 'match');
+    if (c.signatures.has(sig)) bump(c.signatures, sig);
+    else if (c.signatures.size < SIGNATURE_CAP && this.signatureChars + sig.length <= SIGNATURE_CHARS) {
+      c.signatures.set(sig, 1);
+      this.signatureChars += sig.length;
+    } else bump(c.overflow, primaryKind(diffs) ?? 'match');
   }
 
   private keep(x: Exchange, endpoint: string, t: number, ref: AnswerSummary, test: AnswerSummary, refAnswer: Answer, testAnswer: Answer, diffs: FieldDiff[]): void {

@@ -1,6 +1,5 @@
 import { Buffer } from 'node:buffer';
 import { escapeBytes } from './byte-diff.js';
-import { digest64 } from './digest.js';
 import type { RequestInfo } from './endpoint.js';
 import type { Answer, AnswerEnd } from './exchange.js';
 import { headerValue, parseHttpResponses } from './http-message.js';
@@ -24,17 +23,18 @@ export interface AnswerSummary {
   bodySize: number;
   /** Response payload size (all bytes, headers included). */
   size: number;
-  digest: string;
-  /** The parsed body when it is complete JSON (HTTP with a JSON content type). */
-  json: unknown;
+  /** False when the answer has bytes but none were kept (a sizes-only producer): only size, end and timing compare. */
+  bytesKnown: boolean;
+  /** A complete single HTTP response with a JSON content type: compared leaf by leaf when the bytes differ. */
+  jsonBody: boolean;
   firstByteUs: number | null;
   lastByteUs: number | null;
 }
 
 const RAW_STATUS_BYTES = 24;
 
-function base(a: Answer): Pick<AnswerSummary, 'end' | 'size' | 'firstByteUs' | 'lastByteUs'> {
-  return { end: a.end, size: a.size, firstByteUs: a.firstByteUs, lastByteUs: a.lastByteUs };
+function base(a: Answer): Pick<AnswerSummary, 'end' | 'size' | 'bytesKnown' | 'firstByteUs' | 'lastByteUs'> {
+  return { end: a.end, size: a.size, bytesKnown: a.bytes.length > 0 || a.size === 0, firstByteUs: a.firstByteUs, lastByteUs: a.lastByteUs };
 }
 
 function raw(a: Answer): AnswerSummary {
@@ -45,15 +45,15 @@ function raw(a: Answer): AnswerSummary {
     headers: null,
     body: a.bytes,
     bodySize: a.size,
-    digest: digest64(a.bytes),
-    json: undefined,
+    jsonBody: false,
   };
 }
 
-function parseJsonBody(body: Buffer, contentType: string | undefined): unknown {
-  if (contentType === undefined || !/json/i.test(contentType) || body.length === 0) return undefined;
+/** The parsed JSON body, or undefined when it is not JSON (parsed only when two bodies differ). */
+export function parseJsonBody(s: AnswerSummary): unknown {
+  if (!s.jsonBody || s.body.length === 0) return undefined;
   try {
-    return JSON.parse(body.toString('utf8')) as unknown;
+    return JSON.parse(s.body.toString('utf8')) as unknown;
   } catch {
     return undefined;
   }
@@ -84,8 +84,7 @@ function http(a: Answer, req: RequestInfo): AnswerSummary {
     body,
     // Truncated bursts past the declared bodies: fall back to the payload size.
     bodySize: declared && !(truncated && !parsed.complete) ? parsed.responses.reduce((n, r) => n + r.bodySize, 0) : a.size,
-    digest: digest64(body),
-    json: parsed.responses.length === 1 && parsed.complete && first !== undefined ? parseJsonBody(body, headerValue(first.headers, 'content-type')) : undefined,
+    jsonBody: parsed.responses.length === 1 && parsed.complete && /json/i.test((first && headerValue(first.headers, 'content-type')) ?? ''),
   };
 }
 
@@ -99,8 +98,7 @@ function redis(a: Answer): AnswerSummary {
     headers: null,
     body: a.bytes,
     bodySize: a.size,
-    digest: digest64(a.bytes),
-    json: undefined,
+    jsonBody: false,
   };
 }
 

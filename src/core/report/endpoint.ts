@@ -17,6 +17,8 @@ export function detectProtocol(request: Buffer, servicePort: number): ReportProt
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HEX_ID = /^(?=.*\d)[0-9a-f]{8,}$/i;
 const NUMBER = /^\d+$/;
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 // Long opaque tokens (base64url ids, hashes with a suffix): letters and digits mixed, ≥ 20 chars.
 const TOKEN = /^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_-]{20,}$/;
 
@@ -47,6 +49,8 @@ export function pathTemplate(target: string): string {
       } catch {
         // Keep a malformed escape as captured.
       }
+      // Endpoint names reach terminals and logs: a decoded control character stays escaped.
+      if (CONTROL.test(s)) s = seg;
       return templateSegment(s);
     })
     .join('/');

@@ -31,15 +31,14 @@ const REQUEST_LINE = /^([A-Z][A-Z_-]{0,19}) (\S+) HTTP\/1\.[01]$/;
 const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/;
 const MAX_HEAD = 64 * 1024;
 
-/** End of the head (index after the blank line) from `from`, or -1. */
+/** End of the head (index after the blank line) from `from`, or -1 (native searches: this runs per answer). */
 function headEnd(b: Buffer, from: number): number {
-  const limit = Math.min(b.length, from + MAX_HEAD);
-  for (let i = from; i < limit; i++) {
-    if (b[i] !== 0x0a) continue;
-    if (b[i + 1] === 0x0a) return i + 2;
-    if (b[i + 1] === 0x0d && b[i + 2] === 0x0a) return i + 3;
-  }
-  return -1;
+  const head = b.subarray(from, Math.min(b.length, from + MAX_HEAD));
+  const crlf = head.indexOf('\r\n\r\n', 0, 'latin1');
+  // A bare-LF head (rare) ends earlier than any CRLF blank line: look only before it.
+  const lf = (crlf < 0 ? head : head.subarray(0, crlf + 2)).indexOf('\n\n', 0, 'latin1');
+  if (lf >= 0) return from + lf + 2;
+  return crlf < 0 ? -1 : from + crlf + 4;
 }
 
 function headLines(b: Buffer, from: number, end: number): string[] {

@@ -13,26 +13,34 @@ function keySegment(k: string): string {
   return IDENT.test(k) ? `.${k}` : `['${k.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}']`;
 }
 
-/** Leaf path → JSON text of the value; empty arrays/objects are leaves ("[]", "{}"). Stops at `max` leaves (returns null). */
-export function flattenJson(value: unknown, max = 20_000): Map<string, string> | null {
-  const out = new Map<string, string>();
-  const walk = (v: unknown, path: string): boolean => {
-    if (out.size > max) return false;
-    if (Array.isArray(v)) {
-      if (v.length === 0) out.set(path, '[]');
-      for (let i = 0; i < v.length; i++) if (!walk(v[i], `${path}[${i}]`)) return false;
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * Paths where two parsed JSON values differ, walking both at once (no copy of either): a leaf
+ * whose value differs, or the root of a subtree present on one side only or of another type.
+ * `ignored(path)` is asked only for differing paths. Null once more than `max` paths differ.
+ */
+export function jsonDifferences(a: unknown, b: unknown, ignored: (path: string) => boolean, max = 32): string[] | null {
+  const out: string[] = [];
+  const walk = (x: unknown, y: unknown, path: string): boolean => {
+    if (x === y) return true;
+    if (Array.isArray(x) && Array.isArray(y)) {
+      const n = Math.max(x.length, y.length);
+      for (let i = 0; i < n; i++) if (!walk(x[i], y[i], `${path}[${i}]`)) return false;
       return true;
     }
-    if (v !== null && typeof v === 'object') {
-      const keys = Object.keys(v);
-      if (keys.length === 0) out.set(path, '{}');
-      for (const k of keys) if (!walk((v as Record<string, unknown>)[k], path + keySegment(k))) return false;
+    if (isObject(x) && isObject(y)) {
+      for (const k of Object.keys(x)) if (!walk(x[k], Object.hasOwn(y, k) ? y[k] : undefined, path + keySegment(k))) return false;
+      for (const k of Object.keys(y)) if (!Object.hasOwn(x, k) && !walk(undefined, y[k], path + keySegment(k))) return false;
       return true;
     }
-    out.set(path, JSON.stringify(v) ?? 'undefined');
-    return true;
+    if (ignored(path)) return true;
+    out.push(path);
+    return out.length <= max;
   };
-  return walk(value, '$') && out.size <= max ? out : null;
+  return walk(a, b, '$') ? out : null;
 }
 
 /** A concrete path with every index as [*]: the key learned noise is stored under. */

@@ -21,8 +21,6 @@ export class EndpointNoise {
   differing = 0;
   private readonly fields = new Map<string, number>();
   private readonly ranges: [number, number][] = [];
-  /** Set once a field could not be kept: every body difference is then treated as noise-prone only where known. */
-  overflowed = false;
 
   /** Learn from one baseline-vs-baseline comparison. */
   learn(diffs: readonly FieldDiff[]): void {
@@ -33,8 +31,8 @@ export class EndpointNoise {
       const range = parseRange(d.field);
       const key = range === null ? d.field : 'bytes';
       if (range !== null) this.addRange(range);
+      // Past the cap new fields are not learned (their differences stay reported).
       if (this.fields.has(key) || this.fields.size < MAX_FIELDS) this.fields.set(key, (this.fields.get(key) ?? 0) + 1);
-      else this.overflowed = true;
     }
   }
 
@@ -47,14 +45,18 @@ export class EndpointNoise {
       }
     }
     if (this.ranges.length < MAX_RANGES) this.ranges.push([s, e]);
-    else this.overflowed = true;
   }
 
-  /** True when this field is known noise here. */
+  /**
+   * True when this field is known noise here. A body whose size (or digest, where no finer
+   * field applied) varies between two instances of one build is not compared byte by byte.
+   */
   isNoise(field: string): boolean {
+    if (this.fields.has(field)) return true;
     const range = parseRange(field);
-    if (range === null) return this.fields.has(field);
-    return this.ranges.some((r) => range[0] >= r[0] && range[1] <= r[1]);
+    if (range === null && field !== 'body') return false;
+    if (this.fields.has('size') || this.fields.has('body')) return true;
+    return range !== null && this.ranges.some((r) => range[0] >= r[0] && range[1] <= r[1]);
   }
 
   /** Learned fields with how often the baselines differed in them. */

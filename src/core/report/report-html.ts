@@ -12,6 +12,8 @@ import { cdfSvg, SERIES_COLORS } from './svg-cdf.js';
  */
 
 const CHARTED_ENDPOINTS = 12;
+/** Mismatch rows shown per endpoint and kind; the JSON report keeps them all (up to its cap). */
+const ROWS_PER_GROUP = 25;
 
 const STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
@@ -40,6 +42,7 @@ function meta(r: ReplayReport): string {
     ['targets', r.run.targets.map((t) => `${t.address} (${t.role})`).join(', ')],
     ['ignore rules', r.ignore.length === 0 ? 'none' : r.ignore.join('; ')],
   ];
+  if (r.testPayload !== undefined) rows.push(['test answers', r.testPayload === 'forwarded' ? 'bytes forwarded by the interceptors' : `${r.testPayload}: only sizes, ends and timing compare where bytes are missing`]);
   return `<table class="meta">${rows.map(([k, v]) => `<tr><td>${h(k)}</td><td>${h(v)}</td></tr>`).join('')}</table>`;
 }
 
@@ -72,8 +75,9 @@ function groupSummary(r: ReplayReport): string {
   return `<table id="mismatch-groups"><tr><th>endpoint</th><th>kind</th><th>target</th><th>mismatches</th><th>compared</th></tr>${rows.join('')}</table>`;
 }
 
-function side(label: string, s: MismatchRecord['reference']): string {
-  return `<td><code>${h(s.status)}</code></td>${num(s.size)}<td><code>${h(s.digest)}</code>${s.end === 'complete' ? '' : ` <b>${h(s.end)}</b>`}</td><td>${h(formatUs(s.firstByteUs))} / ${h(formatUs(s.lastByteUs))}</td>`.replace('<td>', `<td data-side="${h(label)}">`);
+function side(label: 'reference' | 'test', s: MismatchRecord['reference']): string {
+  const end = s.end === 'complete' ? '' : ` <b>${h(s.end)}</b>`;
+  return `<td data-side="${label}"><code>${h(s.status)}</code></td>${num(s.size)}<td><code>${h(s.digest)}</code>${end}</td><td>${h(formatUs(s.firstByteUs))} / ${h(formatUs(s.lastByteUs))}</td>`;
 }
 
 function mismatchRows(r: ReplayReport): string {
@@ -90,7 +94,8 @@ function mismatchRows(r: ReplayReport): string {
     const list = groups.get(key) as MismatchRecord[];
     const [endpoint, kind] = key.split('\u0000') as [string, string];
     const head = `<tr class="group"><th colspan="12">${h(endpoint)} — ${h(kind)} (${list.length})</th></tr>`;
-    const rows = list.map(
+    const more = list.length > ROWS_PER_GROUP ? `<tr class="more"><td colspan="12">${h(`${list.length - ROWS_PER_GROUP} more in the JSON report`)}</td></tr>` : '';
+    const rows = list.slice(0, ROWS_PER_GROUP).map(
       (m) =>
         `<tr class="mismatch" data-kind="${h(m.kind)}"><td><code>${h(m.session)}</code></td>${num(m.index)}<td>${h(r.run.targets[m.target]?.address ?? String(m.target))}</td>` +
         side('reference', m.reference) +
@@ -98,7 +103,7 @@ function mismatchRows(r: ReplayReport): string {
         `<td><code>${h(m.fields.join(' '))}</code><br><code>${h(m.request)}</code></td>` +
         `<td>${m.diff === null ? '' : `@${h(String(m.diff.offset))}<br>ref <code>${h(m.diff.reference)}</code><br>test <code>${h(m.diff.test)}</code>`}</td></tr>`,
     );
-    return `<tbody>${head}${rows.join('')}</tbody>`;
+    return `<tbody>${head}${rows.join('')}${more}</tbody>`;
   });
   const cap = r.limits.mismatchesNotKept > 0 ? `<p>${h(`${r.limits.mismatchesNotKept} more mismatches were counted but not kept (cap ${r.limits.mismatchCap}).`)}</p>` : '';
   return `<table id="mismatches"><thead><tr><th>session</th><th>#</th><th>target</th><th>ref status</th><th>ref size</th><th>ref digest</th><th>ref first/last byte</th><th>test status</th><th>test size</th><th>test digest</th><th>test first/last byte</th><th>fields, request · first difference</th></tr></thead>${body.join('')}</table>${cap}`;

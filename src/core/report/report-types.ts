@@ -32,6 +32,12 @@ export interface ReplayReport {
   /** Ignore rules in force, as text ("header date", "json $.meta.id", "endpoint GET /health"). */
   ignore: string[];
   limits: { mismatchCap: number; mismatchesNotKept: number; endpointCap: number; endpointsMerged: number };
+  /**
+   * Added by the copier side (optional, not made by the core): whether the interceptors forwarded
+   * the test answers' bytes ('forwarded'), only some did, or none ('sizes only': sizes, ends and
+   * timing compared).
+   */
+  testPayload?: 'forwarded' | 'partly forwarded' | 'sizes only';
 }
 
 export interface TargetTotals {

@@ -100,7 +100,9 @@ export function respCommands(b: Buffer, max = 64): string[] {
       const r = parseResp(b, at);
       if (r === null || r.value.type !== 'array') break;
       const first = r.value.items[0];
-      out.push(first?.type === 'bulk' ? b.toString('latin1', first.start, Math.min(first.end, first.start + 32)).toUpperCase() : '?');
+      // Printable names only: endpoint names reach terminals and logs.
+      const name = first?.type === 'bulk' ? b.toString('latin1', first.start, Math.min(first.end, first.start + 32)).toUpperCase() : '?';
+      out.push(/^[\x21-\x7e]+$/.test(name) ? name : '?');
       at = r.next;
     } else {
       const l = line(b, at);
