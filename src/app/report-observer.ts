@@ -73,7 +73,6 @@ export class ReplayReportObserver implements CopierObserver {
     const g = copier.extensionGranted;
     const forwarding = g.filter((x) => x > 0).length;
     this.testPayload = forwarding === 0 ? 'sizes only' : forwarding === g.length ? 'forwarded' : 'partly forwarded';
-    this.collector.sizesOnly = this.testPayload !== 'forwarded';
   }
 
   tick(now: number): void {

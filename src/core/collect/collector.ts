@@ -56,12 +56,7 @@ export class ExchangeCollector {
   private readonly fields = newRecordFields();
   /** A server→client packet was ever captured: reference answers exist. */
   private reverseSeen = false;
-  /**
-   * The interceptors forward no response payload (a stock one, or intercept without
-   * --forward-payload): the reference answers lose their bytes too, so both sides are compared
-   * by size, end and timing alone instead of every answer differing in content.
-   */
-  sizesOnly = false;
+
   exchanges = 0;
 
   constructor(
@@ -272,7 +267,7 @@ export class ExchangeCollector {
         servicePort: p.servicePort,
         request: r?.req?.take() ?? Buffer.alloc(0),
         requestSize: r?.reqSize ?? 0,
-        reference: withRef && r !== undefined ? answerOf(r, this.sizesOnly) : null,
+        reference: withRef && r !== undefined ? answerOf(r) : null,
         tests: p.tests.map((c) => {
           const tt = c?.turn(i);
           return tt === undefined ? null : answerOf(tt);

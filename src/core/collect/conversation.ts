@@ -1,4 +1,4 @@
-import { Buffer } from 'node:buffer';
+import type { Buffer } from 'node:buffer';
 import { seqGt } from '../packet/seq.js';
 import type { Answer, AnswerEnd } from '../report/exchange.js';
 import { ByteAcc } from './byte-acc.js';
@@ -149,10 +149,10 @@ export class Conversation {
   }
 }
 
-/** The report's view of a settled turn (`sizesOnly`: without its bytes). */
-export function answerOf(t: Turn, sizesOnly = false): Answer {
+/** The report's view of a settled turn. */
+export function answerOf(t: Turn): Answer {
   return {
-    bytes: sizesOnly ? Buffer.alloc(0) : t.ans.take(),
+    bytes: t.ans.take(),
     size: t.size,
     firstByteUs: t.firstUs < 0 ? null : Math.max(0, t.firstUs - t.reqLastUs),
     lastByteUs: t.lastUs < 0 ? null : Math.max(0, t.lastUs - t.reqLastUs),
