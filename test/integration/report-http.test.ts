@@ -4,7 +4,9 @@
 // mismatches, show the latency shift on /slow, and nothing else; the HTML page is written.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labFor, requireRoot } from '../helpers/lab.js';
 import { startNginx, startNodeServer } from '../helpers/servers.js';
@@ -80,4 +82,27 @@ test('report from a capture in both directions: exactly the 404s, the longer bod
   // The terminal headline.
   assert.match(run.stdout, /report: .*: 48 requests compared, 24 mismatched/, run.stdout);
   assert.match(readFileSync(html, 'utf8'), /<html/i);
+  // The page of this real run, rendered: one mismatch row per request (24 ≤ 25 per group), the
+  // charts, no console error.
+  if (existsSync(CHROMIUM)) {
+    const dom = await renderedDom(html);
+    assert.equal(dom.stdout.match(/<tr class="mismatch"/g)?.length, 24);
+    assert.ok((dom.stdout.match(/<svg class="cdf-chart"/g)?.length ?? 0) >= 2);
+    assert.deepEqual(dom.stderr.split('\n').filter((l) => /:CONSOLE[:(]|Uncaught|Refused to/.test(l)), []);
+  } else t.diagnostic(`page not rendered: no ${CHROMIUM}`);
 });
+
+const CHROMIUM = '/usr/bin/chromium';
+
+/** The page's DOM after headless Chromium rendered it (a local file: no network), with its log. */
+function renderedDom(page: string): Promise<{ stdout: string; stderr: string }> {
+  const profile = mkdtempSync(join(tmpdir(), 'tcpcopy-report-http-'));
+  const args = ['--headless', '--no-sandbox', '--disable-gpu', `--user-data-dir=${profile}`, '--enable-logging=stderr', '--v=0', '--dump-dom', `file://${page}`];
+  return new Promise((resolve, reject) => {
+    execFile(CHROMIUM, args, { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      rmSync(profile, { recursive: true, force: true });
+      if (err !== null) reject(new Error(`chromium failed: ${err.message}\n${stderr}`));
+      else resolve({ stdout, stderr });
+    });
+  });
+}
