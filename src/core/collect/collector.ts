@@ -12,6 +12,12 @@ const TCP_RST = 0x04;
 const IPPROTO_TCP = 6;
 /** A session whose tests are over waits this long for the capture's close before it is reported anyway. */
 const REF_GRACE_US = 5_000_000;
+/**
+ * A session with no packet on any side for this many housekeeping ticks (250 ms each: 10 min) is
+ * reported and forgotten, so connections the engine never replays (-O without a SYN, a capture
+ * cut mid-connection) do not pile up on a long live run.
+ */
+const IDLE_TICKS = 2400;
 
 export interface CollectorOptions {
   /** Test targets (address as u32, port), in report order (their index is the Exchange.tests index). */
@@ -32,6 +38,8 @@ interface Pair {
   testDone: boolean[];
   next: number;
   testsOverUs: number;
+  /** The collector's tick count at the last packet of any side. */
+  seen: number;
   clientIp: number;
   clientPort: number;
   serverIp: number;
@@ -56,7 +64,7 @@ export class ExchangeCollector {
   private readonly fields = newRecordFields();
   /** A server→client packet was ever captured: reference answers exist. */
   private reverseSeen = false;
-
+  private ticks = 0;
   exchanges = 0;
 
   constructor(
@@ -83,6 +91,7 @@ export class ExchangeCollector {
       p = this.newPair(src, sport, dst, dport);
     }
     const ref = p.ref;
+    p.seen = this.ticks;
     if ((flags & TCP_SYN) !== 0) ref.clientSyn(seq);
     const payOff = t + (((buf[t + 12] as number) >> 4) << 2);
     const payEnd = Math.min(ipOff + capLen, ipOff + buf.readUInt16BE(ipOff + 2));
@@ -105,6 +114,7 @@ export class ExchangeCollector {
     const flags = buf[t + 13] as number;
     const seq = buf.readUInt32BE(t + 4);
     const ref = p.ref;
+    p.seen = this.ticks;
     if ((flags & TCP_SYN) !== 0) ref.serverSyn(seq);
     const payOff = t + (((buf[t + 12] as number) >> 4) << 2);
     const total = buf.readUInt16BE(ipOff + 2) - (payOff - ipOff);
@@ -136,6 +146,7 @@ export class ExchangeCollector {
     const c = e.pair.tests[e.t];
     if (c === null || c === undefined) return;
     const seq = buf.readUInt32BE(ihl + 4);
+    e.pair.seen = this.ticks;
     if (((buf[ihl + 13] as number) & TCP_SYN) !== 0) c.clientSyn(seq);
     const payOff = ihl + (((buf[ihl + 12] as number) >> 4) << 2);
     if (len > payOff) {
@@ -156,6 +167,7 @@ export class ExchangeCollector {
     if (e === undefined) return;
     const c = e.pair.tests[e.t];
     if (c === null || c === undefined) return;
+    e.pair.seen = this.ticks;
     if ((f.flags & TCP_SYN) !== 0) c.serverSyn(f.seq);
     if (f.payloadLength > 0) c.serverData(f.seq, f.payloadLength, pay, payOff, Math.min(payLen, f.payloadLength), nowUs);
     if ((f.flags & TCP_FIN) !== 0) c.serverFin = true;
@@ -179,9 +191,15 @@ export class ExchangeCollector {
     this.pump(p);
   }
 
-  /** Housekeeping: sessions whose tests are over and whose capture never closed get reported. */
+  /**
+   * Housekeeping (every 250 ms): sessions whose tests are over and whose capture never closed,
+   * and sessions idle on every side, get reported.
+   */
   tick(nowUs: number): void {
-    for (const p of this.open) if (p.testsOverUs >= 0 && nowUs - p.testsOverUs >= REF_GRACE_US) this.end(p);
+    this.ticks++;
+    for (const p of this.open) {
+      if ((p.testsOverUs >= 0 && nowUs - p.testsOverUs >= REF_GRACE_US) || this.ticks - p.seen > IDLE_TICKS) this.end(p);
+    }
   }
 
   /** End of the run: report everything still open. */
@@ -213,6 +231,7 @@ export class ExchangeCollector {
       testDone: new Array<boolean>(n).fill(false),
       next: 0,
       testsOverUs: -1,
+      seen: this.ticks,
       clientIp: cip,
       clientPort: cport,
       serverIp: sip,

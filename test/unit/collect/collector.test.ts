@@ -144,3 +144,27 @@ test('collector, mirror: each target has its own answer in order of the targets;
   assert.deepEqual(b.tests.map((t) => t?.bytes.toString() ?? null), ['HTTP/1.1 200 OK\r\n\r\nBBB', 'HTTP/1.1 200 OK\r\n\r\nCCC', null]);
   assert.equal(sink.outcomes.length, 3);
 });
+
+test('collector: a session whose capture never closes is reported after the grace, an idle one after the idle limit, the rest at flush', () => {
+  const sink = new RecordingSink();
+  const c = new ExchangeCollector({ targets: [{ ip: TARGET, port: 8080 }], bytesCap: 1 << 16, captureReference: true }, sink);
+  c.testStarted(info(TARGET, 50000));
+  c.captured(...at(seg(CLIENT, 40000, SERVER, 80, SYN, 100, 0)), 0);
+  c.captured(...at(seg(CLIENT, 40000, SERVER, 80, ACK | PSH, 101, 501, 'GET /a HTTP/1.1\r\n\r\n')), 1000);
+  c.testClosed(info(TARGET, 50000), 'reset-by-target', 10_000);
+  c.tick(4_000_000);
+  assert.equal(sink.exchanges.length, 0, 'waits for the capture to close');
+  c.tick(15_100_000);
+  assert.equal(sink.exchanges.length, 1, 'reported after the grace');
+  // A connection the engine never replayed: only the capture side, idle.
+  c.captured(...at(seg(CLIENT, 40001, SERVER, 80, ACK | PSH, 101, 501, 'GET /b HTTP/1.1\r\n\r\n')), 2000);
+  c.captured(...at(seg(CLIENT, 40002, SERVER, 80, ACK | PSH, 101, 501, 'GET /c HTTP/1.1\r\n\r\n')), 2000);
+  for (let i = 0; i < 2000; i++) c.tick(20_000_000 + i);
+  c.captured(...at(seg(CLIENT, 40002, SERVER, 80, ACK | PSH, 120, 501, 'GET /d HTTP/1.1\r\n\r\n')), 3000);
+  for (let i = 0; i < 500; i++) c.tick(30_000_000 + i);
+  assert.deepEqual(sink.exchanges.map((x) => x.request.toString().slice(0, 6)), ['GET /a', 'GET /b'], 'the idle one went, the active one stays');
+  assert.equal(c.openSessions, 1);
+  c.flush();
+  assert.equal(c.openSessions, 0);
+  assert.deepEqual(sink.exchanges.map((x) => x.request.toString().slice(0, 6)), ['GET /a', 'GET /b', 'GET /c']);
+});
