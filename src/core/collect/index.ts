@@ -1,1 +1,0 @@
-export { ExchangeCollector, type CollectorOptions } from './collector.js';
