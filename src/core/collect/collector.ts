@@ -34,8 +34,10 @@ interface Pair {
   servicePort: number;
   ref: Conversation;
   tests: (Conversation | null)[];
-  /** Outcome reported for each target (its last session), null while running or never seen. */
+  /** Per target: its (last) session ended. */
   testDone: boolean[];
+  /** The targets the engine started (or decided not to start) a session towards for it. */
+  involved: number[];
   next: number;
   testsOverUs: number;
   /** The collector's tick count at the last packet of any side. */
@@ -134,6 +136,7 @@ export class ExchangeCollector {
     if (c === null) p.tests[t] = c = new Conversation(false, this.o.bytesCap);
     else c.newConnection();
     p.testDone[t] = false;
+    if (!p.involved.includes(t)) p.involved.push(t);
     this.tests.set(info.clientIp, info.clientPort, info.targetIp, info.targetPort, { pair: p, t });
   }
 
@@ -184,6 +187,7 @@ export class ExchangeCollector {
     if (e !== undefined) this.tests.delete(info.clientIp, info.clientPort, info.targetIp, info.targetPort);
     if (p === undefined) return;
     if (outcome === 'reconnected') return; // the next session carries on (testStarted)
+    if (!p.involved.includes(t)) p.involved.push(t);
     this.sink.sessionOutcome(p.key, t, outcome);
     p.tests[t]?.finish(outcome.startsWith('timeout') || outcome === 'idle-timeout');
     p.testDone[t] = true;
@@ -229,6 +233,7 @@ export class ExchangeCollector {
       ref: new Conversation(true, this.o.bytesCap),
       tests: new Array<Conversation | null>(n).fill(null),
       testDone: new Array<boolean>(n).fill(false),
+      involved: [],
       next: 0,
       testsOverUs: -1,
       seen: this.ticks,
@@ -277,6 +282,8 @@ export class ExchangeCollector {
 
   private emitUpTo(p: Pair, upTo: number): void {
     const withRef = this.o.captureReference && (this.reverseSeen || p.ref.serverSeen);
+    // Every target involved (mirror mode, one -x service): leave `targets` out, as the contract allows.
+    const targets = p.involved.length === p.tests.length ? undefined : [...p.involved].sort((a, b) => a - b);
     for (; p.next < upTo; p.next++) {
       const i = p.next;
       const r = p.ref.turn(i);
@@ -291,6 +298,7 @@ export class ExchangeCollector {
           const tt = c?.turn(i);
           return tt === undefined ? null : answerOf(tt);
         }),
+        ...(targets === undefined ? {} : { targets }),
       };
       this.exchanges++;
       this.sink.exchange(x);

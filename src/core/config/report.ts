@@ -40,7 +40,7 @@ export interface ReportConfig {
 
 /** Flag names and forms kept in one place: the errors below quote them. */
 const DIFFY_FORM =
-  'expected three -x entries per service, in this order: candidate, baseline, baseline, e.g. -x 80-10.0.0.2:80,80-10.0.0.3:80,80-10.0.0.4:80';
+  'expected three -x entries for one service, in this order: candidate, baseline, baseline, e.g. -x 80-10.0.0.2:80,80-10.0.0.3:80,80-10.0.0.4:80';
 
 /** --mirror: every -x entry with the same online side gets the traffic. */
 export function mirrorRequested(raw: ReportRawOptions): boolean {
@@ -88,7 +88,8 @@ function reportTargets(transfers: readonly Transfer[], diffy: boolean): ReportCo
     let role: ReportTarget['role'] = 'candidate';
     if (diffy) {
       const group = transfers.filter((u) => u.onlinePort === t.onlinePort && u.onlineIp === t.onlineIp);
-      if (group.length !== 3) throw new ConfigError('--diffy', 'on', DIFFY_FORM);
+      // One service per Diffy run: the report has one candidate and one pair of baselines.
+      if (group.length !== 3 || transfers.length !== 3) throw new ConfigError('--diffy', 'on', DIFFY_FORM);
       role = group.indexOf(t) === 0 ? 'candidate' : 'baseline';
     }
     const address = `${ipToString(t.targetIp)}:${t.targetPort}`;

@@ -177,7 +177,7 @@ export class ReportAggregator implements ExchangeSink {
         ep.noise?.learn(compareAnswers(ref, summarizeAnswer(twin, info), opts));
       }
     }
-    for (const t of this.run.targets.keys()) if (x.tests[t] === null || x.tests[t] === undefined) this.notReached[t] = (this.notReached[t] ?? 0) + 1;
+    for (const t of x.targets ?? this.run.targets.keys()) if (x.tests[t] === null || x.tests[t] === undefined) this.notReached[t] = (this.notReached[t] ?? 0) + 1;
     if (refAnswer === null) {
       this.noReference++;
       return;

@@ -114,7 +114,8 @@ test('collector: one exchange per request, reference from the capture, test answ
 
 test('collector: without forwarded payloads the test answers carry sizes only; without server packets there is no reference', () => {
   const sink = new RecordingSink();
-  const c = new ExchangeCollector({ targets: [{ ip: TARGET, port: 8080 }], bytesCap: 1 << 16, captureReference: true }, sink);
+  // Two -x services: this session goes to the first target only, so the exchange names it.
+  const c = new ExchangeCollector({ targets: [{ ip: TARGET, port: 8080 }, { ip: TARGET2, port: 6379 }], bytesCap: 1 << 16, captureReference: true }, sink);
   c.captured(...at(seg(CLIENT, 40000, SERVER, 80, SYN, 100, 0)), 0);
   c.captured(...at(seg(CLIENT, 40000, SERVER, 80, ACK | PSH, 101, 501, 'GET /a HTTP/1.1\r\n\r\n')), 1000);
   c.captured(...at(seg(CLIENT, 40000, SERVER, 80, ACK | PSH, 120, 521, 'GET /b HTTP/1.1\r\n\r\n')), 3000);
@@ -123,6 +124,7 @@ test('collector: without forwarded payloads the test answers carry sizes only; w
   c.testClosed(info(TARGET, 50000), 'completed', 20_000);
   assert.equal(sink.exchanges.length, 2);
   for (const x of sink.exchanges) assert.equal(x.reference, null);
+  for (const x of sink.exchanges) assert.deepEqual([x.targets, x.tests[1]], [[0], null]);
   assert.deepEqual([sink.exchanges[1]?.tests[0]?.bytes.length, sink.exchanges[1]?.tests[0]?.size], [0, 22]);
 });
 
