@@ -44,6 +44,7 @@ export async function openSource(cfg: TcpcopyConfig, hooks: OpenSourceHooks): Pr
         tap: hooks.tap ?? null,
         recordResponses: cfg.record?.responses === true,
         recordOnly: cfg.recordOnly,
+        reverse: cfg.report !== null,
       });
     } catch (err) {
       const why = err instanceof LiveCaptureOpenError ? err.message : (err as Error).message;
