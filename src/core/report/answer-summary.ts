@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { escapeBytes } from './byte-diff.js';
 import type { RequestInfo } from './endpoint.js';
 import type { Answer, AnswerEnd } from './exchange.js';
-import { headerValue, parseHttpResponses } from './http-message.js';
+import { parseHttpResponses } from './http-message.js';
 import { parseRespReplies, respLabel, respStatusKey } from './resp.js';
 
 /**
@@ -33,20 +33,26 @@ export interface AnswerSummary {
 
 const RAW_STATUS_BYTES = 24;
 
-function base(a: Answer): Pick<AnswerSummary, 'end' | 'size' | 'bytesKnown' | 'firstByteUs' | 'lastByteUs'> {
-  return { end: a.end, size: a.size, bytesKnown: a.bytes.length > 0 || a.size === 0, firstByteUs: a.firstByteUs, lastByteUs: a.lastByteUs };
+/** One object shape for every summary (no spreads: this runs twice or more per request). */
+function summary(a: Answer, status: string, statusKey: string, headers: Map<string, string> | null, body: Buffer, bodySize: number, jsonBody: boolean): AnswerSummary {
+  return {
+    end: a.end,
+    status,
+    statusKey,
+    headers,
+    body,
+    bodySize,
+    size: a.size,
+    bytesKnown: a.bytes.length > 0 || a.size === 0,
+    jsonBody,
+    firstByteUs: a.firstByteUs,
+    lastByteUs: a.lastByteUs,
+  };
 }
 
 function raw(a: Answer): AnswerSummary {
-  return {
-    ...base(a),
-    status: a.size === 0 ? '' : escapeBytes(a.bytes, 0, Math.min(a.bytes.length, RAW_STATUS_BYTES)),
-    statusKey: '',
-    headers: null,
-    body: a.bytes,
-    bodySize: a.size,
-    jsonBody: false,
-  };
+  const status = a.size === 0 ? '' : escapeBytes(a.bytes, 0, Math.min(a.bytes.length, RAW_STATUS_BYTES));
+  return summary(a, status, '', null, a.bytes, a.size, false);
 }
 
 /** The parsed JSON body, or undefined when it is not JSON (parsed only when two bodies differ). */
@@ -61,45 +67,37 @@ export function parseJsonBody(s: AnswerSummary): unknown {
 
 function http(a: Answer, req: RequestInfo): AnswerSummary {
   const parsed = parseHttpResponses(a.bytes, req.methods);
-  if (parsed.responses.length === 0) return raw(a);
+  const list = parsed.responses;
+  const first = list[0];
+  if (first === undefined) return raw(a);
   const headers = new Map<string, string>();
-  parsed.responses.forEach((r, i) => {
+  let status = '';
+  let declared = 0;
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i] as (typeof list)[number];
     const prefix = i === 0 ? '' : `#${i + 1} `;
     for (const [name, value] of r.headers) {
       const key = prefix + name;
       const prev = headers.get(key);
       headers.set(key, prev === undefined ? value : `${prev}, ${value}`);
     }
-  });
-  const bodies = parsed.responses.map((r) => r.body);
-  const body = bodies.length === 1 ? (bodies[0] as Buffer) : Buffer.concat(bodies);
-  const truncated = a.size > a.bytes.length;
-  const declared = parsed.responses.every((r) => r.bodySize >= 0);
-  const first = parsed.responses[0];
-  return {
-    ...base(a),
-    status: parsed.responses.map((r) => String(r.status)).join(' '),
-    statusKey: parsed.responses.map((r) => String(r.status)).join(' '),
-    headers,
-    body,
-    // Truncated bursts past the declared bodies: fall back to the payload size.
-    bodySize: declared && !(truncated && !parsed.complete) ? parsed.responses.reduce((n, r) => n + r.bodySize, 0) : a.size,
-    jsonBody: parsed.responses.length === 1 && parsed.complete && /json/i.test((first && headerValue(first.headers, 'content-type')) ?? ''),
-  };
+    status = i === 0 ? String(r.status) : `${status} ${r.status}`;
+    declared = declared < 0 || r.bodySize < 0 ? -1 : declared + r.bodySize;
+  }
+  const body = list.length === 1 ? first.body : Buffer.concat(list.map((r) => r.body));
+  // Truncated bursts past the declared bodies: fall back to the payload size.
+  const truncated = a.size > a.bytes.length && !parsed.complete;
+  const bodySize = declared >= 0 && !truncated ? declared : a.size;
+  const jsonBody = list.length === 1 && parsed.complete && /json/i.test(headers.get('content-type') ?? '');
+  return summary(a, status, status, headers, body, bodySize, jsonBody);
 }
 
 function redis(a: Answer): AnswerSummary {
   const { replies } = parseRespReplies(a.bytes);
   if (replies.length === 0) return raw(a);
-  return {
-    ...base(a),
-    status: replies.map((r) => respLabel(r)).join(' '),
-    statusKey: replies.map((r) => respStatusKey(r)).join(' '),
-    headers: null,
-    body: a.bytes,
-    bodySize: a.size,
-    jsonBody: false,
-  };
+  const status = replies.map((r) => respLabel(r)).join(' ');
+  const key = replies.map((r) => respStatusKey(r)).join(' ');
+  return summary(a, status, key, null, a.bytes, a.size, false);
 }
 
 export function summarizeAnswer(a: Answer, req: RequestInfo): AnswerSummary {

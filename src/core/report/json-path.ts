@@ -8,6 +8,7 @@
  */
 
 const IDENT = /^[A-Za-z_$][\w$]*$/;
+const MAX_DEPTH = 64;
 
 function keySegment(k: string): string {
   return IDENT.test(k) ? `.${k}` : `['${k.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}']`;
@@ -20,27 +21,30 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /**
  * Paths where two parsed JSON values differ, walking both at once (no copy of either): a leaf
  * whose value differs, or the root of a subtree present on one side only or of another type.
- * `ignored(path)` is asked only for differing paths. Null once more than `max` paths differ.
+ * `ignored(path)` is asked only for differing paths. Null once more than `max` paths differ or
+ * the values nest deeper than MAX_DEPTH.
  */
 export function jsonDifferences(a: unknown, b: unknown, ignored: (path: string) => boolean, max = 32): string[] | null {
   const out: string[] = [];
-  const walk = (x: unknown, y: unknown, path: string): boolean => {
+  const walk = (x: unknown, y: unknown, path: string, depth: number): boolean => {
     if (x === y) return true;
+    // Hostile nesting must not exhaust the stack: past MAX_DEPTH the body is one difference.
+    if (depth > MAX_DEPTH) return false;
     if (Array.isArray(x) && Array.isArray(y)) {
       const n = Math.max(x.length, y.length);
-      for (let i = 0; i < n; i++) if (!walk(x[i], y[i], `${path}[${i}]`)) return false;
+      for (let i = 0; i < n; i++) if (!walk(x[i], y[i], `${path}[${i}]`, depth + 1)) return false;
       return true;
     }
     if (isObject(x) && isObject(y)) {
-      for (const k of Object.keys(x)) if (!walk(x[k], Object.hasOwn(y, k) ? y[k] : undefined, path + keySegment(k))) return false;
-      for (const k of Object.keys(y)) if (!Object.hasOwn(x, k) && !walk(undefined, y[k], path + keySegment(k))) return false;
+      for (const k of Object.keys(x)) if (!walk(x[k], Object.hasOwn(y, k) ? y[k] : undefined, path + keySegment(k), depth + 1)) return false;
+      for (const k of Object.keys(y)) if (!Object.hasOwn(x, k) && !walk(undefined, y[k], path + keySegment(k), depth + 1)) return false;
       return true;
     }
     if (ignored(path)) return true;
     out.push(path);
     return out.length <= max;
   };
-  return walk(a, b, '$') ? out : null;
+  return walk(a, b, '$', 0) ? out : null;
 }
 
 /** A concrete path with every index as [*]: the key learned noise is stored under. */

@@ -48,7 +48,12 @@ function meta(r: ReplayReport): string {
 
 function totals(r: ReplayReport): string {
   const head = '<tr><th>target</th><th>role</th><th>compared</th><th>matched</th><th>mismatched</th><th>not reached</th><th>by kind</th></tr>';
-  const rows = r.totals.targets.map((t) => `<tr><td>${h(t.address)}</td><td>${h(t.role)}</td>${num(t.compared)}${num(t.matched)}${num(t.mismatched)}${num(t.notReached)}<td>${h(kindList(t.byKind))}</td></tr>`);
+  const diffy = r.run.reference === 'baselines';
+  const rows = r.totals.targets.map((t) => {
+    // In Diffy mode baselines are not compared: they are the reference and its noise twin.
+    const counts = diffy && t.role === 'baseline' ? '<td colspan="3">reference / noise</td>' : `${num(t.compared)}${num(t.matched)}${num(t.mismatched)}`;
+    return `<tr><td>${h(t.address)}</td><td>${h(t.role)}</td>${counts}${num(t.notReached)}<td>${h(kindList(t.byKind))}</td></tr>`;
+  });
   const extra = `<p>${h(`${r.totals.exchanges} requests seen, ${r.totals.skipped} skipped by ignore rules, ${r.totals.noReference} without a reference answer.`)}</p>`;
   return `<table id="totals">${head}${rows.join('')}</table>${extra}`;
 }
@@ -161,12 +166,12 @@ ${totals(r)}
 ${noise(r)}
 <h2>Mismatches by endpoint and kind</h2>
 ${groupSummary(r)}
-${mismatchRows(r)}
 <h2>Latency: reference vs test</h2>
 ${charts(r)}
 ${percentileTable(r.endpoints, r.latency)}
 <h2>Session outcomes</h2>
 ${outcomes(r)}
+${r.mismatches.length === 0 ? '' : `<h2>Mismatch details</h2>\n${mismatchRows(r)}`}
 </body></html>
 `;
 }
