@@ -170,3 +170,44 @@ test('collector: a session whose capture never closes is reported after the grac
   assert.equal(c.openSessions, 0);
   assert.deepEqual(sink.exchanges.map((x) => x.request.toString().slice(0, 6)), ['GET /a', 'GET /b', 'GET /c']);
 });
+
+test('collector: mangled packets and records never throw (fixed-seed fuzz)', () => {
+  const sink = new RecordingSink();
+  const c = new ExchangeCollector({ targets: [{ ip: TARGET, port: 8080 }], bytesCap: 4096, captureReference: true }, sink);
+  c.testStarted(info(TARGET, 50000));
+  let s = 12345;
+  const rnd = (n: number): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0), (s >>> 8) % n);
+  const good = [
+    seg(CLIENT, 40000, SERVER, 80, ACK | PSH, 101, 501, 'GET /a HTTP/1.1\r\n\r\n'),
+    seg(SERVER, 80, CLIENT, 40000, ACK | PSH, 501, 120, 'HTTP/1.1 200 OK\r\n\r\nA'),
+    seg(CLIENT, 50000, TARGET, 8080, ACK | PSH, 7001, 9001, 'GET /a HTTP/1.1\r\n\r\n'),
+    seg(TARGET, 8080, CLIENT, 50000, ACK | PSH, 9001, 7020, 'HTTP/1.1 200 OK\r\n\r\nA'),
+  ];
+  for (let i = 0; i < 20_000; i++) {
+    const base = good[i % 4] as Buffer;
+    const p = Buffer.from(base.subarray(0, rnd(base.length + 1)));
+    for (let k = rnd(5); k > 0 && p.length > 0; k--) p[rnd(p.length)] = rnd(256);
+    const len = p.length;
+    switch (i % 4) {
+      case 0:
+        if (len >= 20) c.captured(p, 0, len, i);
+        break;
+      case 1:
+        if (len >= 20) c.capturedReverse(p, 0, len, i);
+        break;
+      case 2:
+        c.testSent(p, len, i);
+        break;
+      default: {
+        const rec = Buffer.alloc(RECORD_SIZE);
+        p.copy(rec, 0, 0, Math.min(len, RECORD_SIZE));
+        c.testRecord(rec, 0, RECORD_SIZE, p, Math.min(40, len), Math.max(0, len - 40), i);
+      }
+    }
+    if (i % 1000 === 0) c.tick(i * 1000);
+  }
+  c.testClosed(info(TARGET, 50000), 'completed', 1);
+  c.flush();
+  assert.equal(c.openSessions, 0);
+  for (const x of sink.exchanges) for (const a of [x.reference, ...x.tests]) if (a !== null) assert.ok(a.bytes.length <= Math.min(4096, a.size));
+});
