@@ -458,3 +458,20 @@ test('payload extension: without --forward-payload the request is granted 0 and 
   settle(e, 100);
   assert.deepEqual(decodeExtStream(sink, 2), ['ack 0', 'rec']);
 });
+
+test('payload extension: a burst of mixed records reaches the copier in arrival order, in one write at the end of the burst', () => {
+  const { e, sink } = makeEngine({ payloadForward: 65535 });
+  assert.ok(e.onConnect(2, 0x0a000009, '10.0.0.9:1', 0));
+  e.onData(2, Buffer.concat([encodeHello(), encodeExtRequestFor(0xffffffff), encodeClientAdd(C2, 2000, SERVER, SERVER_PORT)]), 0);
+  settle(e, 10);
+  const writesBefore = sink.writes.length;
+  const plain1 = response(C2, 2000, ACK, 100);
+  const data1 = response(C2, 2000, ACK | PSH, 100, Buffer.from('one'));
+  const plain2 = response(C2, 2000, ACK, 103);
+  const data2 = response(C2, 2000, ACK | PSH, 103, Buffer.from('two'));
+  for (const [i, p] of [plain1, data1, plain2, data2].entries()) e.onPacket(p, p.length, 20 + i);
+  assert.equal(sink.writes.length, writesBefore, 'held while the burst goes on');
+  settle(e, 100);
+  assert.equal(sink.writes.length, writesBefore + 1, 'one write');
+  assert.deepEqual(decodeExtStream(sink, 2).slice(1), ['rec', 'rec+payload one', 'rec', 'rec+payload two']);
+});
