@@ -6,7 +6,7 @@ import type { EngineSink, Outcome, SessionInfo } from '../core/session/types.js'
 import { MAX_FRAME_RECORDS, MAX_FRAME_RECORDS_PAYLOAD, PAYLOAD_RECORD_SIZE, RECORD_SIZE } from '../core/wire/constants.js';
 import { EXT_ALL_PAYLOAD } from '../core/wire/extension.js';
 import type { ExchangeCollector } from '../core/collect/collector.js';
-import { ChannelClient, ChannelConnectError } from '../io/channel-client.js';
+import { ChannelClient, ChannelConnectError, type ChannelClientOptions } from '../io/channel-client.js';
 import { NativeAddonError } from '../io/native.js';
 import { openPacketSink } from '../io/open-packet-sink.js';
 import { RawSinkError, type PacketSink } from '../io/packet-sink.js';
@@ -200,9 +200,7 @@ export class Copier implements EngineSink, PacketConsumer {
       recordSize: this.recordSize,
       maxFrameRecords: cfg.withPayload ? MAX_FRAME_RECORDS_PAYLOAD : MAX_FRAME_RECORDS,
       onRecord: (buf, off) => this.onRecord(buf, off),
-      ...(this.collector === null
-        ? {}
-        : { extension: { payloadBytes: EXT_ALL_PAYLOAD, onRecordPayload: (buf: Buffer, off: number, payOff: number, payLen: number) => this.onRecordPayload(buf, off, payOff, payLen) } }),
+      ...(this.collector === null ? {} : { extension: this.extensionOptions(cfg.report?.bytesCap ?? EXT_ALL_PAYLOAD) }),
     });
     this.channel = channel;
     d.defer('interceptor channel', () => channel.close());
@@ -333,6 +331,14 @@ export class Copier implements EngineSink, PacketConsumer {
     if (this.collector !== null) this.collector.testRecord(buf, off, this.recordSize, null, 0, 0, now);
     this.engine.onResponse(buf, off, now, this.recordSize);
     this.kick();
+  }
+
+  /**
+   * The channel extension's request: each response packet's payload up to what the report keeps
+   * per answer (--report-bytes; a small one asks for just that prefix of each packet).
+   */
+  private extensionOptions(payloadBytes: number): NonNullable<ChannelClientOptions['extension']> {
+    return { payloadBytes, onRecordPayload: (buf, off, payOff, payLen) => this.onRecordPayload(buf, off, payOff, payLen) };
   }
 
   /** A record that came with its payload (the channel extension; only with a report). */
