@@ -21,10 +21,14 @@ export class Conn {
    * extension (docs/wire-extension.md); −1: it never asked, so it gets stock frames only.
    */
   extGranted = -1;
-  /** Extension frames (and the records behind them) waiting for the end of the burst. */
-  extOut: Buffer[] = [];
+  /**
+   * Extension frames (and the records behind them) waiting for the end of the burst, written
+   * straight into one buffer that goes to the socket at the flush (a new one per burst).
+   */
+  extBuf: Buffer | null = null;
   extOutBytes = 0;
   extOutRecords = 0;
+  extOutFrames = 0;
 
   constructor(
     readonly id: number,

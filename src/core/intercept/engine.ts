@@ -2,9 +2,10 @@ import { Buffer } from 'node:buffer';
 import {
   buildRecord,
   encodeExtAck,
-  encodeExtRecord,
-  encodeFrame,
+  EXT_HEADER_SIZE,
+  FRAME_HEADER_SIZE,
   FramePool,
+  writeExtRecord,
   INTERNAL_VERSION,
   newChannelMessage,
   newRecordInfo,
@@ -29,6 +30,8 @@ const FRAME_POOL_SLOTS = 256;
 const TCP_SYN = 0x02;
 /** Extension frames pending on a connection are written once they reach this many bytes. */
 const EXT_FLUSH_BYTES = 64 * 1024;
+/** First size of a connection's extension buffer (it grows for a bigger burst). */
+const EXT_BUF_BYTES = 16 * 1024;
 /** Write callback of the extension's own buffers (not pooled: nothing to give back). */
 const NO_DONE = (): void => undefined;
 const TCP_RST = 0x04;
@@ -213,24 +216,54 @@ export class InterceptEngine {
       this.overBound(c, nowUs);
       return;
     }
+    if (c.extOutBytes === 0 && c.frame.count === 0) c.firstUs = nowUs;
     if (c.frame.count > 0) {
       // Order: the combined frame being built is older than this record.
       const k = c.frame.count;
       const f = c.frame.take();
-      if (f !== null) this.pushExt(c, Buffer.from(f), k, nowUs);
+      if (f !== null) {
+        const b = this.extRoom(c, f.length);
+        f.copy(b, c.extOutBytes);
+        this.extPushed(c, f.length, k);
+      }
       c.frame.takenRelease();
     }
-    this.pushExt(c, encodeExtRecord(record, 0, size, this.payPkt, this.payOff, n), 1, nowUs);
+    const b = this.extRoom(c, EXT_HEADER_SIZE + size + n);
+    this.extPushed(c, writeExtRecord(b, c.extOutBytes, record, 0, size, this.payPkt, this.payOff, n), 1);
+    if (c.extOutBytes >= EXT_FLUSH_BYTES) this.flush(c, nowUs);
   }
 
-  private pushExt(c: Conn, bytes: Buffer, records: number, nowUs: number): void {
-    if (c.extOut.length === 0 && c.frame.count === 0) c.firstUs = nowUs;
-    c.extOut.push(bytes);
-    c.extOutBytes += bytes.length;
+  /** A record without payload while extension frames are pending: a one-record combined frame behind them. */
+  private enqueueBehindExt(c: Conn, record: Buffer, nowUs: number): void {
+    const size = this.recordSize;
+    if (c.backlog + c.extOutBytes + size + FRAME_HEADER_SIZE > this.opts.connBufferBytes) {
+      this.overBound(c, nowUs);
+      return;
+    }
+    const b = this.extRoom(c, FRAME_HEADER_SIZE + size);
+    b.writeUInt16BE(1, c.extOutBytes);
+    record.copy(b, c.extOutBytes + FRAME_HEADER_SIZE, 0, size);
+    this.extPushed(c, FRAME_HEADER_SIZE + size, 1);
+  }
+
+  /** The connection's extension buffer with room for `n` more bytes. */
+  private extRoom(c: Conn, n: number): Buffer {
+    const need = c.extOutBytes + n;
+    let b = c.extBuf;
+    if (b === null || b.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, EXT_BUF_BYTES, (b?.length ?? 0) * 2));
+      if (b !== null) b.copy(grown, 0, 0, c.extOutBytes);
+      c.extBuf = b = grown;
+    }
+    return b;
+  }
+
+  private extPushed(c: Conn, bytes: number, records: number): void {
+    c.extOutBytes += bytes;
     c.extOutRecords += records;
+    c.extOutFrames++;
     c.added++;
     this.pending = true;
-    if (c.extOutBytes >= EXT_FLUSH_BYTES) this.flush(c, nowUs);
   }
 
   private overBound(c: Conn, nowUs: number): void {
@@ -245,9 +278,8 @@ export class InterceptEngine {
         this.enqueueExt(c, record, nowUs);
         return;
       }
-      if (c.extOut.length > 0) {
-        if (c.backlog + c.extOutBytes + this.recordSize + 2 > this.opts.connBufferBytes) this.overBound(c, nowUs);
-        else this.pushExt(c, encodeFrame([record], this.recordSize), 1, nowUs);
+      if (c.extOutBytes > 0) {
+        this.enqueueBehindExt(c, record, nowUs);
         return;
       }
     }
@@ -266,14 +298,16 @@ export class InterceptEngine {
   }
 
   private flush(c: Conn, nowUs: number): void {
-    if (c.extOut.length > 0) {
+    if (c.extOutBytes > 0 && c.extBuf !== null) {
       // The combined-frame builder is empty while extension frames are pending (see enqueue).
-      const out = c.extOut.length === 1 ? (c.extOut[0] as Buffer) : Buffer.concat(c.extOut, c.extOutBytes);
-      this.stats.frames += c.extOut.length;
+      // The socket keeps this buffer until it is sent: the next burst gets a new one.
+      const out = c.extBuf.subarray(0, c.extOutBytes);
+      this.stats.frames += c.extOutFrames;
       this.stats.records += c.extOutRecords;
-      c.extOut = [];
+      c.extBuf = null;
       c.extOutBytes = 0;
       c.extOutRecords = 0;
+      c.extOutFrames = 0;
       c.backlog = this.sink.write(c.id, out, NO_DONE);
     } else {
       const n = c.frame.count;
@@ -293,7 +327,7 @@ export class InterceptEngine {
   onTick(nowUs: number): boolean {
     let pending = false;
     for (const c of this.live) {
-      if (c.frame.count === 0 && c.extOut.length === 0) continue;
+      if (c.frame.count === 0 && c.extOutBytes === 0) continue;
       if (c.added === 0 || nowUs - c.firstUs >= this.opts.holdUs) this.flush(c, nowUs);
       else pending = true;
       c.added = 0;
@@ -333,7 +367,7 @@ export class InterceptEngine {
           `${c.dropped} records dropped`;
         this.forget(c, reason, 'warn');
         this.sink.close(c.id, reason);
-      } else if ((c.frame.count > 0 || c.extOut.length > 0) && nowUs - c.firstUs >= this.opts.holdUs) {
+      } else if ((c.frame.count > 0 || c.extOutBytes > 0) && nowUs - c.firstUs >= this.opts.holdUs) {
         this.flush(c, nowUs); // a tick was missed; never hold a record for long
       }
     }

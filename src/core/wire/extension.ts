@@ -84,11 +84,17 @@ export function readExtAck(body: Buffer, off: number, len: number): number {
   return body.readUInt32BE(off + 8);
 }
 
-/** A RECORD+PAYLOAD frame: header, the record, then `payLen` payload bytes from `pkt`. */
+/** Writes a RECORD+PAYLOAD frame at `off`: header, the record, then `payLen` payload bytes from `pkt`; returns its size. */
+export function writeExtRecord(out: Buffer, off: number, record: Buffer, recOff: number, recordSize: number, pkt: Buffer, payOff: number, payLen: number): number {
+  writeExtHeader(out, off, EXT_KIND_RECORD_PAYLOAD, recordSize + payLen);
+  record.copy(out, off + EXT_HEADER_SIZE, recOff, recOff + recordSize);
+  pkt.copy(out, off + EXT_HEADER_SIZE + recordSize, payOff, payOff + payLen);
+  return EXT_HEADER_SIZE + recordSize + payLen;
+}
+
+/** The same frame in a buffer of its own. */
 export function encodeExtRecord(record: Buffer, recOff: number, recordSize: number, pkt: Buffer, payOff: number, payLen: number): Buffer {
   const b = Buffer.allocUnsafe(EXT_HEADER_SIZE + recordSize + payLen);
-  writeExtHeader(b, 0, EXT_KIND_RECORD_PAYLOAD, recordSize + payLen);
-  record.copy(b, EXT_HEADER_SIZE, recOff, recOff + recordSize);
-  pkt.copy(b, EXT_HEADER_SIZE + recordSize, payOff, payOff + payLen);
+  writeExtRecord(b, 0, record, recOff, recordSize, pkt, payOff, payLen);
   return b;
 }
