@@ -110,7 +110,6 @@ export class ReportAggregator implements ExchangeSink {
   private exchanges = 0;
   private skipped = 0;
   private noReference = 0;
-  private noiseSuppressed = 0;
   private signatureChars = 0;
 
   constructor(
@@ -188,18 +187,18 @@ export class ReportAggregator implements ExchangeSink {
       if (testAnswer === null || testAnswer === undefined) continue;
       const test = summarizeAnswer(testAnswer, info);
       const all = compareAnswers(ref, test, opts);
+      // Counted unfiltered (the noise known at the end decides); kept only if not noise by now.
       const diffs = ep.noise === null ? all : all.filter((d) => !ep.noise?.isNoise(d.field));
-      if (diffs.length === 0 && all.length > 0) this.noiseSuppressed++;
-      this.count(ep, t, diffs);
+      this.count(ep, t, all, diffs);
       if (diffs.length > 0 && this.kept.length < this.mismatchCap) this.keep(x, info.endpoint, t, ref, test, refAnswer, testAnswer, diffs);
     }
   }
 
-  private count(ep: EndpointStats, t: number, diffs: readonly FieldDiff[]): void {
+  private count(ep: EndpointStats, t: number, all: readonly FieldDiff[], diffs: readonly FieldDiff[]): void {
     const c = ep.targets[t];
     if (c === undefined) return;
     c.compared++;
-    const sig = diffs
+    const sig = all
       .map((d) => d.field)
       .sort()
       .join('\n');
@@ -346,7 +345,7 @@ export class ReportAggregator implements ExchangeSink {
       const fields = ep.noise.learned();
       if (fields.length > 0) endpoints.push({ endpoint: ep.endpoint, fields });
     }
-    return { compared, differing, rate: compared === 0 ? 0 : differing / compared, suppressed: this.noiseSuppressed + lateNoise, endpoints };
+    return { compared, differing, rate: compared === 0 ? 0 : differing / compared, suppressed: lateNoise, endpoints };
   }
 }
 
