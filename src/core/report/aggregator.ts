@@ -1,6 +1,6 @@
 import { summarizeAnswer, type AnswerSummary } from './answer-summary.js';
 import { escapeBytes, firstDifference, type ByteDiff } from './byte-diff.js';
-import { compareAnswers, fieldKind, MISMATCH_KINDS, primaryKind, type FieldDiff, type HeaderScope, type MismatchKind } from './compare.js';
+import { compareAnswers, fieldKind, MISMATCH_KINDS, primaryKind, SELECTED_HEADERS, type FieldDiff, type HeaderScope, type MismatchKind } from './compare.js';
 import { requestInfo, type ReportProtocol } from './endpoint.js';
 import type { Answer, Exchange, ExchangeSink, ReportRun } from './exchange.js';
 import { digest64 } from './digest.js';
@@ -83,8 +83,14 @@ class EndpointStats {
 }
 
 function brief(s: AnswerSummary): AnswerBrief {
+  const headers: Record<string, string> = {};
+  // The meaningful headers (compare.ts SELECTED_HEADERS) of the first response, for the reader.
+  for (const name of SELECTED_HEADERS) {
+    const v = s.headers?.get(name);
+    if (v !== undefined) headers[name] = v.length > 200 ? `${v.slice(0, 200)}…` : v;
+  }
   // The digest only for kept records: matching bodies are compared byte-wise, never hashed.
-  return { status: s.status, size: s.size, digest: digest64(s.body), end: s.end, firstByteUs: s.firstByteUs, lastByteUs: s.lastByteUs };
+  return { status: s.status, headers, size: s.size, digest: digest64(s.body), end: s.end, firstByteUs: s.firstByteUs, lastByteUs: s.lastByteUs };
 }
 
 function bump<K>(m: Map<K, number>, k: K, n = 1): void {
