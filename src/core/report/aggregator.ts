@@ -1,6 +1,6 @@
 import { summarizeAnswer, type AnswerSummary } from './answer-summary.js';
 import { escapeBytes, firstDifference, type ByteDiff } from './byte-diff.js';
-import { compareAnswers, fieldKind, MISMATCH_KINDS, primaryKind, type FieldDiff, type HeaderScope, type MismatchKind } from './compare.js';
+import { compareAnswers, fieldKind, MISMATCH_KINDS, primaryKind, SELECTED_HEADERS, type FieldDiff, type HeaderScope, type MismatchKind } from './compare.js';
 import { requestInfo, type ReportProtocol } from './endpoint.js';
 import type { Answer, Exchange, ExchangeSink, ReportRun } from './exchange.js';
 import { digest64 } from './digest.js';
@@ -83,8 +83,14 @@ class EndpointStats {
 }
 
 function brief(s: AnswerSummary): AnswerBrief {
+  const headers: Record<string, string> = {};
+  // The meaningful headers (compare.ts SELECTED_HEADERS) of the first response, for the reader.
+  for (const name of SELECTED_HEADERS) {
+    const v = s.headers?.get(name);
+    if (v !== undefined) headers[name] = v.length > 200 ? `${v.slice(0, 200)}…` : v;
+  }
   // The digest only for kept records: matching bodies are compared byte-wise, never hashed.
-  return { status: s.status, size: s.size, digest: digest64(s.body), end: s.end, firstByteUs: s.firstByteUs, lastByteUs: s.lastByteUs };
+  return { status: s.status, headers, size: s.size, digest: digest64(s.body), end: s.end, firstByteUs: s.firstByteUs, lastByteUs: s.lastByteUs };
 }
 
 function bump<K>(m: Map<K, number>, k: K, n = 1): void {
@@ -110,7 +116,6 @@ export class ReportAggregator implements ExchangeSink {
   private exchanges = 0;
   private skipped = 0;
   private noReference = 0;
-  private noiseSuppressed = 0;
   private signatureChars = 0;
 
   constructor(
@@ -188,18 +193,18 @@ export class ReportAggregator implements ExchangeSink {
       if (testAnswer === null || testAnswer === undefined) continue;
       const test = summarizeAnswer(testAnswer, info);
       const all = compareAnswers(ref, test, opts);
+      // Counted unfiltered (the noise known at the end decides); kept only if not noise by now.
       const diffs = ep.noise === null ? all : all.filter((d) => !ep.noise?.isNoise(d.field));
-      if (diffs.length === 0 && all.length > 0) this.noiseSuppressed++;
-      this.count(ep, t, diffs);
+      this.count(ep, t, all, diffs);
       if (diffs.length > 0 && this.kept.length < this.mismatchCap) this.keep(x, info.endpoint, t, ref, test, refAnswer, testAnswer, diffs);
     }
   }
 
-  private count(ep: EndpointStats, t: number, diffs: readonly FieldDiff[]): void {
+  private count(ep: EndpointStats, t: number, all: readonly FieldDiff[], diffs: readonly FieldDiff[]): void {
     const c = ep.targets[t];
     if (c === undefined) return;
     c.compared++;
-    const sig = diffs
+    const sig = all
       .map((d) => d.field)
       .sort()
       .join('\n');
@@ -346,7 +351,7 @@ export class ReportAggregator implements ExchangeSink {
       const fields = ep.noise.learned();
       if (fields.length > 0) endpoints.push({ endpoint: ep.endpoint, fields });
     }
-    return { compared, differing, rate: compared === 0 ? 0 : differing / compared, suppressed: this.noiseSuppressed + lateNoise, endpoints };
+    return { compared, differing, rate: compared === 0 ? 0 : differing / compared, suppressed: lateNoise, endpoints };
   }
 }
 

@@ -4,10 +4,13 @@ import type { FieldDiff } from './compare.js';
  * Diffy-style noise, learned per endpoint from the two baselines: a field that ever differed
  * between two instances of the same build (a Date header, a request id in a JSON body, a span of
  * an opaque body) is noise for that endpoint, and a candidate difference only in noise fields is
- * no mismatch. Bounded: at most MAX_FIELDS fields and MAX_RANGES byte spans per endpoint.
+ * no mismatch. Two exceptions: how an answer ended (a baseline's reset or timeout) is never
+ * noise, and the status only once it differed in at least 10% of the endpoint's comparisons. Bounded: at most MAX_FIELDS fields and MAX_RANGES byte spans per endpoint.
  */
 const MAX_FIELDS = 64;
 const MAX_RANGES = 32;
+/** Share of baseline comparisons whose status must differ before status is noise. */
+const STATUS_NOISE_RATE = 0.1;
 
 function parseRange(field: string): [number, number] | null {
   const m = /^bytes:(\d+)-(\d+)$/.exec(field);
@@ -52,6 +55,10 @@ export class EndpointNoise {
    * field applied) varies between two instances of one build is not compared byte by byte.
    */
   isNoise(field: string): boolean {
+    // A baseline that failed (reset, timeout…) is not noise: it must not hide a failing candidate.
+    if (field.startsWith('end:')) return false;
+    // A status that varies now and then between baselines is more likely a flake than noise.
+    if (field === 'status') return (this.fields.get(field) ?? 0) >= STATUS_NOISE_RATE * this.compared;
     if (this.fields.has(field)) return true;
     const range = parseRange(field);
     if (range === null && field !== 'body') return false;

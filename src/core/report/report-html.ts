@@ -82,7 +82,10 @@ function groupSummary(r: ReplayReport): string {
 
 function side(label: 'reference' | 'test', s: MismatchRecord['reference']): string {
   const end = s.end === 'complete' ? '' : ` <b>${h(s.end)}</b>`;
-  return `<td data-side="${label}"><code>${h(s.status)}</code></td>${num(s.size)}<td><code>${h(s.digest)}</code>${end}</td><td>${h(formatUs(s.firstByteUs))} / ${h(formatUs(s.lastByteUs))}</td>`;
+  const headers = Object.entries(s.headers)
+    .map(([k, v]) => `<br><small>${h(k)}: ${h(v)}</small>`)
+    .join('');
+  return `<td data-side="${label}"><code>${h(s.status)}</code>${headers}</td>${num(s.size)}<td><code>${h(s.digest)}</code>${end}</td><td>${h(formatUs(s.firstByteUs))} / ${h(formatUs(s.lastByteUs))}</td>`;
 }
 
 function mismatchRows(r: ReplayReport): string {

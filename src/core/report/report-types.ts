@@ -74,6 +74,8 @@ export interface SideLatency {
 
 export interface AnswerBrief {
   status: string;
+  /** HTTP: the selected headers present in the (first) response, lower-case names; {} otherwise. */
+  headers: Record<string, string>;
   size: number;
   digest: string;
   end: AnswerEnd;

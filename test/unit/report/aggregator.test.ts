@@ -31,6 +31,7 @@ test('capture mode: exactly the differing requests are reported, by endpoint and
   assert.equal(first?.session, '10.0.0.5:40000>10.0.0.1:80');
   assert.equal(first?.index, 1);
   assert.deepEqual([first?.reference.status, first?.test.status], ['200', '404']);
+  assert.deepEqual([first?.reference.headers, first?.test.headers], [{ 'content-type': 'text/plain' }, {}]);
   assert.equal(first?.diff?.offset, 9);
   const slow = r.endpoints.find((e) => e.endpoint === 'GET /slow');
   const [ref, test] = slow?.latency ?? [];

@@ -29,6 +29,14 @@ test('noise: fields and byte spans learned; a candidate span inside a learned on
   sized.learn(d('size'));
   assert.ok(sized.isNoise('bytes:0-4') && sized.isNoise('body') && sized.isNoise('size'), 'a body whose size varies is not compared byte by byte');
   assert.ok(!sized.isNoise('status') && !sized.isNoise('header:x'));
+  const flaky = new EndpointNoise();
+  flaky.learn(d('end:reset', 'status'));
+  for (let i = 0; i < 19; i++) flaky.learn(d());
+  assert.ok(!flaky.isNoise('end:reset'), 'a failing baseline never hides a failing candidate');
+  assert.ok(!flaky.isNoise('status'), 'one status flake in 20 is not noise');
+  flaky.learn(d('status'));
+  flaky.learn(d('status'));
+  assert.ok(flaky.isNoise('status'), '3 in 22 is');
 });
 
 test('Diffy mode: a token in the body that differs between baselines is learned as a byte span', () => {
