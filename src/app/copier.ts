@@ -4,7 +4,9 @@ import type { TcpcopyConfig } from '../core/config/tcpcopy-cli.js';
 import { SessionEngine } from '../core/session/engine.js';
 import type { EngineSink, Outcome, SessionInfo } from '../core/session/types.js';
 import { MAX_FRAME_RECORDS, MAX_FRAME_RECORDS_PAYLOAD, PAYLOAD_RECORD_SIZE, RECORD_SIZE } from '../core/wire/constants.js';
-import { ChannelClient, ChannelConnectError } from '../io/channel-client.js';
+import { EXT_ALL_PAYLOAD } from '../core/wire/extension.js';
+import type { ExchangeCollector } from '../core/collect/collector.js';
+import { ChannelClient, ChannelConnectError, type ChannelClientOptions } from '../io/channel-client.js';
 import { NativeAddonError } from '../io/native.js';
 import { openPacketSink } from '../io/open-packet-sink.js';
 import { RawSinkError, type PacketSink } from '../io/packet-sink.js';
@@ -16,6 +18,8 @@ import type { PacketConsumer, PacketSource } from './source/packet-source.js';
 import { transfersText } from './tcpcopy-summary.js';
 
 const HOUSEKEEPING_MS = 250;
+/** How long the copier waits for interceptors to answer the payload extension (stock ones never do). */
+const NEGOTIATION_MS = 1000;
 
 // performance.timeOrigin is a getter that costs more than performance.now() itself: read it once.
 const TIME_ORIGIN_MS = performance.timeOrigin;
@@ -56,6 +60,13 @@ export class Copier implements EngineSink, PacketConsumer {
   private readonly observers: CopierObserver[] = [];
   private readonly closedHooks: CopierObserver[] = [];
   private readonly recordSize: number;
+  /** The replay report's collector (--report), fed from the packet paths; null = no work at all. */
+  private collector: ExchangeCollector | null = null;
+  /**
+   * Per interceptor, the response payload bytes per packet it granted with the channel extension
+   * (docs/wire-extension.md); −1: no answer (a stock interceptor). Empty without a report.
+   */
+  extensionGranted: number[] = [];
   private finished = false;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
@@ -109,6 +120,11 @@ export class Copier implements EngineSink, PacketConsumer {
     return this.o.log;
   }
 
+  /** The replay report's collector (before run(): the channel then asks for response payloads). */
+  collect(c: ExchangeCollector): void {
+    this.collector = c;
+  }
+
   /** Register an observer (before run()). */
   observe(ob: CopierObserver): void {
     this.observers.push(ob);
@@ -119,6 +135,11 @@ export class Copier implements EngineSink, PacketConsumer {
 
   send(buf: Buffer, len: number, dstIp: number): void {
     this.sink?.send(buf, 0, len, dstIp);
+    if (this.collector !== null) this.collector.testSent(buf, len, this.feedNow);
+  }
+
+  sessionStarted(info: SessionInfo): void {
+    this.collector?.testStarted(info);
   }
 
   routeAdd(cip: number, cport: number, tip: number, tport: number): boolean {
@@ -146,7 +167,12 @@ export class Copier implements EngineSink, PacketConsumer {
   }
 
   packet(buf: Buffer, ipOff: number, capLen: number, tsUs: number, transferIdx: number): void {
+    if (this.collector !== null) this.collector.captured(buf, ipOff, capLen, tsUs);
     this.engine.onCaptured(buf, ipOff, capLen, this.feedNow, tsUs, transferIdx);
+  }
+
+  reversePacket(buf: Buffer, ipOff: number, capLen: number, tsUs: number): void {
+    this.collector?.capturedReverse(buf, ipOff, capLen, tsUs);
   }
 
   // ───────────── run ─────────────
@@ -179,6 +205,7 @@ export class Copier implements EngineSink, PacketConsumer {
       recordSize: this.recordSize,
       maxFrameRecords: cfg.withPayload ? MAX_FRAME_RECORDS_PAYLOAD : MAX_FRAME_RECORDS,
       onRecord: (buf, off) => this.onRecord(buf, off),
+      ...(this.collector === null ? {} : { extension: this.extensionOptions(cfg.report?.bytesCap ?? EXT_ALL_PAYLOAD) }),
     });
     this.channel = channel;
     d.defer('interceptor channel', () => channel.close());
@@ -203,6 +230,16 @@ export class Copier implements EngineSink, PacketConsumer {
       await channel.start();
     } catch (err) {
       return this.failStart(err instanceof ChannelConnectError ? err.message : `cannot connect to the interceptor: ${(err as Error).message}`);
+    }
+    if (this.collector !== null) {
+      this.extensionGranted = await channel.negotiated(NEGOTIATION_MS);
+      cfg.interceptors.forEach((_, i) => {
+        const g = this.extensionGranted[i] ?? -1;
+        const who = `interceptor ${i + 1} of ${cfg.interceptors.length}`;
+        if (g > 0) log.info(`report: ${who} forwards up to ${g} response payload bytes per packet`);
+        else if (g === 0) log.warn(`report: ${who} forwards no response payload (start intercept with --forward-payload all): test answers are compared by size and timing only`);
+        else log.warn(`report: ${who} did not answer the payload extension within ${NEGOTIATION_MS} ms (a stock interceptor?): test answers are compared by size and timing only`);
+      });
     }
     this.engine.setInterceptorAvailable(channel.activeInterceptors > 0);
     if (channel.activeInterceptors === 0) log.warn('no interceptor reachable; -L: replaying anyway, reconnecting in the background');
@@ -293,7 +330,29 @@ export class Copier implements EngineSink, PacketConsumer {
 
   private onRecord(buf: Buffer, off: number): void {
     this.records++;
-    this.engine.onResponse(buf, off, nowUs(), this.recordSize);
+    const now = nowUs();
+    this.feedNow = now;
+    // The report sees the answer before the engine, which may send the next request at once.
+    if (this.collector !== null) this.collector.testRecord(buf, off, this.recordSize, null, 0, 0, now);
+    this.engine.onResponse(buf, off, now, this.recordSize);
+    this.kick();
+  }
+
+  /**
+   * The channel extension's request: each response packet's payload up to what the report keeps
+   * per answer (--report-bytes; a small one asks for just that prefix of each packet).
+   */
+  private extensionOptions(payloadBytes: number): NonNullable<ChannelClientOptions['extension']> {
+    return { payloadBytes, onRecordPayload: (buf, off, payOff, payLen) => this.onRecordPayload(buf, off, payOff, payLen) };
+  }
+
+  /** A record that came with its payload (the channel extension; only with a report). */
+  private onRecordPayload(buf: Buffer, off: number, payOff: number, payLen: number): void {
+    this.records++;
+    const now = nowUs();
+    this.feedNow = now;
+    this.collector?.testRecord(buf, off, this.recordSize, buf, payOff, payLen, now);
+    this.engine.onResponse(buf, off, now, this.recordSize);
     this.kick();
   }
 
@@ -307,6 +366,7 @@ export class Copier implements EngineSink, PacketConsumer {
     if (this.finished) return;
     this.serviceRuns++;
     const now = nowUs();
+    this.feedNow = now; // packets sent from here on are stamped with it (the report's test timings)
     const engine = this.engine;
     engine.flushAcks(now);
     if (engine.nextDeadline() <= now) engine.onTimer(now);

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Buffer } from 'node:buffer';
-import { engineOptionsFrom, type InterceptConfig } from '../core/config/intercept.js';
+import { copyRangeFor, engineOptionsFrom, type InterceptConfig } from '../core/config/intercept.js';
 import { formatStats, InterceptEngine, type InterceptSink } from '../core/intercept/index.js';
 import { ChannelServer } from '../io/channel-server.js';
 import { FlushScheduler } from './intercept-flush.js';
@@ -177,7 +177,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
       {
         queueNum: cfg.queueNum,
         rcvbufBytes: RCVBUF_BYTES,
-        copyRange: cfg.withPayload ? 192 : 64,
+        copyRange: copyRangeFor(cfg),
         maxLen: cfg.queueMaxLen, // null → 65536
         onWarning: (m) => log.warn(m),
       },
@@ -212,6 +212,7 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
         (tap.maxLen !== null ? `, max length ${tap.maxLen}` : '') +
         (k !== null ? `, copy range ${k.copyRange}, rcvbuf asked ${RCVBUF_BYTES}` : '') + ')' +
         `, ${cfg.withPayload ? '192-byte payload' : '64-byte'} records, ≤${cfg.maxFrameRecords} per frame` +
+        (cfg.forwardPayload > 0 ? `, up to ${cfg.forwardPayload} payload bytes per response forwarded on request` : '') +
         (cfg.passList.length > 0 ? `, ${cfg.passList.length} pass-listed address(es)` : ''),
     );
     opts.onReady?.();

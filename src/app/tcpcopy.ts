@@ -9,6 +9,7 @@ import { EXIT_FAILED, EXIT_USAGE } from './exit-codes.js';
 import { PidFile } from './pid-file.js';
 import { prepareRecording, runRecordOnly, type Recording } from './recording.js';
 import { taskRoutes } from './store/task-routes.js';
+import { ReplayReportObserver } from './report-observer.js';
 import { RunLog } from './run-log.js';
 import { openSource, SourceOpenError } from './source/open-source.js';
 import type { PacketSource } from './source/packet-source.js';
@@ -103,7 +104,18 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     }
   }
 
+  let report: ReplayReportObserver | null = null;
+  if (cfg.report !== null) {
+    try {
+      report = ReplayReportObserver.create(cfg.report, { input: source.description, acceleration: cfg.acceleration }, opts.stdout, log);
+    } catch (err) {
+      log.errOut((err as Error).message);
+      await disposers.dispose();
+      return EXIT_USAGE;
+    }
+  }
   copier = new Copier({ config: cfg, log, source, disposers, onHangup: () => recording?.rotate() });
+  if (report !== null) copier.collect(report.collector);
   const showProgress = opts.stderr.isTTY === true && !cfg.quiet;
   // Load mode (-u): the users' sessions end through this observer; it adds the load counters.
   const load = source instanceof LoadSource ? new LoadObserver(source, cfg.statsIntervalMs, { stdout: opts.stdout, stderr: opts.stderr, comet: cfg.load?.comet === true }) : null;
@@ -120,5 +132,7 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
     copier.observe(new CopierMetrics(opts.metrics, recording?.control == null ? undefined : taskRoutes(recording.control), extra));
   }
   copier.observe(new EndSummary(opts.stdout, opts.stderr, { file: cfg.input.kind === 'file' ? cfg.input.path : source.description, filterText: cfg.filterText, seed: cfg.seed }));
+  // After the summary: the report's headline comes last on stdout.
+  if (report !== null) copier.observe(report);
   return copier.run();
 }

@@ -35,6 +35,7 @@ export async function interceptMain(argv: readonly string[], hooks: InterceptTes
     .option('-d, --daemon', 'run in the background (detached re-spawn); under systemd run in the foreground')
     .option('--queue-num <n>', 'NFQUEUE number (default 0)')
     .option('--with-payload', '192-byte records carrying response payloads of up to 128 bytes (copier must agree)')
+    .option('--forward-payload <bytes|all>', 'forward up to this many payload bytes of each response packet to copiers that ask (tcpcopy --report; widens the copy range)')
     .option('--allow <cidr,...>', 'copier addresses allowed to connect (default: any); others are refused and logged')
     .option('--stats-interval <seconds>', 'seconds between stats lines (default 30; 0 = only at exit)')
     .option('--log-level <level>', 'error, warn, info or debug (default info)')

@@ -8,6 +8,7 @@ import { MAX_SEED, parseTcpcopyOptions, type TcpcopyRawOptions } from '../core/c
 import { EXIT_USAGE, runTcpcopy } from '../app/tcpcopy.js';
 import { DAEMON_CHILD_ENV, respawnDetached } from '../app/intercept-daemon.js';
 import { copierDoctor, copierDoctorOptionsFrom } from '../app/doctor.js';
+import { addReportOptions } from './report-options.js';
 import { checkExitCode, formatReport, parseOpsOptions, type OpsRawOptions } from '../core/doctor/index.js';
 import { parseStoreCommand, type StoreCommandRawOptions } from '../core/config/store-commands.js';
 import { runStoreCommandCli } from '../app/store/store-command-cli.js';
@@ -75,7 +76,9 @@ const program = new Command('tcpcopy')
   .option('--with-payload', '192-byte records with up to 128 bytes of response payload (intercept --with-payload too)')
   .option('--seed <n>', 'seed of sampling and port choices, 0..4294967295 (default: random, printed in the summary)')
   .option('--raw-backend <mode>', 'how packets go out: auto (the sendmmsg addon when built, else raw-socket), sendmmsg or raw-socket (default auto)')
-  .option('--capture-backend <mode>', 'how live capture reads: auto (the pcapbatch addon when built, else cap), pcap or cap (default auto)')
+  .option('--capture-backend <mode>', 'how live capture reads: auto (the pcapbatch addon when built, else cap), pcap or cap (default auto)');
+addReportOptions(program);
+program
   .option('--check', 'run the preflight checks (privileges, raw socket, route to the target, interceptor reachable, capture file or device) and exit: 0 all ok, 1 problems')
   .option('--metrics-port <port>', 'serve Prometheus metrics (every stats counter + process metrics) on this port while replaying')
   .option('--metrics-bind <ip>', 'address of the metrics endpoint (default 127.0.0.1)')

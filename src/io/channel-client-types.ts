@@ -23,6 +23,16 @@ export interface ChannelClientOptions {
   maxFrameRecords?: number;
   /** false for --disable-combined peers (bare records). */
   combined?: boolean;
+  /**
+   * Ask every interceptor for response payloads with the channel extension
+   * (docs/wire-extension.md): `payloadBytes` per response packet (0xffffffff = all). Records that
+   * come with payload go to `onRecordPayload` instead of `onRecord` (the record first, then
+   * `payLen` payload bytes at `payOff`; views valid only during the call). Absent: stock channel.
+   */
+  extension?: {
+    payloadBytes: number;
+    onRecordPayload: (buf: Buffer, off: number, payOff: number, payLen: number, interceptor: number) => void;
+  };
   /** Give up a connect attempt after this long. Default 3000 ms. */
   connectTimeoutMs?: number;
   /** First reconnect delay; doubles per failure up to reconnectMaxMs. Default 100 ms. */
@@ -52,6 +62,8 @@ export interface ChannelClientEvents {
   interceptorDown: [number, string];
   /** No interceptor is connected and not lonely: the client has stopped. */
   allDown: [];
+  /** An interceptor answered the extension request: payload bytes per packet it grants. */
+  extension: [ConnectionInfo, number];
 }
 
 export interface ChannelClientStats {

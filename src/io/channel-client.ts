@@ -8,7 +8,11 @@ import {
   MSG_CLIENT_ADD,
   MSG_CLIENT_DEL,
   RECORD_SIZE,
+  EXT_KIND_ACK,
+  EXT_KIND_RECORD_PAYLOAD,
+  encodeExtRequest,
   encodeHello,
+  readExtAck,
   writeMessage,
   type ChannelMessage,
 } from '../core/wire/index.js';
@@ -87,6 +91,9 @@ export class ChannelClient extends EventEmitter<ChannelClientEvents> {
   private readonly reconnectMaxMs: number;
   readonly lonely: boolean;
   private closed = false;
+  private readonly ext: ChannelClientOptions['extension'];
+  /** Per interceptor: payload bytes granted by the extension's ACK; −1 while unanswered. */
+  readonly granted: number[];
   private readonly msg: ChannelMessage = { cltIp: 0, cltPort: 0, type: 0, targetIp: 0, targetPort: 0 };
 
   constructor(opts: ChannelClientOptions) {
@@ -102,6 +109,8 @@ export class ChannelClient extends EventEmitter<ChannelClientEvents> {
     this.reconnectMinMs = opts.reconnectMinMs ?? 100;
     this.reconnectMaxMs = opts.reconnectMaxMs ?? 12_000;
     this.lonely = opts.lonely ?? false;
+    this.ext = opts.extension;
+    this.granted = opts.interceptors.map(() => -1);
     this.peers = opts.interceptors.map((ep, i) => {
       const ip = ipToString(ep.ip);
       const address = `${ip}:${ep.port}`;
@@ -233,7 +242,35 @@ export class ChannelClient extends EventEmitter<ChannelClientEvents> {
   }
 
   private newDecoder(): FrameDecoder {
-    return new FrameDecoder(this.recordSize, this.maxFrameRecords, this.combined);
+    return new FrameDecoder(this.recordSize, this.maxFrameRecords, this.combined, this.ext !== undefined);
+  }
+
+  /**
+   * Resolves once every interceptor with an open connection answered the extension request, or
+   * after `timeoutMs` (a stock interceptor never answers: its records stay plain). Returns the
+   * granted bytes per interceptor (−1: no answer).
+   */
+  async negotiated(timeoutMs: number): Promise<number[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && !this.closed && this.peers.some((p, i) => p.openCount > 0 && this.granted[i] === -1)) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return [...this.granted];
+  }
+
+  /** An extension frame: the ACK, or a record with its payload. Unknown kinds are skipped. */
+  private onExt(c: Conn, dec: FrameDecoder): void {
+    const who = c.info.interceptor;
+    if (dec.extKind === EXT_KIND_RECORD_PAYLOAD && dec.extLen >= this.recordSize && this.ext !== undefined) {
+      this.stats.records++;
+      this.ext.onRecordPayload(dec.record, dec.recordOff, dec.recordOff + this.recordSize, dec.extLen - this.recordSize, who);
+    } else if (dec.extKind === EXT_KIND_ACK) {
+      const g = readExtAck(dec.record, dec.recordOff, dec.extLen);
+      if (g >= 0) {
+        this.granted[who] = g;
+        this.emit('extension', c.info, g);
+      }
+    }
   }
 
   private open(c: Conn): void {
@@ -250,8 +287,9 @@ export class ChannelClient extends EventEmitter<ChannelClientEvents> {
       c.open = true;
       c.openedAt = Date.now();
       this.stats.connectsOk++;
-      // The hello goes first, before anything else can be written on this connection.
-      s.write(encodeHello());
+      // The hello goes first, before anything else can be written on this connection; the
+      // extension's request right behind it, in the same write.
+      s.write(this.ext === undefined ? encodeHello() : Buffer.concat([encodeHello(), encodeExtRequest(this.ext.payloadBytes)]));
       const p = this.peers[c.info.interceptor] as Peer;
       p.openCount++;
       this.emit('connected', c.info);
@@ -300,6 +338,11 @@ export class ChannelClient extends EventEmitter<ChannelClientEvents> {
         this.stats.records++;
         this.onRecord(dec.record, dec.recordOff, who);
         if (this.closed || c.decoder !== dec) return; // the callback closed the client
+        continue;
+      }
+      if (r === 'ext') {
+        this.onExt(c, dec);
+        if (this.closed || c.decoder !== dec) return;
         continue;
       }
       if (r === 'bad-count') {

@@ -13,6 +13,8 @@ import type { FeedResult, PacketConsumer, PacketSource, SourceEvents, SourceProg
 
 /** Packets handed out per feed() call before I/O gets a chance. */
 const BATCH = 512;
+/** pendingIdx of a server→client packet taken for the report (not a transfer index). */
+const REVERSE_IDX = 0x7fffffff;
 
 export interface CaptureFileSourceOptions {
   path: string;
@@ -21,6 +23,8 @@ export interface CaptureFileSourceOptions {
   pacing: PacerOptions;
   onWarning: (w: CaptureWarning) => void;
   events: SourceEvents;
+  /** Also deliver the services' server→client packets (consumer.reversePacket), paced alike. */
+  reverse?: boolean;
 }
 
 /** The file could not be used at all (missing, not a capture, corrupt header): a usage error. */
@@ -120,10 +124,13 @@ export class CaptureFileSource implements PacketSource {
         this.pendingIdx = -1;
       }
       if (this.pendingIdx < 0) {
-        const idx = this.select(rec);
+        let idx = this.select(rec);
         if (idx < 0) {
-          this.pending = null;
-          continue;
+          if (this.o.reverse !== true || !this.selectReverse(rec)) {
+            this.pending = null;
+            continue;
+          }
+          idx = REVERSE_IDX;
         }
         this.pendingIdx = idx;
         this.pendingAt = this.pacer.releaseTimeUs(rec.tsUs);
@@ -133,6 +140,10 @@ export class CaptureFileSource implements PacketSource {
       const buf = rec.buf;
       const ipOff = rec.dataOffset + rec.ipOffset;
       const capLen = rec.capLen - rec.ipOffset;
+      if (this.pendingIdx === REVERSE_IDX) {
+        consumer.reversePacket?.(buf, ipOff, capLen, rec.tsUs);
+        continue;
+      }
       if (this.pacer.loop > 0) shiftLoopSeq(buf, ipOff, capLen, this.pacer.loop);
       this.packetsUsed++;
       consumer.packet(buf, ipOff, capLen, rec.tsUs, this.pendingIdx);
@@ -178,6 +189,10 @@ export class CaptureFileSource implements PacketSource {
     const idx = this.selector.select(rec.buf, rec.l3Kind === 'ipv4' ? rec.ipBufOffset : -1, rec.capLen - rec.ipOffset);
     if (idx >= 0 && rec.capLen < rec.origLen) this.truncated++;
     return idx;
+  }
+
+  private selectReverse(rec: CaptureRecord): boolean {
+    return rec.l3Kind === 'ipv4' && this.selector.selectReverse(rec.buf, rec.ipBufOffset, rec.capLen - rec.ipOffset);
   }
 
   private startFill(): void {

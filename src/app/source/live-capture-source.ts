@@ -19,6 +19,8 @@ const RING_BYTES_PER_SLOT = 1024;
 const MIN_RING_SLOTS = 1024;
 /** How often kernel/interface drops are read and the devices checked. */
 const POLL_MS = 1000;
+/** Ring transfer index of a server→client packet kept for the report (not a -x entry). */
+const REVERSE_IDX = -2;
 
 export interface LiveCaptureSourceOptions {
   /** Interface names, or ['any']. */
@@ -52,6 +54,11 @@ export interface LiveCaptureSourceOptions {
   recordResponses?: boolean;
   /** Record-only (--record without -s): frames go to the tap and nowhere else. */
   recordOnly?: boolean;
+  /**
+   * --report: the filter also takes the server→client direction, and those packets go through the
+   * ring to consumer.reversePacket (the report's reference answers), in arrival order.
+   */
+  reverse?: boolean;
 }
 
 /** A device that does not exist or cannot be opened: a usage error (exit 2). */
@@ -129,7 +136,7 @@ export class LiveCaptureSource implements PacketSource {
       for (const device of o.devices) {
         const f = facts(device);
         // Per device: how "incoming only" is expressed depends on its link type.
-        filter = buildCaptureFilter(o.transfers, o.filterText, directionRule(device, f.arphrd, f.mac), o.recordResponses === true);
+        filter = buildCaptureFilter(o.transfers, o.filterText, directionRule(device, f.arphrd, f.mac), o.recordResponses === true || o.reverse === true);
         let linkType = -1;
         let ifId = -1;
         const h = open({
@@ -189,6 +196,10 @@ export class LiveCaptureSource implements PacketSource {
       const idx = ring.headTransfer;
       // The bytes stay valid during the call: nothing is pushed until the event loop turns.
       ring.shift();
+      if (idx === REVERSE_IDX) {
+        consumer.reversePacket?.(ring.slab, off, len, ts);
+        continue;
+      }
       this.packetsUsed++;
       consumer.packet(ring.slab, off, len, ts, idx);
     }
@@ -271,8 +282,9 @@ export class LiveCaptureSource implements PacketSource {
     // decodeLink's offset is relative to the frame: make it absolute in buf.
     const ipOff = link.l3Kind === 'ipv4' && link.ipOffset >= 0 ? off + link.ipOffset : -1;
     const end = off + len;
-    if (this.o.recordResponses === true && ipOff >= 0 && this.isResponse(buf, ipOff, end - ipOff)) {
-      this.responsesRecorded++;
+    if ((this.o.recordResponses === true || this.o.reverse === true) && ipOff >= 0 && this.isResponse(buf, ipOff, end - ipOff)) {
+      if (this.o.recordResponses === true) this.responsesRecorded++;
+      if (this.o.reverse === true) this.pushRing(buf, ipOff, end - ipOff, now, REVERSE_IDX);
       return;
     }
     this.packetsRead++;
@@ -280,7 +292,11 @@ export class LiveCaptureSource implements PacketSource {
     const idx = this.selector.select(buf, ipOff, ipOff < 0 ? 0 : end - ipOff);
     if (idx < 0) return;
     if (truncated) this.truncated++;
-    if (!this.ring.push(buf, ipOff, end - ipOff, now, idx)) {
+    this.pushRing(buf, ipOff, end - ipOff, now, idx);
+  }
+
+  private pushRing(buf: Buffer, ipOff: number, len: number, now: number, idx: number): void {
+    if (!this.ring.push(buf, ipOff, len, now, idx)) {
       this.drops[this.consumerBusy ? 'sink-busy' : 'ring-full']++;
       return;
     }

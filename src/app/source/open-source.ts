@@ -48,6 +48,7 @@ export async function openSource(cfg: TcpcopyConfig, hooks: OpenSourceHooks): Pr
         tap: hooks.tap ?? null,
         recordResponses: cfg.record?.responses === true,
         recordOnly: cfg.recordOnly,
+        reverse: cfg.report !== null,
       });
     } catch (err) {
       const why = err instanceof LiveCaptureOpenError ? err.message : (err as Error).message;
@@ -81,6 +82,7 @@ export async function openSource(cfg: TcpcopyConfig, hooks: OpenSourceHooks): Pr
       pacing,
       onWarning: (w) => hooks.warn(`${w.source}: byte offset ${w.offset}: ${w.message}`),
       events: hooks.events,
+      reverse: cfg.report !== null,
     });
   } catch (err) {
     const why = err instanceof CaptureFileOpenError ? err.message : (err as Error).message;

@@ -20,6 +20,11 @@ export interface PacketConsumer {
   readonly accepting: boolean;
   /** One packet; buf is the source's memory, valid only during the call. */
   packet(buf: Buffer, ipOff: number, capLen: number, tsUs: number, transferIdx: number): void;
+  /**
+   * A server→client packet of a replayed service, in capture order with the others (sources
+   * asked for them with `reverse`: the replay report's reference answers). Not replayed.
+   */
+  reversePacket?(buf: Buffer, ipOff: number, capLen: number, tsUs: number): void;
 }
 
 /**

@@ -32,6 +32,8 @@ export interface InterceptConfig {
   daemon: boolean;
   queueNum: number;
   withPayload: boolean;
+  /** --forward-payload: payload bytes per response packet copiers may ask for (0 = none). */
+  forwardPayload: number;
   allow: Cidr[];
   /** 0 = no periodic stats (still logged at exit). */
   statsIntervalMs: number;
@@ -59,6 +61,7 @@ export interface InterceptRawOptions {
   daemon?: boolean;
   queueNum?: string;
   withPayload?: boolean;
+  forwardPayload?: string;
   allow?: string;
   statsInterval?: string;
   logLevel?: string;
@@ -183,6 +186,7 @@ export function parseInterceptOptions(raw: InterceptRawOptions): { config: Inter
     daemon: raw.daemon === true,
     queueNum: raw.queueNum === undefined ? 0 : intIn(raw.queueNum, '--queue-num', 0, 65535, 'expected an NFQUEUE number, 0..65535 (default 0)'),
     withPayload,
+    forwardPayload: raw.forwardPayload === undefined ? 0 : parseForwardPayload(raw.forwardPayload),
     allow: raw.allow === undefined ? [] : parseAllowList(raw.allow),
     statsIntervalMs,
     logLevel,
@@ -194,6 +198,24 @@ export function parseInterceptOptions(raw: InterceptRawOptions): { config: Inter
     throw new ConfigError('--install-rule', raw.installRule ?? '', `must not include the channel port (-p ${config.port}): the channel itself must never be queued`);
   }
   return { config, warnings };
+}
+
+/** Largest payload an IPv4 packet can carry: `all` means this. */
+export const MAX_FORWARD_PAYLOAD = 65535;
+
+/** `--forward-payload n|all` */
+export function parseForwardPayload(value: string, flag = '--forward-payload'): number {
+  if (value.trim().toLowerCase() === 'all') return MAX_FORWARD_PAYLOAD;
+  return intIn(value, flag, 1, MAX_FORWARD_PAYLOAD, 'expected payload bytes per response packet, 1..65535, or all');
+}
+
+/** Largest NFQUEUE copy range the kernel takes (the netlink message must fit 65535 bytes). */
+const MAX_COPY_RANGE = 65531;
+
+/** NFQUEUE copy range: the largest IP + TCP headers (60 + 60) plus the payload forwarded. */
+export function copyRangeFor(c: InterceptConfig): number {
+  if (c.forwardPayload > 0) return Math.min(MAX_COPY_RANGE, 120 + c.forwardPayload);
+  return c.withPayload ? 192 : 64;
 }
 
 function nonEmpty(value: string, flag: string, form: string): string {
@@ -213,5 +235,6 @@ export function engineOptionsFrom(c: InterceptConfig): EngineOptions {
     allow: c.allow,
     connBufferBytes: c.connBufferBytes,
     stuckUs: c.stuckTimeoutMs * 1000,
+    payloadForward: c.forwardPayload,
   };
 }

@@ -44,6 +44,7 @@ export type { LoadConfig } from './load.js';
 import { parseRecordFiles, parseRotate, type RotateSpec } from './record.js';
 import { looksLikeStoreUrl, parseShare, parseStoreName, parseStoreUrl, type ShareSpec, type StoreUrl } from './store-url.js';
 import { STORE_PARTITIONS } from '../store/task.js';
+import { mirrorRequested, parseReportOptions, type ReportConfig, type ReportRawOptions } from './report.js';
 import { LOG_LEVELS, toLogLevel, type LogLevel } from '../log-level.js';
 
 /**
@@ -54,7 +55,7 @@ import { LOG_LEVELS, toLogLevel, type LogLevel } from '../log-level.js';
  */
 
 /** What commander collects (strings for values, booleans for switches). */
-export interface TcpcopyRawOptions extends LoadRawOptions {
+export interface TcpcopyRawOptions extends LoadRawOptions, ReportRawOptions {
   transfer?: string;
   intercept?: string;
   pcap?: string;
@@ -121,6 +122,8 @@ export interface RecordConfig {
 export const DEFAULT_RECORD_FILES = 10;
 
 export interface TcpcopyConfig {
+  /** --report / --report-html and companions (core/config/report.ts); null = no report. */
+  report: ReportConfig | null;
   /** --record: write what the live capture took to pcapng files; null = no recording. */
   record: RecordConfig | null;
   /** --record without -s: record only (no engine, raw socket or interceptor channel). */
@@ -307,11 +310,13 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
   const captureBackend = raw.captureBackend === undefined ? 'auto' : parseCaptureBackend(raw.captureBackend);
   const endGraceMs = raw.endGrace === undefined ? DEFAULT_END_GRACE_MS : parseIntRange(raw.endGrace, '--end-grace', 0, 3_600_000, 'milliseconds of silence after the capture ended before open sessions are ended');
 
+  const report = parseReportOptions(raw, transfers);
+  const mirror = mirrorRequested(raw);
   // -x is matched in order, first match wins (as in stock): a later entry for the same online
   // side is never used, which an operator who meant "copy to both targets" must hear.
-  transfers.forEach((t, i) => {
+  if (!mirror) transfers.forEach((t, i) => {
     const first = transfers.findIndex((u) => u.onlinePort === t.onlinePort && (u.onlineIp === null || u.onlineIp === t.onlineIp));
-    if (first !== i) warnings.push(`-x entry ${i + 1} is never used: entry ${first + 1} already takes traffic to its online port (the first match wins; split by online address to copy to several targets)`);
+    if (first !== i) warnings.push(`-x entry ${i + 1} is never used: entry ${first + 1} already takes traffic to its online port (the first match wins; split by online address, or use --mirror, to copy to several targets)`);
   });
   if (raw.rate === true && raw.accelerate !== undefined) warnings.push('--rate replays as fast as possible: -a only scales think time');
   if (raw.rate === true && raw.interval !== undefined) warnings.push('--rate ignores capture timestamps: -I has no effect');
@@ -336,6 +341,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
     clientPool: load === null ? clientPool : [],
     localAddress,
     replicas,
+    mirror,
     portShift,
     samplePercent,
     gradual: raw.gradual === true,
@@ -356,6 +362,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
 
   return {
     config: {
+      report,
       record,
       recordOnly,
       load,

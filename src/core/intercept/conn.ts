@@ -1,3 +1,4 @@
+import type { Buffer } from 'node:buffer';
 import { FrameBuilder, MessageDecoder, type FramePool } from '../wire/index.js';
 
 /** One copier connection as the interceptor engine sees it. */
@@ -15,6 +16,19 @@ export class Conn {
   /** A route-aware copier: this connection, or another of the same copier, sent a CLIENT_ADD. */
   routing = false;
   dropped = 0;
+  /**
+   * Payload bytes per response packet this copier asked for and was granted with the payload
+   * extension (docs/wire-extension.md); −1: it never asked, so it gets stock frames only.
+   */
+  extGranted = -1;
+  /**
+   * Extension frames (and the records behind them) waiting for the end of the burst, written
+   * straight into one buffer that goes to the socket at the flush (a new one per burst).
+   */
+  extBuf: Buffer | null = null;
+  extOutBytes = 0;
+  extOutRecords = 0;
+  extOutFrames = 0;
 
   constructor(
     readonly id: number,

@@ -1,7 +1,11 @@
 import { Buffer } from 'node:buffer';
 import {
   buildRecord,
+  encodeExtAck,
+  EXT_HEADER_SIZE,
+  FRAME_HEADER_SIZE,
   FramePool,
+  writeExtRecord,
   INTERNAL_VERSION,
   newChannelMessage,
   newRecordInfo,
@@ -24,6 +28,12 @@ export { VERDICT_ACCEPT, VERDICT_DROP, type InterceptSink, type Verdict } from '
 const FRAME_POOL_SLOTS = 256;
 
 const TCP_SYN = 0x02;
+/** Extension frames pending on a connection are written once they reach this many bytes. */
+const EXT_FLUSH_BYTES = 64 * 1024;
+/** First size of a connection's extension buffer (it grows for a bigger burst). */
+const EXT_BUF_BYTES = 16 * 1024;
+/** Write callback of the extension's own buffers (not pooled: nothing to give back). */
+const NO_DONE = (): void => undefined;
 const TCP_RST = 0x04;
 
 /**
@@ -67,6 +77,13 @@ export class InterceptEngine {
   private readonly passSet: Set<number>;
   private groupStartUs = 0;
   private pending = false;
+  /**
+   * The payload of the packet being dispatched (onPacket), for copiers that asked for it with
+   * the extension; payLen 0 outside onPacket (delayed records carry no payload).
+   */
+  private payPkt: Buffer = Buffer.alloc(0);
+  private payOff = 0;
+  private payLen = 0;
 
   constructor(
     readonly opts: EngineOptions,
@@ -129,7 +146,9 @@ export class InterceptEngine {
       this.scratch.writeUInt32BE(d.to, 16);
       info.clientIp = d.to;
     }
+    if (this.opts.payloadForward > 0) this.notePayload(pkt, len);
     this.dispatch(this.scratch, false, nowUs);
+    this.payLen = 0;
     return VERDICT_DROP;
   }
 
@@ -174,12 +193,99 @@ export class InterceptEngine {
     s.discarded++;
   }
 
+  /** Where the queued packet's TCP payload lies (as much of it as the copy range brought). */
+  private notePayload(pkt: Buffer, len: number): void {
+    const ihl = ((pkt[0] as number) & 0x0f) << 2;
+    const off = ihl + (((pkt[ihl + 12] as number) >> 4) << 2);
+    const end = Math.min(len, pkt.readUInt16BE(2));
+    this.payPkt = pkt;
+    this.payOff = off;
+    this.payLen = end > off ? end - off : 0;
+  }
+
+  /**
+   * A copier that asked for payloads gets a response packet with data as one RECORD+PAYLOAD
+   * extension frame. Its frames are batched like combined frames (written at the end of the
+   * burst, or at EXT_FLUSH_BYTES), in arrival order: records that come while extension frames are
+   * pending queue behind them as one-record combined frames.
+   */
+  private enqueueExt(c: Conn, record: Buffer, nowUs: number): void {
+    const n = Math.min(this.payLen, c.extGranted);
+    const size = this.recordSize;
+    if (c.backlog + c.frame.byteLength + c.extOutBytes + size + n + 8 > this.opts.connBufferBytes) {
+      this.overBound(c, nowUs);
+      return;
+    }
+    if (c.extOutBytes === 0 && c.frame.count === 0) c.firstUs = nowUs;
+    if (c.frame.count > 0) {
+      // Order: the combined frame being built is older than this record.
+      const k = c.frame.count;
+      const f = c.frame.take();
+      if (f !== null) {
+        const b = this.extRoom(c, f.length);
+        f.copy(b, c.extOutBytes);
+        this.extPushed(c, f.length, k);
+      }
+      c.frame.takenRelease();
+    }
+    const b = this.extRoom(c, EXT_HEADER_SIZE + size + n);
+    this.extPushed(c, writeExtRecord(b, c.extOutBytes, record, 0, size, this.payPkt, this.payOff, n), 1);
+    if (c.extOutBytes >= EXT_FLUSH_BYTES) this.flush(c, nowUs);
+  }
+
+  /** A record without payload while extension frames are pending: a one-record combined frame behind them. */
+  private enqueueBehindExt(c: Conn, record: Buffer, nowUs: number): void {
+    const size = this.recordSize;
+    if (c.backlog + c.extOutBytes + size + FRAME_HEADER_SIZE > this.opts.connBufferBytes) {
+      this.overBound(c, nowUs);
+      return;
+    }
+    const b = this.extRoom(c, FRAME_HEADER_SIZE + size);
+    b.writeUInt16BE(1, c.extOutBytes);
+    record.copy(b, c.extOutBytes + FRAME_HEADER_SIZE, 0, size);
+    this.extPushed(c, FRAME_HEADER_SIZE + size, 1);
+  }
+
+  /** The connection's extension buffer with room for `n` more bytes. */
+  private extRoom(c: Conn, n: number): Buffer {
+    const need = c.extOutBytes + n;
+    let b = c.extBuf;
+    if (b === null || b.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, EXT_BUF_BYTES, (b?.length ?? 0) * 2));
+      if (b !== null) b.copy(grown, 0, 0, c.extOutBytes);
+      c.extBuf = b = grown;
+    }
+    return b;
+  }
+
+  private extPushed(c: Conn, bytes: number, records: number): void {
+    c.extOutBytes += bytes;
+    c.extOutRecords += records;
+    c.extOutFrames++;
+    c.added++;
+    this.pending = true;
+  }
+
+  private overBound(c: Conn, nowUs: number): void {
+    this.stats.backpressureDrops++;
+    c.dropped++;
+    if (c.overSinceUs < 0) c.overSinceUs = nowUs;
+  }
+
   private enqueue(c: Conn, record: Buffer, nowUs: number): void {
+    if (c.extGranted > 0) {
+      if (this.payLen > 0 && record === this.scratch) {
+        this.enqueueExt(c, record, nowUs);
+        return;
+      }
+      if (c.extOutBytes > 0) {
+        this.enqueueBehindExt(c, record, nowUs);
+        return;
+      }
+    }
     const size = this.recordSize;
     if (c.backlog + c.frame.byteLength + size + 2 > this.opts.connBufferBytes) {
-      this.stats.backpressureDrops++;
-      c.dropped++;
-      if (c.overSinceUs < 0) c.overSinceUs = nowUs;
+      this.overBound(c, nowUs);
       return;
     }
     if (c.frame.append(record, 0)) {
@@ -192,12 +298,25 @@ export class InterceptEngine {
   }
 
   private flush(c: Conn, nowUs: number): void {
-    const n = c.frame.count;
-    const f = c.frame.take();
-    if (f === null) return;
-    c.backlog = this.sink.write(c.id, f, c.frame.takenRelease);
-    this.stats.frames++;
-    this.stats.records += n;
+    if (c.extOutBytes > 0 && c.extBuf !== null) {
+      // The combined-frame builder is empty while extension frames are pending (see enqueue).
+      // The socket keeps this buffer until it is sent: the next burst gets a new one.
+      const out = c.extBuf.subarray(0, c.extOutBytes);
+      this.stats.frames += c.extOutFrames;
+      this.stats.records += c.extOutRecords;
+      c.extBuf = null;
+      c.extOutBytes = 0;
+      c.extOutRecords = 0;
+      c.extOutFrames = 0;
+      c.backlog = this.sink.write(c.id, out, NO_DONE);
+    } else {
+      const n = c.frame.count;
+      const f = c.frame.take();
+      if (f === null) return;
+      c.backlog = this.sink.write(c.id, f, c.frame.takenRelease);
+      this.stats.frames++;
+      this.stats.records += n;
+    }
     if (c.backlog > this.opts.connBufferBytes && c.overSinceUs < 0) c.overSinceUs = nowUs;
   }
 
@@ -208,7 +327,7 @@ export class InterceptEngine {
   onTick(nowUs: number): boolean {
     let pending = false;
     for (const c of this.live) {
-      if (c.frame.count === 0) continue;
+      if (c.frame.count === 0 && c.extOutBytes === 0) continue;
       if (c.added === 0 || nowUs - c.firstUs >= this.opts.holdUs) this.flush(c, nowUs);
       else pending = true;
       c.added = 0;
@@ -248,7 +367,7 @@ export class InterceptEngine {
           `${c.dropped} records dropped`;
         this.forget(c, reason, 'warn');
         this.sink.close(c.id, reason);
-      } else if (c.frame.count > 0 && nowUs - c.firstUs >= this.opts.holdUs) {
+      } else if ((c.frame.count > 0 || c.extOutBytes > 0) && nowUs - c.firstUs >= this.opts.holdUs) {
         this.flush(c, nowUs); // a tick was missed; never hold a record for long
       }
     }
@@ -332,6 +451,9 @@ export class InterceptEngine {
         case 'client-del':
           this.clientDel(c, m);
           break;
+        case 'ext-request':
+          this.extRequest(c, m.targetIp, nowUs);
+          break;
         default: {
           this.stats.badMessages++;
           const reason =
@@ -363,6 +485,18 @@ export class InterceptEngine {
     if (waiting === null) return;
     for (const rec of waiting) this.enqueue(c, rec, nowUs);
     this.stats.delayFlushed += waiting.length;
+  }
+
+  /**
+   * The payload extension's request: grant what the copy range allows and say so first, before
+   * any extension record (pending stock records go out ahead of the ACK, in order).
+   */
+  private extRequest(c: Conn, wanted: number, nowUs: number): void {
+    if (c.extGranted >= 0) return;
+    c.extGranted = Math.min(wanted >>> 0, this.opts.payloadForward);
+    if (c.frame.count > 0) this.flush(c, nowUs);
+    c.backlog = this.sink.write(c.id, encodeExtAck(c.extGranted), NO_DONE);
+    this.sink.log('info', `copier ${c.peer} (connection ${c.id}) asked for response payloads: granted ${c.extGranted} bytes per packet`);
   }
 
   /**
@@ -402,7 +536,7 @@ export class InterceptEngine {
     this.live = this.live.filter((x) => x !== c);
     this.singles = this.singles.filter((x) => x !== c);
     const s = this.stats;
-    s.lostOnClose += c.frame.discard();
+    s.lostOnClose += c.frame.discard() + c.extOutRecords;
     const routes = this.routes.size > 0 ? this.routes.removeConn(c.id) : 0;
     s.routes = this.routes.size;
     s.connsClosed++;

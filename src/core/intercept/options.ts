@@ -42,6 +42,11 @@ export interface EngineOptions {
    * immediately.
    */
   helloTimeoutUs: number;
+  /**
+   * `--forward-payload`: payload bytes per response packet that can be forwarded to copiers
+   * asking with the extension (the NFQUEUE copy range is widened to match); 0 = none.
+   */
+  payloadForward: number;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -61,4 +66,5 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   groupWindowUs: 3_000_000,
   maxConnections: 256,
   helloTimeoutUs: 10_000_000,
+  payloadForward: 0,
 };

@@ -64,6 +64,17 @@ export class PacketSelector {
     return -1;
   }
 
+  /**
+   * A server→client packet of a replayed service (its source is a -x online address and port),
+   * for the replay report's reference answers. Called only for packets select() turned down.
+   */
+  selectReverse(buf: Buffer, ipOff: number, capLen: number): boolean {
+    if (ipOff < 0 || capLen < 24 || buf[ipOff + 9] !== IPPROTO_TCP) return false;
+    const ihl = ((buf[ipOff] as number) & 0x0f) << 2;
+    if (capLen < ihl + 4) return false;
+    return findTransfer(this.transfers, buf.readUInt32BE(ipOff + 12), buf.readUInt16BE(ipOff + ihl)) >= 0;
+  }
+
   /** The most frequent TCP destinations of packets that matched no -x entry, as "ip:port". */
   unmatchedTop(n: number): [string, number][] {
     return [...this.unmatched]

@@ -49,6 +49,12 @@ export interface Exchange {
    * session never got to this request (its outcome says why).
    */
   tests: (Answer | null)[];
+  /**
+   * The targets this captured session was copied to (indexes into `tests`), when not all of them:
+   * with several -x services each session goes to its own service's target only, and the others
+   * are not "not reached". Absent: every target.
+   */
+  targets?: readonly number[];
 }
 
 /** Role of a test target: in Diffy mode, one candidate and two baselines; otherwise all are candidates. */

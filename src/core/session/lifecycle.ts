@@ -5,6 +5,7 @@ import { baseRto } from './rtt.js';
 import type { Seg } from './segment.js';
 import { Session, type OnlineConn } from './session.js';
 import type { Outcome, SessionInfo } from './types.js';
+import type { Transfer } from '../transfer.js';
 
 /** Fixed hash keys: ISNs and TS values must keep rising across runs for the same tuple. */
 const ISN_KEY = 0x1f2e3d4c;
@@ -57,20 +58,26 @@ export function startConn(e: EngineContext, conn: OnlineConn, nowUs: number): bo
   const tr = cfg.transfers[conn.transferIdx];
   if (tr === undefined) return false;
   e.byOnline.set(conn.clientIp, conn.clientPort, conn.serverIp, conn.serverPort, conn);
+  const targets = cfg.mirror ? mirrorGroup(cfg.transfers, conn.transferIdx) : [conn.transferIdx];
   if (!e.interceptorUp && !cfg.lonely) {
-    neverStarted(e, conn, tr.targetIp, tr.targetPort, nowUs, 'no-interceptor');
+    for (const ti of targets) {
+      const t = cfg.transfers[ti] as Transfer;
+      neverStarted(e, conn, t.targetIp, t.targetPort, nowUs, 'no-interceptor');
+    }
     markIgnored(e, conn, nowUs);
     return false;
   }
   const basePort = shiftPort(e, conn.clientPort);
-  for (let r = 0; r < cfg.replicas; r++) {
-    const pool = cfg.clientPool;
-    const cip = pool.length === 0 ? conn.localClientIp : (pool[hash4(conn.localClientIp, r, 0, 0, cfg.seed) % pool.length] as number);
-    const preferred = r === 0 ? basePort : wrapPort(basePort + (2 * r - 1) * 32 + e.shiftR);
-    const s = openSession(e, conn, r, cip, preferred, conn.capIsn, conn.capNxt, nowUs);
-    if (s !== null) {
-      if (conn.fromSyn) e.stats.sessionsFromSyn++;
-      else e.stats.sessionsWithoutSyn++;
+  for (const ti of targets) {
+    for (let r = 0; r < cfg.replicas; r++) {
+      const pool = cfg.clientPool;
+      const cip = pool.length === 0 ? conn.localClientIp : (pool[hash4(conn.localClientIp, r, 0, 0, cfg.seed) % pool.length] as number);
+      const preferred = r === 0 ? basePort : wrapPort(basePort + (2 * r - 1) * 32 + e.shiftR);
+      const s = openSession(e, conn, ti, r, cip, preferred, conn.capIsn, conn.capNxt, nowUs);
+      if (s !== null) {
+        if (conn.fromSyn) e.stats.sessionsFromSyn++;
+        else e.stats.sessionsWithoutSyn++;
+      }
     }
   }
   if (conn.live === 0) {
@@ -80,6 +87,16 @@ export function startConn(e: EngineContext, conn: OnlineConn, nowUs: number): bo
   return true;
 }
 
+/** --mirror: the -x entries sharing the matched entry's online address and port, in -x order. */
+export function mirrorGroup(transfers: readonly Transfer[], idx: number): number[] {
+  const m = transfers[idx] as Transfer;
+  const out: number[] = [];
+  transfers.forEach((t, i) => {
+    if (t.onlinePort === m.onlinePort && t.onlineIp === m.onlineIp) out.push(i);
+  });
+  return out;
+}
+
 /**
  * Allocate a port, announce the route and send the SYN of one session whose captured stream
  * continues after capIsn. null (with the outcome reported) when it cannot start.
@@ -87,6 +104,7 @@ export function startConn(e: EngineContext, conn: OnlineConn, nowUs: number): bo
 function openSession(
   e: EngineContext,
   conn: OnlineConn,
+  ti: number,
   r: number,
   cip: number,
   preferred: number,
@@ -95,7 +113,7 @@ function openSession(
   nowUs: number,
 ): Session | null {
   const cfg = e.cfg;
-  const tr = cfg.transfers[conn.transferIdx];
+  const tr = cfg.transfers[ti];
   if (tr === undefined) return null;
   const port = e.ports.allocate(cip, preferred, tr.targetIp, tr.targetPort, nowUs);
   if (port < 0) {
@@ -126,6 +144,7 @@ function openSession(
   s.ourMss = Math.min(conn.synMss > 0 ? conn.synMss : cfg.mss, cfg.mss);
   s.lastServerAt = nowUs;
   s.rto = baseRto(s, cfg);
+  e.sink.sessionStarted?.(s);
   e.tx.sendSyn(s, nowUs);
   e.reschedule(s, nowUs);
   return s;
@@ -147,7 +166,9 @@ export function tryReconnect(e: EngineContext, s: Session, nowUs: number): boole
   const it = items[i];
   if (it === undefined || it.seq !== resume) return false;
   if (!(seqGt(it.origAck, s.turnAck) || (s.turnInit && resume === s.turnStartCap))) return false;
-  const n = openSession(e, s.conn, s.replica, s.clientIp, s.clientPort, (resume - 1) >>> 0, s.capEnd, nowUs);
+  // The same target as the closed session (with --mirror, not necessarily the matched -x entry).
+  const ti = e.cfg.transfers.findIndex((t) => t.targetIp === s.targetIp && t.targetPort === s.targetPort);
+  const n = openSession(e, s.conn, ti, s.replica, s.clientIp, s.clientPort, (resume - 1) >>> 0, s.capEnd, nowUs);
   if (n === null) return false;
   n.items = items.slice(i);
   for (const x of n.items) n.buffered += x.len;

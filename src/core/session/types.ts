@@ -100,6 +100,11 @@ export interface EngineSink {
   routeAdd(clientIp: number, clientPort: number, targetIp: number, targetPort: number): boolean;
   /** The session's tuple is no longer ours (after its linger period). */
   routeDel(clientIp: number, clientPort: number, targetIp: number, targetPort: number): void;
+  /**
+   * A session was created (its SYN or fake SYN goes next): the replay report maps its tuple to
+   * the captured connection. Optional; one call per session.
+   */
+  sessionStarted?(info: SessionInfo): void;
   /** One call per session or never-started connection. `info` may be reused after the call. */
   sessionClosed(info: SessionInfo, outcome: Outcome): void;
   /** Rare events worth a log line (drops, exhaustion). Optional. */
@@ -115,6 +120,11 @@ export interface EngineConfig {
   localAddress: number;
   /** -n: sessions per captured connection (1 = no copies). */
   replicas: number;
+  /**
+   * --mirror: a captured connection goes to every -x entry with the same online address and port
+   * (one session each), not only the first one.
+   */
+  mirror: boolean;
   /** -f port-shift factor (0 = off). */
   portShift: number;
   /** -r percentage 1..100. */
@@ -182,6 +192,7 @@ export function defaultEngineConfig(transfers: Transfer[], overrides: Partial<En
     clientPool: [],
     localAddress: 0,
     replicas: 1,
+    mirror: false,
     portShift: 0,
     samplePercent: 100,
     gradual: false,

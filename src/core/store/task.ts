@@ -87,14 +87,14 @@ export function addMissing(list: MissingRange[], open: boolean, fromUs: number, 
 
 export class TaskFormatError extends Error {}
 
-function num(o: Record<string, unknown>, k: string): number {
+function numField(o: Record<string, unknown>, k: string): number {
   const v = o[k];
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new TaskFormatError(`field ${k}: expected a number`);
   return v;
 }
 
 function numOrNull(o: Record<string, unknown>, k: string): number | null {
-  return o[k] === null ? null : num(o, k);
+  return o[k] === null ? null : numField(o, k);
 }
 
 function strOrNull(o: Record<string, unknown>, k: string): string | null {
@@ -121,12 +121,12 @@ export function decodeManifest(json: string): TaskManifest {
     name: String(o.name),
     stream: String(o.stream),
     state,
-    startSeq: num(o, 'startSeq'),
+    startSeq: numField(o, 'startSeq'),
     stopSeq: numOrNull(o, 'stopSeq'),
-    startUs: num(o, 'startUs'),
+    startUs: numField(o, 'startUs'),
     stopUs: numOrNull(o, 'stopUs'),
     hosts: hosts as string[],
-    partitions: num(o, 'partitions'),
+    partitions: numField(o, 'partitions'),
     filter: strOrNull(o, 'filter'),
     startedBy: String(o.startedBy),
     stoppedBy: strOrNull(o, 'stoppedBy'),
@@ -140,14 +140,14 @@ export function decodeHostStats(json: string): TaskHostStats {
   return {
     host: String(o.host),
     active: o.active === true,
-    packets: num(o, 'packets'),
-    bytes: num(o, 'bytes'),
-    sessions: num(o, 'sessions'),
-    firstUs: num(o, 'firstUs'),
-    lastUs: num(o, 'lastUs'),
-    drops: { 'store-away': num(d, 'store-away'), 'store-busy': num(d, 'store-busy'), 'store-error': num(d, 'store-error') },
-    missing: missing.map((m) => ({ fromUs: num(m, 'fromUs'), toUs: num(m, 'toUs'), packets: num(m, 'packets'), reason: String(m.reason) as StoreDropReason })),
-    updatedUs: num(o, 'updatedUs'),
+    packets: numField(o, 'packets'),
+    bytes: numField(o, 'bytes'),
+    sessions: numField(o, 'sessions'),
+    firstUs: numField(o, 'firstUs'),
+    lastUs: numField(o, 'lastUs'),
+    drops: { 'store-away': numField(d, 'store-away'), 'store-busy': numField(d, 'store-busy'), 'store-error': numField(d, 'store-error') },
+    missing: missing.map((m) => ({ fromUs: numField(m, 'fromUs'), toUs: numField(m, 'toUs'), packets: numField(m, 'packets'), reason: String(m.reason) as StoreDropReason })),
+    updatedUs: numField(o, 'updatedUs'),
   };
 }
 

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { copyBytes } from './bytes.js';
 import { FRAME_HEADER_SIZE } from './constants.js';
+import { EXT_FRAME_MARKER, EXT_HEADER_SIZE, EXT_MAX_BODY } from './extension.js';
 import type { FramePool, FrameSlot } from './frame-pool.js';
 
 /*
@@ -110,7 +111,7 @@ export function encodeFrame(records: readonly Buffer[], recordSize: number): Buf
   return out;
 }
 
-export type FrameResult = 'need-more' | 'record' | 'bad-count';
+export type FrameResult = 'need-more' | 'record' | 'bad-count' | 'ext';
 
 /**
  * Split-safe decoder for the interceptor → copier stream (copier side). Accepts any chunking.
@@ -122,6 +123,10 @@ export type FrameResult = 'need-more' | 'record' | 'bad-count';
  * across chunks is assembled in an internal buffer. Either view is valid until the next call.
  * 'bad-count' (count above `maxRecords`) is sticky: stock copiers close the connection then.
  * With `combined = false` the stream is bare records with no count (`--disable-combined`).
+ * With `extensions` (a copier that asked for the payload extension, docs/wire-extension.md) a
+ * count of 0xffff opens an extension frame instead: 'ext' returns its kind in `extKind` and its
+ * body as `record[recordOff, recordOff + extLen)`. Only the error path looks for it, so plain
+ * frames cost nothing more.
  */
 export class FrameDecoder {
   record: Buffer;
@@ -138,11 +143,19 @@ export class FrameDecoder {
   private broken = false;
   /** The count that made the stream invalid, for the log. */
   badCount = -1;
+  /** The last extension frame: kind and body length (body at record/recordOff). */
+  extKind = 0;
+  extLen = 0;
+  /** 0: not in an extension frame; 1: reading its header; 2: reading its body. */
+  private extState = 0;
+  private readonly extHdr = Buffer.alloc(EXT_HEADER_SIZE - FRAME_HEADER_SIZE);
+  private extBody: Buffer = Buffer.alloc(0);
 
   constructor(
     readonly recordSize: number,
     readonly maxRecords: number,
     readonly combined = true,
+    readonly extensions = false,
   ) {
     this.assembly = Buffer.alloc(recordSize);
     this.record = this.assembly;
@@ -162,6 +175,7 @@ export class FrameDecoder {
   next(): FrameResult {
     if (this.broken) return 'bad-count';
     for (;;) {
+      if (this.extState !== 0) return this.readExt();
       if (this.remaining === 0 && this.combined) {
         const r = this.readCount();
         if (r !== 'record') return r;
@@ -206,6 +220,11 @@ export class FrameDecoder {
       count = this.countBuf.readUInt16BE(0);
     }
     this.frames++;
+    if (count === EXT_FRAME_MARKER && this.extensions) {
+      this.extState = 1;
+      this.partLen = 0;
+      return 'record';
+    }
     if (count > this.maxRecords) {
       this.broken = true;
       this.badCount = count;
@@ -213,5 +232,47 @@ export class FrameDecoder {
     }
     this.remaining = count;
     return 'record';
+  }
+
+  /** The rest of an extension frame: 6 header bytes (kind, flags, length), then the body. */
+  private readExt(): FrameResult {
+    const avail = this.chunk.length - this.pos;
+    if (this.extState === 1) {
+      const need = this.extHdr.length;
+      const take = Math.min(need - this.partLen, avail);
+      this.chunk.copy(this.extHdr, this.partLen, this.pos, this.pos + take);
+      this.partLen += take;
+      this.pos += take;
+      if (this.partLen < need) return 'need-more';
+      this.partLen = 0;
+      this.extKind = this.extHdr[0] as number;
+      this.extLen = this.extHdr.readUInt32BE(2);
+      if (this.extLen > EXT_MAX_BODY) {
+        this.broken = true;
+        this.badCount = EXT_FRAME_MARKER;
+        return 'bad-count';
+      }
+      this.extState = 2;
+      return this.readExt();
+    }
+    const len = this.extLen;
+    if (this.partLen === 0 && this.chunk.length - this.pos >= len) {
+      this.record = this.chunk;
+      this.recordOff = this.pos;
+      this.pos += len;
+      this.extState = 0;
+      return 'ext';
+    }
+    if (this.extBody.length < len) this.extBody = Buffer.allocUnsafe(Math.max(len, 2 * this.extBody.length));
+    const take = Math.min(len - this.partLen, avail);
+    this.chunk.copy(this.extBody, this.partLen, this.pos, this.pos + take);
+    this.partLen += take;
+    this.pos += take;
+    if (this.partLen < len) return 'need-more';
+    this.partLen = 0;
+    this.record = this.extBody;
+    this.recordOff = 0;
+    this.extState = 0;
+    return 'ext';
   }
 }

@@ -5,3 +5,4 @@ export * from './record.js';
 export * from './frame.js';
 export * from './frame-pool.js';
 export * from './bytes.js';
+export * from './extension.js';

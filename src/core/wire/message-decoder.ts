@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { MESSAGE_SIZE, MSG_CLIENT_ADD, MSG_CLIENT_DEL } from './constants.js';
 import { readMessage, type ChannelMessage } from './messages.js';
+import { isExtRequest } from './extension.js';
 
 /**
  * Split-safe decoder for the copier → interceptor byte stream (interceptor side).
@@ -15,7 +16,8 @@ import { readMessage, type ChannelMessage } from './messages.js';
  * reported (`hello` result with `msg.type` = the version) so the caller can log it, and service
  * continues, as stock does.
  *
- * After the hello, only CLIENT_ADD and CLIENT_DEL are valid. Anything else (an unknown type, a
+ * After the hello, only CLIENT_ADD, CLIENT_DEL and the payload extension's request
+ * ('ext-request', docs/wire-extension.md) are valid. Anything else (an unknown type, a
  * second hello, a route for address 0 / port 0) is reported as an error; the daemon closes that
  * one connection. A stock copier never sends such messages, so closing costs nothing in
  * compatibility and stops a confused peer from filling the route table.
@@ -25,6 +27,7 @@ export type MessageResult =
   | 'hello'
   | 'client-add'
   | 'client-del'
+  | 'ext-request'
   | 'bad-hello'
   | 'unknown-type'
   | 'bad-address';
@@ -100,6 +103,7 @@ export class MessageDecoder {
       if (m.cltIp === 0 || m.cltPort === 0) return 'bad-address';
       return m.type === MSG_CLIENT_ADD ? 'client-add' : 'client-del';
     }
+    if (isExtRequest(m)) return 'ext-request';
     return 'unknown-type';
   }
 }

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { encodeClientAdd, encodeClientDel, encodeHello, buildRecord, newRecordInfo, RECORD_SIZE } from '../../../src/core/wire/index.js';
+import { encodeClientAdd, encodeClientDel, encodeHello, buildRecord, newRecordInfo, RECORD_SIZE, encodeExtRequest as encodeExtRequestFor } from '../../../src/core/wire/index.js';
 import { VERDICT_ACCEPT, VERDICT_DROP } from '../../../src/core/intercept/index.js';
+import { decodeExtStream } from './ext-fixtures.js';
 import { ACK, makeEngine, PSH, recPort, recSeq, response, RST, SERVER, SERVER_PORT, settle, SYN } from './fixtures.js';
 
 const C1 = 0x0a020001; // fake client 10.2.0.1
@@ -427,4 +428,50 @@ test('stock single copiers only: an unrouted SYN-ACK is still hashed to one of t
   settle(e, 10);
   assert.equal(sink.records(1).length + sink.records(2).length, 1);
   assert.equal(e.stats.hashed, 1);
+});
+
+test('payload extension: only a copier that asked gets RECORD+PAYLOAD frames, after its ACK; others get stock frames', () => {
+  const { e, sink } = makeEngine({ payloadForward: 65535 });
+  connect(e, 1); // stock-like copier: hello only
+  assert.ok(e.onConnect(2, 0x0a000009, '10.0.0.9:1', 0));
+  e.onData(2, Buffer.concat([encodeHello(), encodeExtRequestFor(10)]), 0);
+  e.onData(1, encodeClientAdd(C1, 1000, SERVER, SERVER_PORT), 0);
+  e.onData(2, encodeClientAdd(C2, 2000, SERVER, SERVER_PORT), 0);
+  const body = Buffer.from('HTTP/1.1 200 OK\r\n\r\nhello world');
+  for (const [c, port] of [[C1, 1000], [C2, 2000]] as const) {
+    const data = response(c, port, ACK | PSH, 5000, body);
+    assert.equal(e.onPacket(data, data.length, 1), VERDICT_DROP);
+    const fin = response(c, port, ACK, 6000);
+    e.onPacket(fin, fin.length, 2);
+  }
+  settle(e, 100);
+  assert.equal(sink.records(1).length, 2, 'the stock copier: two plain records, no extension bytes');
+  assert.deepEqual(decodeExtStream(sink, 2), ['ack 10', `rec+payload ${body.subarray(0, 10).toString()}`, 'rec']);
+});
+
+test('payload extension: without --forward-payload the request is granted 0 and records stay plain', () => {
+  const { e, sink } = makeEngine();
+  assert.ok(e.onConnect(2, 0x0a000009, '10.0.0.9:1', 0));
+  e.onData(2, Buffer.concat([encodeHello(), encodeExtRequestFor(0xffffffff)]), 0);
+  const data = response(C2, 2000, ACK | PSH, 5000, Buffer.from('abc'));
+  e.onPacket(data, data.length, 1);
+  settle(e, 100);
+  assert.deepEqual(decodeExtStream(sink, 2), ['ack 0', 'rec']);
+});
+
+test('payload extension: a burst of mixed records reaches the copier in arrival order, in one write at the end of the burst', () => {
+  const { e, sink } = makeEngine({ payloadForward: 65535 });
+  assert.ok(e.onConnect(2, 0x0a000009, '10.0.0.9:1', 0));
+  e.onData(2, Buffer.concat([encodeHello(), encodeExtRequestFor(0xffffffff), encodeClientAdd(C2, 2000, SERVER, SERVER_PORT)]), 0);
+  settle(e, 10);
+  const writesBefore = sink.writes.length;
+  const plain1 = response(C2, 2000, ACK, 100);
+  const data1 = response(C2, 2000, ACK | PSH, 100, Buffer.from('one'));
+  const plain2 = response(C2, 2000, ACK, 103);
+  const data2 = response(C2, 2000, ACK | PSH, 103, Buffer.from('two'));
+  for (const [i, p] of [plain1, data1, plain2, data2].entries()) e.onPacket(p, p.length, 20 + i);
+  assert.equal(sink.writes.length, writesBefore, 'held while the burst goes on');
+  settle(e, 100);
+  assert.equal(sink.writes.length, writesBefore + 1, 'one write');
+  assert.deepEqual(decodeExtStream(sink, 2).slice(1), ['rec', 'rec+payload one', 'rec', 'rec+payload two']);
 });
