@@ -24,10 +24,12 @@ const NO_SEGS = Object.freeze([]) as readonly Seg[] as Seg[];
 const NO_SESSIONS = Object.freeze([]) as readonly Session[] as Session[];
 
 /**
- * The numeric fields of a session and the value a fresh row starts with: the one table the slab
- * layout, the row template and the Session accessors are all generated from.
+ * The numeric fields of a session and the value a fresh row starts with: the tables the slab
+ * layout, the row template and the Session accessors are all generated from. Times, durations
+ * and counts are float64; 32-bit sequence-space values (TCP seq/ack, timestamps) are uint32,
+ * half the bytes, and a store wraps them mod 2^32 as TCP arithmetic wants.
  */
-const NUM_FIELDS = {
+const F64_FIELDS = {
   // Timers (µs, Infinity = off); the heap deadline is their minimum.
   deadline: Infinity,
   rtoAt: Infinity,
@@ -36,6 +38,22 @@ const NUM_FIELDS = {
   gapAt: Infinity,
   idleAt: Infinity,
   lingerUntil: Infinity,
+  lastRespAt: 0,
+  lastServerAt: 0,
+  // Pacing (turns): our response count when the current turn began.
+  turnResp: 0,
+  turnReadyAt: -1,
+  lastDataSentAt: -1,
+  establishedAt: -1,
+  // RTT estimation and retransmission.
+  rto: 0,
+  srtt: 0,
+  rttvar: 0,
+  rttSentAt: -1,
+  synSentAt: 0,
+} satisfies Record<string, number>;
+
+const U32_FIELDS = {
   // Sequence translation: our seq = captured seq + seqOffset (mod 2^32).
   iss: 0,
   seqOffset: 0,
@@ -45,45 +63,42 @@ const NUM_FIELDS = {
   irs: 0,
   rcvNxt: 0,
   rcvAcked: 0,
-  lastRespAt: 0,
-  lastServerAt: 0,
   tsBase: 0,
   tsLast: 0,
   tsRecent: 0,
   /** Captured seq just past the last captured byte known to this session. */
   capEnd: 0,
-  // Pacing (turns): the online ack of the current turn and our response count when it began.
+  // Pacing (turns): the online ack of the current turn, and the captured seq it began at.
   turnAck: 0,
-  turnResp: 0,
-  turnReadyAt: -1,
-  lastDataSentAt: -1,
-  establishedAt: -1,
-  // RTT estimation and retransmission.
-  rto: 0,
-  srtt: 0,
-  rttvar: 0,
-  rttSeq: 0,
-  rttSentAt: -1,
-  synSentAt: 0,
-  recover: 0,
   turnStartCap: 0,
+  rttSeq: 0,
+  recover: 0,
 } satisfies Record<string, number>;
 
-/** Every numeric field of a session, each one a slot of its slab row. */
-export type SessionNumbers = { -readonly [K in keyof typeof NUM_FIELDS]: number };
-const FIELD_NAMES = Object.keys(NUM_FIELDS) as (keyof SessionNumbers)[];
-const STRIDE = FIELD_NAMES.length;
-const TEMPLATE = Float64Array.from(FIELD_NAMES.map((k) => NUM_FIELDS[k]));
+export type SessionNumbers = { -readonly [K in keyof typeof F64_FIELDS | keyof typeof U32_FIELDS]: number };
+const F64_NAMES = Object.keys(F64_FIELDS) as (keyof typeof F64_FIELDS)[];
+const U32_NAMES = Object.keys(U32_FIELDS) as (keyof typeof U32_FIELDS)[];
+// Row layout in float64 slots: the float64 fields, then the uint32 fields two to a slot.
+const U32_BASE = F64_NAMES.length;
+const STRIDE = U32_BASE + Math.ceil(U32_NAMES.length / 2);
+const TEMPLATE = new Float64Array(STRIDE);
+{
+  const u = new Uint32Array(TEMPLATE.buffer);
+  F64_NAMES.forEach((k, i) => (TEMPLATE[i] = F64_FIELDS[k]));
+  U32_NAMES.forEach((k, j) => (u[U32_BASE * 2 + j] = U32_FIELDS[k]));
+}
 
 /**
- * Numeric session state for all sessions of an engine in Float64Array pages, a row per session.
- * Sequence numbers (up to 2^32) and µs times are not small integers, so as ordinary object
- * fields each would be a separate heap box; here they cost 8 bytes each and no GC work. Pages of
- * a fixed row count, not one array that doubles: at 150,000 sessions (load mode) a doubled array
- * left up to half of its rows unused and a copy behind at every growth.
+ * Numeric session state for all sessions of an engine in pages, a row per session, seen as
+ * float64 (times) and as uint32 (sequence numbers) over the same bytes. Sequence numbers (up to
+ * 2^32) and µs times are not small integers, so as ordinary object fields each would be a
+ * separate heap box; here they cost 8 or 4 bytes each and no GC work. Pages of a fixed row count,
+ * not one array that doubles: at 150,000 sessions (load mode) a doubled array left up to half of
+ * its rows unused and a copy behind at every growth.
  */
 export class NumSlab {
   private readonly pages: Float64Array[] = [];
+  private readonly pages32: Uint32Array[] = [];
   private readonly freeRows: number[] = [];
   private rows = 0;
   private readonly pageRows: number;
@@ -92,20 +107,28 @@ export class NumSlab {
     this.pageRows = Math.max(1, pageRows);
   }
 
-  /** A row initialised to the defaults; returns its number (see page() and offset()). */
+  /** A row initialised to the defaults; returns its number (see page(), page32() and offset()). */
   alloc(): number {
     let row = this.freeRows.pop();
     if (row === undefined) {
       row = this.rows++;
-      if (row >= this.pages.length * this.pageRows) this.pages.push(new Float64Array(this.pageRows * STRIDE));
+      if (row >= this.pages.length * this.pageRows) {
+        const page = new Float64Array(this.pageRows * STRIDE);
+        this.pages.push(page);
+        this.pages32.push(new Uint32Array(page.buffer));
+      }
     }
     this.page(row).set(TEMPLATE, this.offset(row));
     return row;
   }
 
-  /** The page holding a row, and the row's offset in it. */
+  /** The page holding a row (as float64 and as uint32), and the row's float64 offset in it. */
   page(row: number): Float64Array {
     return this.pages[Math.floor(row / this.pageRows)] as Float64Array;
+  }
+
+  page32(row: number): Uint32Array {
+    return this.pages32[Math.floor(row / this.pageRows)] as Uint32Array;
   }
 
   offset(row: number): number {
@@ -243,12 +266,14 @@ export class Session implements Timed, SessionInfo {
   ) {
     this.row = slab.alloc();
     this.f = slab.page(this.row);
+    this.u = slab.page32(this.row);
     this.o = slab.offset(this.row);
   }
 
-  /** This session's slab row, its page and its offset there; row −1 once released. */
+  /** This session's slab row, its page (as float64 and uint32) and its float64 offset there; row −1 once released. */
   row: number;
   f: Float64Array;
+  u: Uint32Array;
   o: number;
 
   /** Give the slab row back (the session must not be used afterwards). */
@@ -287,17 +312,30 @@ export class Session implements Timed, SessionInfo {
   }
 }
 
-// The slab fields as accessors on Session, generated from NUM_FIELDS (one getter/setter pair per
-// field, each reading its fixed slot of the session's row).
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type -- typed by the table
+// The slab fields as accessors on Session, generated from the field tables (one getter/setter
+// pair per field, each reading its fixed slot of the session's row).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type -- typed by the tables
 export interface Session extends SessionNumbers {}
-FIELD_NAMES.forEach((name, i) => {
+F64_NAMES.forEach((name, i) => {
   Object.defineProperty(Session.prototype, name, {
     get(this: Session): number {
       return this.f[this.o + i] as number;
     },
     set(this: Session, v: number) {
       this.f[this.o + i] = v;
+    },
+    enumerable: false,
+    configurable: false,
+  });
+});
+U32_NAMES.forEach((name, j) => {
+  const slot = U32_BASE * 2 + j;
+  Object.defineProperty(Session.prototype, name, {
+    get(this: Session): number {
+      return this.u[this.o * 2 + slot] as number;
+    },
+    set(this: Session, v: number) {
+      this.u[this.o * 2 + slot] = v;
     },
     enumerable: false,
     configurable: false,

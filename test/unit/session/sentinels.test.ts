@@ -32,7 +32,18 @@ test('slab accessors: every numeric field has its own slot and starts at its def
   a.turnStartCap = 789;
   assert.deepEqual([a.sndNxt, a.rcvNxt, a.turnStartCap], [123, 456, 789]);
   assert.deepEqual([b.sndNxt, b.rcvNxt, b.turnStartCap], [0, 0, 0], 'rows do not overlap');
+  // Sequence-space fields wrap mod 2^32 (uint32 slots); times keep their full float64 value.
+  a.sndNxt = 0xffffffff + 5;
+  a.seqOffset = -1;
+  a.rtoAt = 2 ** 40 + 0.5;
+  assert.deepEqual([a.sndNxt, a.seqOffset, a.rtoAt], [4, 0xffffffff, 2 ** 40 + 0.5]);
+  assert.deepEqual([b.sndNxt, b.seqOffset, b.rtoAt, b.deadline], [0, 0, Infinity, Infinity], 'rows do not overlap');
+  const d = new Session(4, conn, 0, 1, 1003, 2, 80, 0, slab);
+  d.turnStartCap = 7;
+  d.synSentAt = 9;
+  assert.deepEqual([a.turnStartCap, a.synSentAt, b.turnStartCap, b.synSentAt], [789, 0, 0, 0], 'a row on the next page overlaps no other');
   a.release();
   const c = new Session(3, conn, 0, 1, 1002, 2, 80, 0, slab);
   assert.equal(c.sndNxt, 0, 'a reused row starts from the defaults again');
+  assert.equal(c.rtoAt, Infinity);
 });
