@@ -173,20 +173,23 @@ test("back-pressure: writable turns false at highWater, 'drain' fires below it, 
   sink.close();
 });
 
-test('ENOBUFS: retried after retryMs, not by writability', async () => {
+test('ENOBUFS: retried after retryMs, not by writability', async (t) => {
   const { sink, fake } = open({ retryMs: 5 });
+  // Closed even when an assertion fails: a pending retry timer would keep the file running.
+  t.after(() => sink.close());
   fake.room = 10;
   fake.pushBack = E.ENOBUFS;
   sendMany(sink, 0, 50);
   await turn();
-  assert.deepEqual(fake.calls, [50]);
-  assert.equal(fake.waits, 0);
+  // On a loaded machine the 5 ms retry may already have run (and met ENOBUFS again).
+  assert.equal(fake.calls[0], 50);
+  assert.equal(fake.waits, 0, 'ENOBUFS does not wait for writability');
+  const failedRetries = fake.calls.length - 1;
   fake.room = Infinity;
   await sink.flush();
   assert.deepEqual(indexes(fake), range(0, 50));
-  assert.equal(sink.stats.enobufs, 1);
+  assert.equal(sink.stats.enobufs, 1 + failedRetries);
   assert.equal(sink.stats.queued, 40);
-  sink.close();
 });
 
 test('close(): this turn’s batch still goes out; packets waiting on push-back are refused as closed; flush() resolves', async () => {
