@@ -312,6 +312,19 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
 
   const report = parseReportOptions(raw, transfers);
   const mirror = mirrorRequested(raw);
+  // Load mode replays each captured session many times from synthetic users: there is no one
+  // production answer per request to compare with, nor one session per target to mirror.
+  if (load !== null) {
+    const clash = (
+      [
+        ['--report', raw.report],
+        ['--report-html', raw.reportHtml],
+        ['--diffy', raw.diffy === true ? 'on' : undefined],
+        ['--mirror', raw.mirror === true ? 'on' : undefined],
+      ] as const
+    ).find(([, v]) => v !== undefined);
+    if (clash !== undefined) throw new ConfigError(clash[0], clash[1] ?? '', 'not with -u/--users (load mode): replay the capture without -u to compare answers or mirror it');
+  }
   // -x is matched in order, first match wins (as in stock): a later entry for the same online
   // side is never used, which an operator who meant "copy to both targets" must hear.
   if (!mirror) transfers.forEach((t, i) => {

@@ -49,4 +49,7 @@ test('-u errors name the flags: live input, too many users for -c (and -n), comp
   bad({ users: '32257', clientIp: '10.0.0.9', replicas: '2' }, '-u', /÷ -n 2/);
   bad({ ramp: '5' }, '--ramp', /only with -u/);
   bad({ users: '10', duration: '0' }, '--duration', /the run time in seconds/);
+  bad({ users: '10', pcap: 'nats://store:4222/web?task=a' }, '-u', /export the task with --export FILE first/);
+  bad({ users: '10', report: 'r.json' }, '--report', /not with -u\/--users \(load mode\)/);
+  bad({ users: '10', mirror: true }, '--mirror', /not with -u/);
 });
