@@ -1,3 +1,4 @@
+import { getPriority, setPriority } from 'node:os';
 import type { TcpcopyConfig } from '../core/config/tcpcopy-cli.js';
 import { Copier, nowUs } from './copier.js';
 import { CopierMetrics } from './copier-metrics.js';
@@ -43,6 +44,15 @@ export async function runTcpcopy(opts: TcpcopyRunOptions): Promise<number> {
   const disposers = new Disposers();
   disposers.defer('log', () => log.close());
   for (const w of opts.warnings) log.warn(w);
+  if (cfg.nice > 0) {
+    // Before anything runs: on the online host the service must win the CPU, the copy may lag.
+    try {
+      setPriority(0, Math.min(19, getPriority(0) + cfg.nice));
+      log.info(`--nice ${cfg.nice}: CPU priority now ${getPriority(0)}`);
+    } catch (err) {
+      log.warn(`--nice ${cfg.nice}: cannot lower the CPU priority: ${(err as Error).message}`);
+    }
+  }
 
   if (cfg.recordOnly) return runRecordOnly(cfg, log, disposers, opts.metrics ?? null);
   let recording: Recording | null = null;

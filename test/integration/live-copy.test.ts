@@ -3,7 +3,7 @@
 // logs: the test server must have served the same multiset of request URIs as the online one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath } from '../helpers/paths.js';
 import { labFor, requireRoot } from '../helpers/lab.js';
@@ -100,7 +100,10 @@ test('keep-alive connections opened before tcpcopy started: their later requests
   const ka = lab.spawn(net.client, process.execPath, [keepAliveClientScript(dir), net.onlineIp, '80', String(conns), String(perConn), dir, ...net.clientIps]);
   await ka.waitFor(/opened/, 'stdout', 20_000);
 
-  const copier = await startLiveCopier(lab, net.online, ['-i', net.onlineIf, '-x', `80-${net.targetIp}:80`, '-s', net.targetIp]);
+  // --nice 10: how an operator keeps the copier from taking CPU from the online service.
+  const copier = await startLiveCopier(lab, net.online, ['-i', net.onlineIf, '-x', `80-${net.targetIp}:80`, '-s', net.targetIp, '--nice', '10']);
+  const stat = readFileSync(`/proc/${copier.proc.pid}/stat`, 'utf8');
+  assert.equal(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]), 10, 'the copier runs at nice 10');
   // Fresh connections too, so the run mixes both kinds.
   writeFileSync(join(dir, 'go'), '');
   writeFileSync(join(dir, 'end'), '');

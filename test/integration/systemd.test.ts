@@ -86,7 +86,7 @@ test('example env files: the offline one names a capture file, the live one a de
   const offline = args('tcpcopy.env.example');
   assert.match(offline[offline.indexOf('-i') + 1] ?? '', /\.pcap$/);
   const live = args('tcpcopy@live.env.example');
-  for (const flag of ['-x', '-s', '-i', '-L', '--stats-interval']) assert.ok(live.includes(flag), `live example has ${flag}: ${live.join(' ')}`);
+  for (const flag of ['-x', '-s', '-i', '-L', '--nice', '--stats-interval']) assert.ok(live.includes(flag), `live example has ${flag}: ${live.join(' ')}`);
   // A device name, not a file: tcpcopy captures live when -i names no existing file.
   assert.match(live[live.indexOf('-i') + 1] ?? '', /^[a-z][a-z0-9]*$/);
   assert.doesNotMatch(live.join(' '), / -d( |$)/, 'foreground: systemd supervises it');

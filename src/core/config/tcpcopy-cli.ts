@@ -95,6 +95,7 @@ export interface TcpcopyRawOptions extends LoadRawOptions, ReportRawOptions {
   statsInterval?: string;
   seed?: string;
   endGrace?: string;
+  nice?: string;
   withPayload?: boolean;
   rawBackend?: string;
   captureBackend?: string;
@@ -171,6 +172,8 @@ export interface TcpcopyConfig {
    * record arrived for this long, the sessions still open end ('idle-timeout').
    */
   endGraceUs: number;
+  /** --nice: how much lower the copier's CPU priority is (0 = unchanged). */
+  nice: number;
   /** --with-payload: 192-byte records (the interceptor must use --with-payload too). */
   withPayload: boolean;
   /**
@@ -402,6 +405,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
       logLevel,
       statsIntervalMs: statsS * 1000,
       endGraceUs: endGraceMs * 1000,
+      nice: raw.nice === undefined ? 0 : parseIntRange(raw.nice, '--nice', 0, 19, 'how much to lower the copier\'s CPU priority'),
       withPayload: raw.withPayload === true,
       seed,
       seedSource: raw.seed === undefined ? 'random' : 'given',

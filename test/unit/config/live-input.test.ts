@@ -50,6 +50,8 @@ test('live: -B and -S have stock defaults, -F is left to libpcap, timeouts are s
   assert.equal(sized.bufferMb, 64);
   assert.equal(sized.snapLen, 1600);
   assert.equal(sized.captureLatencyMs, 0, '0 = immediate mode');
+  assert.equal(config.nice, 0, 'the priority is left alone unless asked');
+  assert.equal(parse({ pcap: 'eth1', nice: '10' }).config.nice, 10);
 });
 
 test('a file: -F compiled by our filter, offline timeout, -B/-S warn that they do not apply', () => {
@@ -68,6 +70,8 @@ test('bad -B / -S / -F values name the flag and the accepted form', () => {
     [{ snaplen: '70000' }, /^-S "70000": expected the bytes captured per packet/],
     [{ pcap: 'eth1', captureLatency: '-1' }, /^--capture-latency "-1": expected milliseconds a captured packet may wait in the kernel buffer \(0 = immediate mode\): a whole number 0\.\.1000$/],
     [{ pcap: 'eth1', captureLatency: '2ms' }, /^--capture-latency "2ms": expected milliseconds/],
+    [{ pcap: 'eth1', nice: '20' }, /^--nice "20": expected how much to lower the copier's CPU priority: a whole number 0\.\.19$/],
+    [{ pcap: 'eth1', nice: '-5' }, /^--nice "-5": expected how much to lower/],
     [{ pcap: 'eth1', filter: ' ' }, /^-F " ": expected a pcap-filter expression/],
     [{ pcap: 'traffic.pcap', filter: 'tcp and (' }, /^-F "tcp and \(": at character 10/],
   ];
