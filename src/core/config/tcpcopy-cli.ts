@@ -327,6 +327,18 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
       ] as const
     ).find(([, v]) => v !== undefined);
     if (clash !== undefined) throw new ConfigError(clash[0], clash[1] ?? '', 'not with -u/--users (load mode): replay the capture without -u to compare answers or mirror it');
+    // -u says how many users run: a sampled-out user would start its next session at once, and
+    // so on through the capture without pause; users keep their think times (scaled by -a).
+    const pacing = (
+      [
+        ['-r', raw.percentage],
+        ['-g', raw.gradual === true ? 'on' : undefined],
+        ['--rate', raw.rate === true ? 'on' : undefined],
+      ] as const
+    ).find(([, v]) => v !== undefined);
+    if (pacing !== undefined) {
+      throw new ConfigError(pacing[0], pacing[1] ?? '', 'not with -u/--users (load mode): -u sets how many users run, --ramp how fast they start, -a their think times; select sessions with -F');
+    }
   }
   // -x is matched in order, first match wins (as in stock): a later entry for the same online
   // side is never used, which an operator who meant "copy to both targets" must hear.

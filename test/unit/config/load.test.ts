@@ -52,4 +52,7 @@ test('-u errors name the flags: live input, too many users for -c (and -n), comp
   bad({ users: '10', pcap: 'nats://store:4222/web?task=a' }, '-u', /export the task with --export FILE first/);
   bad({ users: '10', report: 'r.json' }, '--report', /not with -u\/--users \(load mode\)/);
   bad({ users: '10', mirror: true }, '--mirror', /not with -u/);
+  bad({ users: '10', percentage: '10' }, '-r', /-u sets how many users run/);
+  bad({ users: '10', gradual: true }, '-g', /not with -u/);
+  bad({ users: '10', rate: true }, '--rate', /not with -u/);
 });
