@@ -100,6 +100,7 @@ test('load --comet: 1,000 users held by a long-poll server; none closed by the c
   const copier = lab.spawn(net.copier, process.execPath, [
     cliPath('tcpcopy'), '-x', `${port}-${net.targetIp}:${port}`, '-s', net.targetIp, '-i', rec.pcap,
     '-u', String(users), '--clients', '10.99.2.0/24', '--comet', '--ramp', '1', '--duration', '40', '--quiet', '--stats-interval', '1',
+    '--metrics-port', '9464',
   ]);
   const held = await waitFor('all users held', () => {
     const s = stats();
@@ -112,6 +113,13 @@ test('load --comet: 1,000 users held by a long-poll server; none closed by the c
   const still = stats();
   assert.ok(still !== null && still.live >= users && still.clientClosed === 0, `after 4 s: ${JSON.stringify(still)}`);
   assert.ok((await establishedCount(lab, net.target, port)) >= users);
+  // The load gauges on the metrics endpoint (loopback of the copier's namespace) while held.
+  const scrape = (await lab.exec(net.copier, 'curl', ['-s', '--max-time', '5', 'http://127.0.0.1:9464/metrics'])).stdout;
+  const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(scrape)?.[1]);
+  assert.equal(gauge('tcpcopy_copier_load_users_requested'), users, scrape.slice(0, 2000));
+  assert.equal(gauge('tcpcopy_copier_load_users_active'), users);
+  assert.equal(gauge('tcpcopy_copier_load_users_peak'), users);
+  assert.ok(gauge('tcpcopy_copier_established_sessions') >= users, 'established gauge');
 
   writeFileSync(join(server.dir, 'release'), '');
   await waitFor('the server closing every held connection', () => ((stats()?.serverClosed ?? 0) >= users ? true : null), 20_000);
