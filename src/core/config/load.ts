@@ -67,3 +67,41 @@ export function parseLoadOptions(
   const passes = times === undefined ? null : parseIntRange(times, '-T', 1, 1_000_000, 'passes over the captured sessions');
   return { users, addresses: pool, rampUs, durationUs, passes, comet: raw.comet === true };
 }
+
+/** What load mode cannot be combined with (the report's and the sampler's flags). */
+export interface LoadExclusiveOptions {
+  report?: string;
+  reportHtml?: string;
+  diffy?: boolean;
+  mirror?: boolean;
+  percentage?: string;
+  gradual?: boolean;
+  rate?: boolean;
+}
+
+/** With -u: throws ConfigError for the first flag that load mode cannot honour. */
+export function refuseWithLoad(raw: LoadExclusiveOptions): void {
+  // Each captured session is replayed many times from synthetic users: there is no one
+  // production answer per request to compare with, nor one session per target to mirror.
+  const clash = (
+    [
+      ['--report', raw.report],
+      ['--report-html', raw.reportHtml],
+      ['--diffy', raw.diffy === true ? 'on' : undefined],
+      ['--mirror', raw.mirror === true ? 'on' : undefined],
+    ] as const
+  ).find(([, v]) => v !== undefined);
+  if (clash !== undefined) throw new ConfigError(clash[0], clash[1] ?? '', 'not with -u/--users (load mode): replay the capture without -u to compare answers or mirror it');
+  // -u says how many users run: a sampled-out user would start its next session at once, and
+  // so on through the capture without pause; users keep their think times (scaled by -a).
+  const pacing = (
+    [
+      ['-r', raw.percentage],
+      ['-g', raw.gradual === true ? 'on' : undefined],
+      ['--rate', raw.rate === true ? 'on' : undefined],
+    ] as const
+  ).find(([, v]) => v !== undefined);
+  if (pacing !== undefined) {
+    throw new ConfigError(pacing[0], pacing[1] ?? '', 'not with -u/--users (load mode): -u sets how many users run, --ramp how fast they start, -a their think times; select sessions with -F');
+  }
+}

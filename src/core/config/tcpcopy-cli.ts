@@ -27,11 +27,9 @@ import {
 } from './copier.js';
 import { ConfigError } from './errors.js';
 import {
-  DEFAULT_CAPTURE_BUFFER_MB,
-  DEFAULT_CAPTURE_LATENCY_MS,
-  DEFAULT_SNAPLEN,
   parseCaptureBackend,
   parseCaptureInput,
+  parseLiveCaptureOptions,
   parseRawBackend,
   type CaptureBackendName,
   type CaptureInput,
@@ -39,12 +37,14 @@ import {
 } from './tcpcopy-input.js';
 
 export * from './tcpcopy-input.js';
-import { parseLoadOptions, type LoadConfig, type LoadRawOptions } from './load.js';
+import { parseLoadOptions, refuseWithLoad, type LoadConfig } from './load.js';
+import type { TcpcopyRawOptions } from './tcpcopy-raw.js';
+import { flagWarnings } from './tcpcopy-warnings.js';
 export type { LoadConfig } from './load.js';
 import { parseRecordFiles, parseRotate, type RotateSpec } from './record.js';
 import { looksLikeStoreUrl, parseShare, parseStoreName, parseStoreUrl, type ShareSpec, type StoreUrl } from './store-url.js';
 import { STORE_PARTITIONS } from '../store/task.js';
-import { mirrorRequested, parseReportOptions, type ReportConfig, type ReportRawOptions } from './report.js';
+import { mirrorRequested, parseReportOptions, type ReportConfig } from './report.js';
 import { LOG_LEVELS, toLogLevel, type LogLevel } from '../log-level.js';
 
 /**
@@ -54,59 +54,7 @@ import { LOG_LEVELS, toLogLevel, type LogLevel } from '../log-level.js';
  * that differ on purpose are noted on the field.
  */
 
-/** What commander collects (strings for values, booleans for switches). */
-export interface TcpcopyRawOptions extends LoadRawOptions, ReportRawOptions {
-  transfer?: string;
-  intercept?: string;
-  pcap?: string;
-  filter?: string;
-  buffer?: string;
-  snaplen?: string;
-  accelerate?: string;
-  interval?: string;
-  times?: string;
-  rate?: boolean;
-  clientIp?: string;
-  /** --clients: tcpburn's name for -c. */
-  clients?: string;
-  localhost?: string;
-  replicas?: string;
-  portShift?: string;
-  memory?: string;
-  connections?: string;
-  port?: string;
-  percentage?: string;
-  mtu?: string;
-  mss?: string;
-  poolSize?: string;
-  rtt?: string;
-  timeout?: string;
-  keepalive?: string;
-  log?: string;
-  pidFile?: string;
-  lonely?: boolean;
-  /** commander's negatable `--no-wait` (-W): false when given. */
-  wait?: boolean;
-  onlySyn?: boolean;
-  gradual?: boolean;
-  daemon?: boolean;
-  quiet?: boolean;
-  logLevel?: string;
-  statsInterval?: string;
-  seed?: string;
-  endGrace?: string;
-  nice?: string;
-  withPayload?: boolean;
-  rawBackend?: string;
-  captureBackend?: string;
-  captureLatency?: string;
-  record?: string;
-  recordRotate?: string;
-  recordFiles?: string;
-  recordResponses?: boolean;
-  task?: string;
-  share?: string;
-}
+export type { TcpcopyRawOptions } from './tcpcopy-raw.js';
 
 /** --record and its companions (live only). */
 export interface RecordConfig {
@@ -273,10 +221,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
   // Live, libpcap compiles -F (and reports its errors when the capture opens).
   const filter = raw.filter === undefined || live ? null : parseFilterExpression(raw.filter, '-F');
   if (live && raw.filter !== undefined && raw.filter.trim() === '') throw new ConfigError('-F', raw.filter, 'expected a pcap-filter expression such as "src net 10.8.0.0/16"');
-  const bufferMb = raw.buffer === undefined ? DEFAULT_CAPTURE_BUFFER_MB : parseIntRange(raw.buffer, '-B', 1, 4096, 'the capture buffer size in MiB');
-  const snapLen = raw.snaplen === undefined ? DEFAULT_SNAPLEN : parseIntRange(raw.snaplen, '-S', 96, 65535, 'the bytes captured per packet');
-  const captureLatencyMs =
-    raw.captureLatency === undefined ? DEFAULT_CAPTURE_LATENCY_MS : parseIntRange(raw.captureLatency, '--capture-latency', 0, 1000, 'milliseconds a captured packet may wait in the kernel buffer (0 = immediate mode)');
+  const { bufferMb, snapLen, captureLatencyMs } = parseLiveCaptureOptions(raw);
 
   const targetIps = transfers.map((t) => t.targetIp);
   if (raw.clientIp !== undefined && raw.clients !== undefined) throw new ConfigError('--clients', raw.clients, 'the same as -c: give one of them');
@@ -315,54 +260,8 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
 
   const report = parseReportOptions(raw, transfers);
   const mirror = mirrorRequested(raw);
-  // Load mode replays each captured session many times from synthetic users: there is no one
-  // production answer per request to compare with, nor one session per target to mirror.
-  if (load !== null) {
-    const clash = (
-      [
-        ['--report', raw.report],
-        ['--report-html', raw.reportHtml],
-        ['--diffy', raw.diffy === true ? 'on' : undefined],
-        ['--mirror', raw.mirror === true ? 'on' : undefined],
-      ] as const
-    ).find(([, v]) => v !== undefined);
-    if (clash !== undefined) throw new ConfigError(clash[0], clash[1] ?? '', 'not with -u/--users (load mode): replay the capture without -u to compare answers or mirror it');
-    // -u says how many users run: a sampled-out user would start its next session at once, and
-    // so on through the capture without pause; users keep their think times (scaled by -a).
-    const pacing = (
-      [
-        ['-r', raw.percentage],
-        ['-g', raw.gradual === true ? 'on' : undefined],
-        ['--rate', raw.rate === true ? 'on' : undefined],
-      ] as const
-    ).find(([, v]) => v !== undefined);
-    if (pacing !== undefined) {
-      throw new ConfigError(pacing[0], pacing[1] ?? '', 'not with -u/--users (load mode): -u sets how many users run, --ramp how fast they start, -a their think times; select sessions with -F');
-    }
-  }
-  // -x is matched in order, first match wins (as in stock): a later entry for the same online
-  // side is never used, which an operator who meant "copy to both targets" must hear.
-  if (!mirror) transfers.forEach((t, i) => {
-    const first = transfers.findIndex((u) => u.onlinePort === t.onlinePort && (u.onlineIp === null || u.onlineIp === t.onlineIp));
-    if (first !== i) warnings.push(`-x entry ${i + 1} is never used: entry ${first + 1} already takes traffic to its online port (the first match wins; split by online address, or use --mirror, to copy to several targets)`);
-  });
-  if (raw.rate === true && raw.accelerate !== undefined) warnings.push('--rate replays as fast as possible: -a only scales think time');
-  if (raw.rate === true && raw.interval !== undefined) warnings.push('--rate ignores capture timestamps: -I has no effect');
-  if (raw.percentage !== undefined && raw.gradual === true) warnings.push('-g overrides -r');
-  if (live) {
-    const offline = (
-      [
-        ['-a', raw.accelerate],
-        ['-I', raw.interval],
-        ['-T', raw.times],
-        ['--rate', raw.rate === true ? 'on' : undefined],
-      ] as const
-    ).filter(([, v]) => v !== undefined);
-    if (offline.length > 0) warnings.push(`${offline.map(([f]) => f).join(', ')}: only for a capture file; live packets are copied as they arrive`);
-  } else {
-    const liveOnly = [raw.buffer === undefined ? null : '-B', raw.snaplen === undefined ? null : '-S', raw.captureLatency === undefined ? null : '--capture-latency'].filter((f) => f !== null);
-    if (liveOnly.length > 0) warnings.push(`${liveOnly.join(', ')}: only for live capture; ignored when replaying ${input.kind === 'file' ? input.path : input.url.text}`);
-  }
+  if (load !== null) refuseWithLoad(raw);
+  warnings.push(...flagWarnings(raw, transfers, input, mirror));
 
   const engine = defaultEngineConfig(transfers, {
     // Load mode: the users' source picks every address and port from -c itself.

@@ -1,3 +1,4 @@
+import { parseIntRange } from './copier.js';
 import { ConfigError } from './errors.js';
 import { looksLikeStoreUrl, parseStoreUrl, type StoreUrl } from './store-url.js';
 
@@ -62,4 +63,16 @@ export function parseCaptureInput(value: string | undefined, isFile: (path: stri
     return { kind: 'live', devices };
   }
   return { kind: 'file', path: value };
+}
+
+/** -B, -S and --capture-latency (live capture only; validated whatever the input). */
+export function parseLiveCaptureOptions(raw: { buffer?: string; snaplen?: string; captureLatency?: string }): { bufferMb: number; snapLen: number; captureLatencyMs: number } {
+  return {
+    bufferMb: raw.buffer === undefined ? DEFAULT_CAPTURE_BUFFER_MB : parseIntRange(raw.buffer, '-B', 1, 4096, 'the capture buffer size in MiB'),
+    snapLen: raw.snaplen === undefined ? DEFAULT_SNAPLEN : parseIntRange(raw.snaplen, '-S', 96, 65535, 'the bytes captured per packet'),
+    captureLatencyMs:
+      raw.captureLatency === undefined
+        ? DEFAULT_CAPTURE_LATENCY_MS
+        : parseIntRange(raw.captureLatency, '--capture-latency', 0, 1000, 'milliseconds a captured packet may wait in the kernel buffer (0 = immediate mode)'),
+  };
 }
