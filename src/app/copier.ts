@@ -7,9 +7,9 @@ import { MAX_FRAME_RECORDS, MAX_FRAME_RECORDS_PAYLOAD, PAYLOAD_RECORD_SIZE, RECO
 import { EXT_ALL_PAYLOAD } from '../core/wire/extension.js';
 import type { ExchangeCollector } from '../core/collect/collector.js';
 import { ChannelClient, ChannelConnectError, type ChannelClientOptions } from '../io/channel-client.js';
-import { NativeAddonError } from '../io/native.js';
-import { openPacketSink } from '../io/open-packet-sink.js';
-import { RawSinkError, type PacketSink } from '../io/packet-sink.js';
+import type { PacketSink } from '../io/packet-sink.js';
+import { followChannel } from './copier-channel.js';
+import { logExtensionGrants, logRunEnd, openLoggedSink } from './copier-logs.js';
 import type { CopierObserver, RunEnd } from './copier-observer.js';
 import type { Disposers } from './disposers.js';
 import { EXIT_FAILED, EXIT_OK } from './exit-codes.js';
@@ -182,21 +182,13 @@ export class Copier implements EngineSink, PacketConsumer {
     const cfg = this.o.config;
     const log = this.o.log;
     const d = this.o.disposers;
-    let fallbackReason: string | null;
+    let sink: PacketSink;
     try {
-      const opened = openPacketSink(cfg.rawBackend);
-      this.sink = opened.sink;
-      fallbackReason = opened.fallbackReason;
+      sink = this.sink = openLoggedSink(cfg.rawBackend, log);
     } catch (err) {
-      const known = err instanceof RawSinkError || err instanceof NativeAddonError;
-      const flag = cfg.rawBackend === 'auto' ? '' : `--raw-backend ${cfg.rawBackend}: `;
-      return this.failStart(known ? `${flag}${err.message}` : `cannot open the raw socket: ${(err as Error).message}`);
+      return this.failStart((err as Error).message);
     }
-    const sink = this.sink;
     d.defer('raw socket', () => sink.close());
-    if (fallbackReason === null) log.info(`raw socket: ${sink.backend} backend`);
-    else if (cfg.rawBackend === 'auto') log.warn(`raw socket: ${sink.backend} backend (fallback, one syscall and one JS→native call per packet: ${fallbackReason})`);
-    else log.info(`raw socket: ${sink.backend} backend (${fallbackReason})`);
 
     const channel = new ChannelClient({
       interceptors: cfg.interceptors,
@@ -209,23 +201,7 @@ export class Copier implements EngineSink, PacketConsumer {
     });
     this.channel = channel;
     d.defer('interceptor channel', () => channel.close());
-    channel.on('interceptorUp', (_i, address) => {
-      this.engine.setInterceptorAvailable(true);
-      // A reconnected (or restarted) interceptor knows none of the sessions still running.
-      const n = this.engine.announceRoutes();
-      log.info(`interceptor ${address} connected${n > 0 ? `; announced the routes of ${n} running session(s) again` : ''}`);
-    });
-    channel.on('interceptorDown', (_i, address) => {
-      log.warn(`lost every connection to interceptor ${address}`);
-      if (channel.activeInterceptors === 0) this.engine.setInterceptorAvailable(false);
-    });
-    channel.on('connectFailed', (info, reason, retry) => {
-      if (channel.activeInterceptors > 0) log.debug(`connect to ${info.address} failed (${reason}); retry in ${retry} ms`);
-    });
-    channel.on('allDown', () => {
-      log.errOut('lost every interceptor connection; stopping (use -L to keep replaying without one)');
-      this.stop(EXIT_FAILED, 'interceptor lost');
-    });
+    followChannel(channel, this.engine, log, () => this.stop(EXIT_FAILED, 'interceptor lost'));
     try {
       await channel.start();
     } catch (err) {
@@ -233,13 +209,7 @@ export class Copier implements EngineSink, PacketConsumer {
     }
     if (this.collector !== null) {
       this.extensionGranted = await channel.negotiated(NEGOTIATION_MS);
-      cfg.interceptors.forEach((_, i) => {
-        const g = this.extensionGranted[i] ?? -1;
-        const who = `interceptor ${i + 1} of ${cfg.interceptors.length}`;
-        if (g > 0) log.info(`report: ${who} forwards up to ${g} response payload bytes per packet`);
-        else if (g === 0) log.warn(`report: ${who} forwards no response payload (start intercept with --forward-payload all): test answers are compared by size and timing only`);
-        else log.warn(`report: ${who} did not answer the payload extension within ${NEGOTIATION_MS} ms (a stock interceptor?): test answers are compared by size and timing only`);
-      });
+      logExtensionGrants(log, this.extensionGranted, cfg.interceptors.length, NEGOTIATION_MS);
     }
     this.engine.setInterceptorAvailable(channel.activeInterceptors > 0);
     if (channel.activeInterceptors === 0) log.warn('no interceptor reachable; -L: replaying anyway, reconnecting in the background');
@@ -439,21 +409,8 @@ export class Copier implements EngineSink, PacketConsumer {
     if (engine.activeSessions > 0) engine.closeAll(nowUs(), 'idle-timeout');
     const sink = this.sink;
     if (sink !== null) await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 1000))]);
-    const ss = sink?.stats;
-    this.o.log.info(
-      `event loop: ${this.timerFires} timer wake-ups, ${this.serviceRuns} service runs, ${this.channel?.stats.reads ?? 0} channel reads ` +
-        `(${this.records} records), ${ss?.sent ?? 0} packets sent` +
-        (sink === null || ss === undefined ? '' : ` (${sink.backend}: ${ss.batches} batches, ${ss.crossings} JS→native calls)`),
-    );
-    if (this.o.log.enabled('debug')) {
-      const snap = engine.stats.snapshot();
-      this.o.log.debug(`engine counters: ${Object.entries(snap).filter(([, v]) => v !== 0).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-    }
-    const mem = process.memoryUsage();
-    const mb = (n: number): number => Math.round(n / 1048576);
-    this.o.log.info(
-      `memory at the end: rss ${mb(mem.rss)} MB, heap ${mb(mem.heapUsed)} of ${mb(mem.heapTotal)} MB, external ${mb(mem.external)} MB (array buffers ${mb(mem.arrayBuffers)} MB)`,
-    );
+    const loop = { timerFires: this.timerFires, serviceRuns: this.serviceRuns, channelReads: this.channel?.stats.reads ?? 0, records: this.records };
+    logRunEnd(this.o.log, loop, sink, engine);
     const end: RunEnd = { code, stoppedBy, durationUs: nowUs() - this.startUs };
     for (const ob of this.observers) ob.end?.(this, end);
     await this.o.disposers.dispose((name, err) => this.o.log.warn(`clean-up of ${name} failed: ${(err as Error).message}`));
