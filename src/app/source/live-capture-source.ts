@@ -1,5 +1,5 @@
 import type { Buffer } from 'node:buffer';
-import { decodeLink, describeLinkType, isSupportedLinkType, type L3Kind, type LinkDecodeTarget } from '../../core/capture/link-types.js';
+import { decodeLink, describeLinkType, isSupportedLinkType, LinkView } from '../../core/capture/link-types.js';
 import { buildCaptureFilter, directionRule } from '../../core/capture/live-filter.js';
 import { PacketRing } from '../../core/replay/packet-ring.js';
 import { PacketSelector } from '../../core/replay/selector.js';
@@ -64,13 +64,6 @@ export interface LiveCaptureSourceOptions {
 /** A device that does not exist or cannot be opened: a usage error (exit 2). */
 export class LiveCaptureOpenError extends Error {}
 
-/** Reused target of decodeLink (the live path allocates nothing per packet). */
-class LinkView implements LinkDecodeTarget {
-  ipOffset = -1;
-  l3Kind: L3Kind = 'other';
-  vlanCount = 0;
-  readonly vlanIds = new Uint16Array(2);
-}
 
 /**
  * Live capture as a packet source: libpcap (filter from -x and -F) → link decoding → -x match

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { decodeLink, type L3Kind, type LinkDecodeTarget } from '../../core/capture/link-types.js';
+import { decodeLink, LinkView } from '../../core/capture/link-types.js';
 import type { ShareSpec, StoreUrl } from '../../core/config/store-url.js';
 import type { PacketFilter } from '../../core/filter/index.js';
 import { shiftLoopSeq } from '../../core/replay/loop-shift.js';
@@ -28,12 +28,6 @@ export interface StoreSourceOptions {
   events: SourceEvents;
 }
 
-class LinkView implements LinkDecodeTarget {
-  ipOffset = -1;
-  l3Kind: L3Kind = 'other';
-  vlanCount = 0;
-  readonly vlanIds = new Uint16Array(2);
-}
 
 /**
  * A recording in the stream store as a packet source: a task's sequence range (or a time range)

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { decodeLink, type L3Kind, type LinkDecodeTarget } from '../../core/capture/link-types.js';
+import { decodeLink, LinkView } from '../../core/capture/link-types.js';
 import { BatchWriter } from '../../core/store/record-batch.js';
 import { flowPartition } from '../../core/store/flow-hash.js';
 import { addMissing, STORE_PARTITIONS, type MissingRange, type StoreDropReason, type TaskHostStats } from '../../core/store/task.js';
@@ -23,12 +23,6 @@ export interface StoreRecorderOptions {
   info: (message: string) => void;
 }
 
-class LinkView implements LinkDecodeTarget {
-  ipOffset = -1;
-  l3Kind: L3Kind = 'other';
-  vlanCount = 0;
-  readonly vlanIds = new Uint16Array(2);
-}
 
 /**
  * The stream-store recorder: a FrameTap that puts each frame into the batch of its flow's

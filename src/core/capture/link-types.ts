@@ -87,6 +87,14 @@ export interface LinkDecodeTarget {
   readonly vlanIds: Uint16Array;
 }
 
+/** A reusable decodeLink target for code that walks frames itself (live capture, the stream store): one per walker, nothing allocated per frame. */
+export class LinkView implements LinkDecodeTarget {
+  ipOffset = -1;
+  l3Kind: L3Kind = 'other';
+  vlanCount = 0;
+  readonly vlanIds = new Uint16Array(2);
+}
+
 const ETH_IPV4 = 0x0800;
 const ETH_ARP = 0x0806;
 const ETH_IPV6 = 0x86dd;
