@@ -1,5 +1,5 @@
-import type { Buffer } from 'node:buffer';
 import { FrameBuilder, MessageDecoder, type FramePool } from '../wire/index.js';
+import { ExtFrames } from './ext-frames.js';
 
 /** One copier connection as the interceptor engine sees it. */
 export class Conn {
@@ -21,14 +21,8 @@ export class Conn {
    * extension (docs/wire-extension.md); −1: it never asked, so it gets stock frames only.
    */
   extGranted = -1;
-  /**
-   * Extension frames (and the records behind them) waiting for the end of the burst, written
-   * straight into one buffer that goes to the socket at the flush (a new one per burst).
-   */
-  extBuf: Buffer | null = null;
-  extOutBytes = 0;
-  extOutRecords = 0;
-  extOutFrames = 0;
+  /** Extension frames (and the records behind them) waiting for the end of the burst. */
+  readonly ext = new ExtFrames();
 
   constructor(
     readonly id: number,

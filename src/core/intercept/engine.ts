@@ -2,10 +2,8 @@ import { Buffer } from 'node:buffer';
 import {
   buildRecord,
   encodeExtAck,
-  EXT_HEADER_SIZE,
   FRAME_HEADER_SIZE,
   FramePool,
-  writeExtRecord,
   INTERNAL_VERSION,
   newChannelMessage,
   newRecordInfo,
@@ -30,8 +28,6 @@ const FRAME_POOL_SLOTS = 256;
 const TCP_SYN = 0x02;
 /** Extension frames pending on a connection are written once they reach this many bytes. */
 const EXT_FLUSH_BYTES = 64 * 1024;
-/** First size of a connection's extension buffer (it grows for a bigger burst). */
-const EXT_BUF_BYTES = 16 * 1024;
 /** Write callback of the extension's own buffers (not pooled: nothing to give back). */
 const NO_DONE = (): void => undefined;
 const TCP_RST = 0x04;
@@ -212,56 +208,38 @@ export class InterceptEngine {
   private enqueueExt(c: Conn, record: Buffer, nowUs: number): void {
     const n = Math.min(this.payLen, c.extGranted);
     const size = this.recordSize;
-    if (c.backlog + c.frame.byteLength + c.extOutBytes + size + n + 8 > this.opts.connBufferBytes) {
+    if (c.backlog + c.frame.byteLength + c.ext.bytes + size + n + 8 > this.opts.connBufferBytes) {
       this.overBound(c, nowUs);
       return;
     }
-    if (c.extOutBytes === 0 && c.frame.count === 0) c.firstUs = nowUs;
+    if (c.ext.bytes === 0 && c.frame.count === 0) c.firstUs = nowUs;
     if (c.frame.count > 0) {
       // Order: the combined frame being built is older than this record.
       const k = c.frame.count;
       const f = c.frame.take();
       if (f !== null) {
-        const b = this.extRoom(c, f.length);
-        f.copy(b, c.extOutBytes);
-        this.extPushed(c, f.length, k);
+        c.ext.appendFrame(f, k);
+        this.added(c);
       }
       c.frame.takenRelease();
     }
-    const b = this.extRoom(c, EXT_HEADER_SIZE + size + n);
-    this.extPushed(c, writeExtRecord(b, c.extOutBytes, record, 0, size, this.payPkt, this.payOff, n), 1);
-    if (c.extOutBytes >= EXT_FLUSH_BYTES) this.flush(c, nowUs);
+    c.ext.appendRecordPayload(record, size, this.payPkt, this.payOff, n);
+    this.added(c);
+    if (c.ext.bytes >= EXT_FLUSH_BYTES) this.flush(c, nowUs);
   }
 
   /** A record without payload while extension frames are pending: a one-record combined frame behind them. */
   private enqueueBehindExt(c: Conn, record: Buffer, nowUs: number): void {
     const size = this.recordSize;
-    if (c.backlog + c.extOutBytes + size + FRAME_HEADER_SIZE > this.opts.connBufferBytes) {
+    if (c.backlog + c.ext.bytes + size + FRAME_HEADER_SIZE > this.opts.connBufferBytes) {
       this.overBound(c, nowUs);
       return;
     }
-    const b = this.extRoom(c, FRAME_HEADER_SIZE + size);
-    b.writeUInt16BE(1, c.extOutBytes);
-    record.copy(b, c.extOutBytes + FRAME_HEADER_SIZE, 0, size);
-    this.extPushed(c, FRAME_HEADER_SIZE + size, 1);
+    c.ext.appendRecord(record, size);
+    this.added(c);
   }
 
-  /** The connection's extension buffer with room for `n` more bytes. */
-  private extRoom(c: Conn, n: number): Buffer {
-    const need = c.extOutBytes + n;
-    let b = c.extBuf;
-    if (b === null || b.length < need) {
-      const grown = Buffer.allocUnsafe(Math.max(need, EXT_BUF_BYTES, (b?.length ?? 0) * 2));
-      if (b !== null) b.copy(grown, 0, 0, c.extOutBytes);
-      c.extBuf = b = grown;
-    }
-    return b;
-  }
-
-  private extPushed(c: Conn, bytes: number, records: number): void {
-    c.extOutBytes += bytes;
-    c.extOutRecords += records;
-    c.extOutFrames++;
+  private added(c: Conn): void {
     c.added++;
     this.pending = true;
   }
@@ -278,7 +256,7 @@ export class InterceptEngine {
         this.enqueueExt(c, record, nowUs);
         return;
       }
-      if (c.extOutBytes > 0) {
+      if (c.ext.bytes > 0) {
         this.enqueueBehindExt(c, record, nowUs);
         return;
       }
@@ -298,16 +276,12 @@ export class InterceptEngine {
   }
 
   private flush(c: Conn, nowUs: number): void {
-    if (c.extOutBytes > 0 && c.extBuf !== null) {
+    if (c.ext.bytes > 0) {
       // The combined-frame builder is empty while extension frames are pending (see enqueue).
       // The socket keeps this buffer until it is sent: the next burst gets a new one.
-      const out = c.extBuf.subarray(0, c.extOutBytes);
-      this.stats.frames += c.extOutFrames;
-      this.stats.records += c.extOutRecords;
-      c.extBuf = null;
-      c.extOutBytes = 0;
-      c.extOutRecords = 0;
-      c.extOutFrames = 0;
+      this.stats.frames += c.ext.frames;
+      this.stats.records += c.ext.records;
+      const out = c.ext.take() as Buffer;
       c.backlog = this.sink.write(c.id, out, NO_DONE);
     } else {
       const n = c.frame.count;
@@ -327,7 +301,7 @@ export class InterceptEngine {
   onTick(nowUs: number): boolean {
     let pending = false;
     for (const c of this.live) {
-      if (c.frame.count === 0 && c.extOutBytes === 0) continue;
+      if (c.frame.count === 0 && c.ext.bytes === 0) continue;
       if (c.added === 0 || nowUs - c.firstUs >= this.opts.holdUs) this.flush(c, nowUs);
       else pending = true;
       c.added = 0;
@@ -367,7 +341,7 @@ export class InterceptEngine {
           `${c.dropped} records dropped`;
         this.forget(c, reason, 'warn');
         this.sink.close(c.id, reason);
-      } else if ((c.frame.count > 0 || c.extOutBytes > 0) && nowUs - c.firstUs >= this.opts.holdUs) {
+      } else if ((c.frame.count > 0 || c.ext.bytes > 0) && nowUs - c.firstUs >= this.opts.holdUs) {
         this.flush(c, nowUs); // a tick was missed; never hold a record for long
       }
     }
@@ -536,7 +510,7 @@ export class InterceptEngine {
     this.live = this.live.filter((x) => x !== c);
     this.singles = this.singles.filter((x) => x !== c);
     const s = this.stats;
-    s.lostOnClose += c.frame.discard() + c.extOutRecords;
+    s.lostOnClose += c.frame.discard() + c.ext.records;
     const routes = this.routes.size > 0 ? this.routes.removeConn(c.id) : 0;
     s.routes = this.routes.size;
     s.connsClosed++;
