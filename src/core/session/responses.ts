@@ -84,8 +84,18 @@ function onSynSentRecord(e: EngineContext, s: Session, flags: number, seq: numbe
     s.lastRespAt = nowUs;
     e.stats.connectionsEstablished++;
     if (++e.stats.establishedSessions > e.stats.establishedPeak) e.stats.establishedPeak = e.stats.establishedSessions;
-    e.tx.sendAck(s, nowUs);
-    pump(e, s, nowUs);
+    if (cfg.mergeHandshakeAck) {
+      // Data (or FIN) sent now carries ack = rcvNxt and completes the handshake by itself. With
+      // nothing to send yet, the ACK waits a delayed-ACK time for the request to catch up (any
+      // packet sent meanwhile cancels it); no longer, as a server-first protocol's greeting
+      // waits for accept(), i.e. for this ACK.
+      const sent = e.stats.packetsSent;
+      pump(e, s, nowUs);
+      if (e.stats.packetsSent === sent && s.phase === 'established') s.delAckAt = nowUs + cfg.delayedAckUs;
+    } else {
+      e.tx.sendAck(s, nowUs);
+      pump(e, s, nowUs);
+    }
     return;
   }
   if ((flags & TCP_RST) !== 0) {

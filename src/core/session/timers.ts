@@ -27,7 +27,6 @@ function fire(e: EngineContext, s: Session, nowUs: number): void {
     retire(e, s);
     return;
   }
-  if (s.delAckAt <= nowUs) e.tx.sendAck(s, nowUs);
   if (s.rtoAt <= nowUs) onRto(e, s, nowUs);
   if (closed(s)) return;
   if (s.holdAt <= nowUs) {
@@ -35,6 +34,8 @@ function fire(e: EngineContext, s: Session, nowUs: number): void {
     pump(e, s, nowUs);
     if (closed(s)) return;
   }
+  // After the sends above: any of them carried the ACK already (and cancelled this timer).
+  if (s.delAckAt <= nowUs) e.tx.sendAck(s, nowUs);
   if (s.gapAt <= nowUs) {
     s.gapAt = Infinity;
     if (s.conn.gapSinceUs >= 0) {

@@ -154,6 +154,13 @@ export interface EngineConfig {
    * and everything captured so far was sent, close our side too (FIN) and end 'completed'.
    */
   closeWithTarget: boolean;
+  /**
+   * Load mode: the handshake's third ACK rides on the first data segment when that segment goes
+   * within delayedAckUs of the SYN-ACK (a bare ACK is sent then otherwise, e.g. server-first
+   * protocols): one packet fewer through the target's receive path per connection, which is what
+   * bounds the establishment rate.
+   */
+  mergeHandshakeAck: boolean;
   /** Keep captured think time after each response (scaled by -a). */
   preserveThinkTime: boolean;
   /** Quiet period that ends a response smaller than the capture said (at least 4 × srtt). */
@@ -206,6 +213,7 @@ export function defaultEngineConfig(transfers: Transfer[], overrides: Partial<En
     keepaliveTimeoutUs: 720_000_000,
     acceleration: 1,
     closeWithTarget: false,
+    mergeHandshakeAck: false,
     preserveThinkTime: true,
     responseQuietUs: 50_000,
     responseWaitMaxUs: 3_000_000,
