@@ -210,7 +210,8 @@ export async function runIntercept(opts: InterceptRunOptions): Promise<number> {
     log.info(
       `intercept ready: copiers on ${addr.address}:${addr.port}, NFQUEUE ${cfg.queueNum} (${tap.backend} backend` +
         (tap.maxLen !== null ? `, max length ${tap.maxLen}` : '') +
-        (k !== null ? `, copy range ${k.copyRange}, rcvbuf asked ${RCVBUF_BYTES}` : '') + ')' +
+        (k !== null ? `, copy range ${k.copyRange}, rcvbuf asked ${RCVBUF_BYTES}` : '') +
+        (tap.gso ? ', GSO packets whole' : '') + ')' +
         `, ${cfg.withPayload ? '192-byte payload' : '64-byte'} records, ≤${cfg.maxFrameRecords} per frame` +
         (cfg.forwardPayload > 0 ? `, up to ${cfg.forwardPayload} payload bytes per response forwarded on request` : '') +
         (cfg.passList.length > 0 ? `, ${cfg.passList.length} pass-listed address(es)` : ''),

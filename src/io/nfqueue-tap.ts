@@ -51,6 +51,8 @@ export interface NfqueueTapOptions {
   autoRcvbuf?: boolean;
   /** Accept instead of drop when the queue is full (NFQA_CFG_F_FAIL_OPEN). Off: responses never leak. */
   failOpen?: boolean;
+  /** Ask the kernel to queue GSO packets whole (fast backend; default true, dropped on old kernels). */
+  gso?: boolean;
   batchSize?: number;
   /** 'auto' (default): fast when built, else the fallback. Overrides TCPCOPY_TS_NFQ_BACKEND. */
   backend?: NfqBackend | 'auto';
@@ -93,6 +95,7 @@ interface FastQueue {
   readonly maxLen: number;
   readonly rcvbuf: number;
   readonly portId: number;
+  readonly gso: boolean;
   start(cb: (count: number) => void): void;
   pause(): void;
   resume(): void;
@@ -101,7 +104,7 @@ interface FastQueue {
 }
 
 interface FastModule {
-  NfqQueue: new (o: { queueNum: number; copyRange: number; maxLen: number; rcvbuf: number; failOpen: number; batchSize: number }) => FastQueue;
+  NfqQueue: new (o: { queueNum: number; copyRange: number; maxLen: number; rcvbuf: number; failOpen: number; batchSize: number; gso: number }) => FastQueue;
   META_WORDS: number;
 }
 
@@ -166,6 +169,11 @@ export class NfqueueTap {
   readonly rcvbuf: number | null;
   /** Why the fast backend is not in use (null when it is). */
   readonly fallbackReason: string | null;
+  /**
+   * GSO packets come whole (one message per TSO send of up to ~64 KB, not one per MSS segment);
+   * false: segmented by the kernel first (fallback backend, old kernel, or gso: false).
+   */
+  readonly gso: boolean;
 
   private constructor(
     readonly backend: NfqBackend,
@@ -181,6 +189,7 @@ export class NfqueueTap {
     this.copyRange = fast?.copyRange ?? null;
     this.rcvbuf = fast?.rcvbuf ?? null;
     this.fallbackReason = fallbackReason;
+    this.gso = fast?.gso ?? false;
   }
 
   /** Opens the queue and starts delivering packets. Throws (NativeAddonError, bind errors). */
@@ -221,6 +230,7 @@ export class NfqueueTap {
         rcvbuf: opts.autoRcvbuf === false ? opts.rcvbufBytes : rcvbufFor(opts.rcvbufBytes, maxLen, copyRange),
         failOpen: opts.failOpen === true ? 1 : 0,
         batchSize: opts.batchSize ?? DEFAULT_BATCH,
+        gso: opts.gso === false ? 0 : 1,
       });
     } catch (err) {
       throw bindError(opts.queueNum, err);

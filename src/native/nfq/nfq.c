@@ -8,7 +8,8 @@
  * Only linux/netfilter/nfnetlink_queue.h (linux-libc-dev) is needed.
  *
  * JS contract (see src/io/nfqueue-tap.ts):
- *   const q = new NfqQueue({ queueNum, copyRange, maxLen, rcvbuf, failOpen, batchSize });
+ *   const q = new NfqQueue({ queueNum, copyRange, maxLen, rcvbuf, failOpen, batchSize, gso });
+ *   q.gso      true when the kernel queues GSO packets whole (NFQA_CFG_F_GSO; asked unless gso: 0)
  *   q.packets  Buffer      batchSize slots of `stride` bytes: the copied packet bytes
  *   q.meta     Uint32Array 4 per slot: packet id, original length, copied length, flags
  *   q.verdicts Uint8Array  1 per slot, pre-filled with 0 (DROP) before each call; 1 = ACCEPT
@@ -68,6 +69,9 @@ typedef struct Nfq {
   uint16_t queue_num;
   uint32_t copy_range, max_len, batch_max, stride, rx_slot, rcvbuf;
   int fail_open;
+  /* NFQA_CFG_F_GSO: a TSO/GSO response (up to ~64 KB) is queued as one packet, not segmented
+   * into MSS-sized copies first; one message, one record, one ACK instead of dozens. */
+  int gso;
   uint32_t seq;
   int closed, started, polling, in_callback;
   uint32_t poll_error_streak;
@@ -408,9 +412,10 @@ static int configure(Nfq *q) {
   p = put_attr(p, NFQA_CFG_PARAMS, &params, sizeof params);
   uint32_t ml = htonl(q->max_len);
   p = put_attr(p, NFQA_CFG_QUEUE_MAXLEN, &ml, sizeof ml);
-  if (q->fail_open) {
-    uint32_t f = htonl(NFQA_CFG_F_FAIL_OPEN);
-    p = put_attr(p, NFQA_CFG_MASK, &f, sizeof f);
+  if (q->fail_open || q->gso) {
+    uint32_t m = htonl(NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO);
+    uint32_t f = htonl((q->fail_open ? NFQA_CFG_F_FAIL_OPEN : 0u) | (q->gso ? NFQA_CFG_F_GSO : 0u));
+    p = put_attr(p, NFQA_CFG_MASK, &m, sizeof m);
     p = put_attr(p, NFQA_CFG_FLAGS, &f, sizeof f);
   }
   ((struct nlmsghdr *)buf)->nlmsg_len = (uint32_t)(p - buf);
@@ -535,13 +540,14 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   napi_valuetype t = napi_undefined;
   if (argc >= 1) napi_typeof(env, argv[0], &t);
   if (t != napi_object) {
-    napi_throw_type_error(env, NULL, "new NfqQueue({ queueNum, copyRange, maxLen, rcvbuf, failOpen, batchSize })");
+    napi_throw_type_error(env, NULL, "new NfqQueue({ queueNum, copyRange, maxLen, rcvbuf, failOpen, batchSize, gso })");
     return NULL;
   }
-  uint32_t queue_num, copy_range, max_len, rcvbuf, fail_open, batch;
+  uint32_t queue_num, copy_range, max_len, rcvbuf, fail_open, batch, gso;
   if (get_u32(env, argv[0], "queueNum", 0, &queue_num) || get_u32(env, argv[0], "copyRange", 64, &copy_range) ||
       get_u32(env, argv[0], "maxLen", 65536, &max_len) || get_u32(env, argv[0], "rcvbuf", 16u << 20, &rcvbuf) ||
-      get_u32(env, argv[0], "failOpen", 0, &fail_open) || get_u32(env, argv[0], "batchSize", 256, &batch))
+      get_u32(env, argv[0], "failOpen", 0, &fail_open) || get_u32(env, argv[0], "batchSize", 256, &batch) ||
+      get_u32(env, argv[0], "gso", 1, &gso))
     return NULL;
   if (queue_num > 65535) { napi_throw_range_error(env, NULL, "queueNum must be 0..65535"); return NULL; }
   if (copy_range < 40 || copy_range > 65531) { napi_throw_range_error(env, NULL, "copyRange must be 40..65531 bytes"); return NULL; }
@@ -556,6 +562,7 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   q->copy_range = copy_range;
   q->max_len = max_len;
   q->fail_open = fail_open != 0;
+  q->gso = gso != 0;
   q->batch_max = batch;
   q->stride = (copy_range + 7u) & ~7u;
   q->rx_slot = (copy_range + RX_OVERHEAD + 7u) & ~7u;
@@ -606,6 +613,11 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   q->portid = sa.nl_pid;
 
   int err = configure(q);
+  if ((err == EOPNOTSUPP || err == EINVAL) && q->gso) {
+    /* A kernel without NFQA_CFG_F_GSO (< 3.10) refuses the flags before binding: segmented then. */
+    q->gso = 0;
+    err = configure(q);
+  }
   if (err != 0) {
     close(fd);
     free_buffers(q);
@@ -652,6 +664,9 @@ static napi_value js_new(napi_env env, napi_callback_info info) {
   napi_value fo;
   napi_get_boolean(env, q->fail_open, &fo);
   napi_set_named_property(env, self, "failOpen", fo);
+  napi_value gv;
+  napi_get_boolean(env, q->gso, &gv);
+  napi_set_named_property(env, self, "gso", gv);
 
   if (napi_wrap(env, self, q, finalize, NULL, NULL) != napi_ok) {
     close(fd);
