@@ -51,6 +51,9 @@ const F64_FIELDS = {
   rttvar: 0,
   rttSentAt: -1,
   synSentAt: 0,
+  // Report: when the session started and ended (µs; too large for a small integer field).
+  startUs: 0,
+  endUs: 0,
 } satisfies Record<string, number>;
 
 const U32_FIELDS = {
@@ -74,6 +77,21 @@ const U32_FIELDS = {
   rttSeq: 0,
   recover: 0,
 } satisfies Record<string, number>;
+
+/**
+ * The boolean state of a session, as bits of one small-integer field (generated accessors below):
+ * a boolean object field costs a pointer-sized slot each, and load mode holds 150,000 sessions.
+ *   wscaleOk           window scaling negotiated
+ *   respPush           the last response data ended a write (PSH) or was the FIN
+ *   tsOk               timestamps negotiated
+ *   finSent, finAcked  our FIN went, and was acknowledged
+ *   resetSent          we reset the target (captured RST, timeout, drop): stray packets get another RST
+ *   serverFin          the target's FIN arrived; targetClosedFirst: before ours
+ *   turnInit, waitingResponse   pacing (turns)
+ *   inRecovery         fast recovery after three duplicate ACKs
+ */
+const FLAG_NAMES = ['wscaleOk', 'respPush', 'tsOk', 'finSent', 'resetSent', 'finAcked', 'serverFin', 'targetClosedFirst', 'turnInit', 'waitingResponse', 'inRecovery'] as const;
+export type SessionFlags = { -readonly [K in (typeof FLAG_NAMES)[number]]: boolean };
 
 export type SessionNumbers = { -readonly [K in keyof typeof F64_FIELDS | keyof typeof U32_FIELDS]: number };
 const F64_NAMES = Object.keys(F64_FIELDS) as (keyof typeof F64_FIELDS)[];
@@ -144,6 +162,7 @@ export class NumSlab {
  * One captured client connection (by its online 4-tuple): capture ordering, the online
  * response base, and its replicas (sessions). Capture-side state lives here once, not per copy.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- its flags and sequence numbers are the generated accessors below
 export class OnlineConn {
   /** Shared empty until the first session (most connections have exactly one). */
   sessions: Session[] = NO_SESSIONS;
@@ -151,13 +170,17 @@ export class OnlineConn {
   live = 0;
   /** ≥ 0 once every session closed: late packets are ignored until then. */
   lingerUntil = -1;
-  /** Detached from the online table (a new incarnation took the tuple). */
-  detached = false;
+  /** The ConnFlags booleans (generated accessors). */
+  bits = 0;
+  /**
+   * ConnSeqs backing store as int32 (small-integer fields, no heap number per field); the
+   * accessors read them back as uint32.
+   */
+  s0 = 0;
+  s1 = 0;
+  s2 = 0;
+  s3 = 0;
 
-  /** Captured ISN (or first seq − 1 without a SYN). */
-  capIsn: number;
-  /** Next captured seq expected in order. */
-  capNxt: number;
   /** Captured out-of-order segments, sorted by seq (capture gaps); shared empty until needed. */
   ooo: Seg[] = NO_SEGS;
   gapSinceUs = -1;
@@ -165,19 +188,12 @@ export class OnlineConn {
   /** Captured TCP checksums of this connection: -1 not checked yet, 1 valid, 0 not (re-sum). */
   capturedCsumValid = -1;
 
-  /** Online server ISN + 1: the ack of the first ACK-bearing client packet. */
-  base = 0;
-  hasBase = false;
   lastCapTs = 0;
-  lastCapAck = 0;
-  hasLast = false;
 
   // Handshake options as captured (fake SYN: inferred).
   synWindow = 65535;
   synMss = -1;
   synWscale = -1;
-  synSackOk = false;
-  synTs = false;
 
   constructor(
     readonly clientIp: number,
@@ -201,17 +217,15 @@ export class Session implements Timed, SessionInfo {
   phase: Phase = 'synSent';
   heapIndex = -1;
 
+  /** The SessionFlags booleans (generated accessors). */
+  bits = 0;
+
   sndWnd = 0;
   sndWscale = 0;
   serverMss = 536;
   ourMss = 1460;
-  wscaleOk = false;
 
   respBytes = 0;
-  /** The last response data ended a write (PSH) or was the FIN. */
-  respPush = false;
-
-  tsOk = false;
   ipId = 0;
 
   // Captured data still needed: items[head..] (acked ones are released).
@@ -224,29 +238,17 @@ export class Session implements Timed, SessionInfo {
 
   fin: PendingControl | null = null;
   rst: PendingControl | null = null;
-  finSent = false;
-  /** We reset the target (captured RST, timeout, drop): stray packets get another RST. */
-  resetSent = false;
-  finAcked = false;
-  serverFin = false;
-  targetClosedFirst = false;
-
-  // Pacing (turns): the online ack of the current turn and our response count when it began.
-  turnInit = false;
-  waitingResponse = false;
 
   // Retransmission.
   backoff = 0;
   retries = 0;
   dupAcks = 0;
-  inRecovery = false;
   staleResets = 0;
 
   /** How many reconnects led to this session (0 = the original). */
   reconnects = 0;
 
   // Report.
-  endUs = 0;
   bytesDelivered = 0;
   turns = 0;
   responseWaitsExpired = 0;
@@ -260,7 +262,7 @@ export class Session implements Timed, SessionInfo {
     readonly clientPort: number,
     readonly targetIp: number,
     readonly targetPort: number,
-    readonly startUs: number,
+    startUs: number,
     /** Where this session's numeric state lives (see NumSlab; read by the generated accessors). */
     readonly slab: NumSlab = new NumSlab(1),
   ) {
@@ -268,6 +270,7 @@ export class Session implements Timed, SessionInfo {
     this.f = slab.page(this.row);
     this.u = slab.page32(this.row);
     this.o = slab.offset(this.row);
+    this.startUs = startUs;
   }
 
   /** This session's slab row, its page (as float64 and uint32) and its float64 offset there; row −1 once released. */
@@ -314,8 +317,8 @@ export class Session implements Timed, SessionInfo {
 
 // The slab fields as accessors on Session, generated from the field tables (one getter/setter
 // pair per field, each reading its fixed slot of the session's row).
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type -- typed by the tables
-export interface Session extends SessionNumbers {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed by the tables
+export interface Session extends SessionNumbers, SessionFlags {}
 F64_NAMES.forEach((name, i) => {
   Object.defineProperty(Session.prototype, name, {
     get(this: Session): number {
@@ -336,6 +339,66 @@ U32_NAMES.forEach((name, j) => {
     },
     set(this: Session, v: number) {
       this.u[this.o * 2 + slot] = v;
+    },
+    enumerable: false,
+    configurable: false,
+  });
+});
+FLAG_NAMES.forEach((name, i) => {
+  const bit = 1 << i;
+  Object.defineProperty(Session.prototype, name, {
+    get(this: Session): boolean {
+      return (this.bits & bit) !== 0;
+    },
+    set(this: Session, v: boolean) {
+      this.bits = v ? this.bits | bit : this.bits & ~bit;
+    },
+    enumerable: false,
+    configurable: false,
+  });
+});
+
+/**
+ * OnlineConn booleans, as bits of `bits`:
+ *   detached   taken off the online table (a new incarnation took the tuple)
+ *   hasBase    `base` is known; hasLast: lastCapTs / lastCapAck are
+ *   synSackOk, synTs   handshake options as captured (fake SYN: inferred)
+ */
+const CONN_FLAG_NAMES = ['detached', 'hasBase', 'hasLast', 'synSackOk', 'synTs'] as const;
+/**
+ * OnlineConn sequence numbers (uint32), backed by s0..s3:
+ *   capIsn      captured ISN (or first seq − 1 without a SYN)
+ *   capNxt      next captured seq expected in order
+ *   base        online server ISN + 1: the ack of the first ACK-bearing client packet
+ *   lastCapAck  ack of the last captured packet
+ */
+const CONN_SEQ_NAMES = ['capIsn', 'capNxt', 'base', 'lastCapAck'] as const;
+type ConnFlags = { -readonly [K in (typeof CONN_FLAG_NAMES)[number]]: boolean };
+type ConnSeqs = { -readonly [K in (typeof CONN_SEQ_NAMES)[number]]: number };
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed by the tables
+export interface OnlineConn extends ConnFlags, ConnSeqs {}
+CONN_FLAG_NAMES.forEach((name, i) => {
+  const bit = 1 << i;
+  Object.defineProperty(OnlineConn.prototype, name, {
+    get(this: OnlineConn): boolean {
+      return (this.bits & bit) !== 0;
+    },
+    set(this: OnlineConn, v: boolean) {
+      this.bits = v ? this.bits | bit : this.bits & ~bit;
+    },
+    enumerable: false,
+    configurable: false,
+  });
+});
+const SEQ_SLOTS = ['s0', 's1', 's2', 's3'] as const;
+CONN_SEQ_NAMES.forEach((name, i) => {
+  const slot = SEQ_SLOTS[i] as (typeof SEQ_SLOTS)[number];
+  Object.defineProperty(OnlineConn.prototype, name, {
+    get(this: OnlineConn): number {
+      return this[slot] >>> 0;
+    },
+    set(this: OnlineConn, v: number) {
+      this[slot] = v | 0;
     },
     enumerable: false,
     configurable: false,
