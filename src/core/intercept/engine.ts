@@ -137,6 +137,7 @@ export class InterceptEngine {
       return VERDICT_DROP;
     }
     s.dropped++;
+    s.responseBytes += info.payloadLength;
     const d = this.opts.docker;
     if (d !== null && info.clientIp === d.from) {
       this.scratch.writeUInt32BE(d.to, 16);

@@ -16,6 +16,11 @@ export class InterceptStats {
   /** Records written to copier connections, and the frames that carried them. */
   records = 0;
   frames = 0;
+  /**
+   * TCP payload bytes of the responses taken (÷ (dropped − invalid) is the payload per queued packet:
+   * up to ~64 KB when the kernel queues GSO packets whole, ≤ MSS when it segments them first).
+   */
+  responseBytes = 0;
   /** Where records went: exact route, stable hash, delay table, nowhere (no copier). */
   routed = 0;
   hashed = 0;
@@ -56,6 +61,7 @@ export const STAT_NAMES = [
   'invalid',
   'records',
   'frames',
+  'responseBytes',
   'routed',
   'hashed',
   'delayed',
