@@ -18,7 +18,8 @@
  *   the first user to 99 % of them, and the best ≥ 1 s window) and tcpcopy's own peak second
  *
  *   node dist/scripts/bench/load.js [N,N,...] [rate]      default 10000,50000,100000,150000 25000
- *   (LOAD_BENCH_PROF=DIR writes a V8 CPU profile of each copier run into DIR)
+ *   (LOAD_BENCH_PROF=DIR writes a V8 CPU profile of each copier run into DIR; LOAD_BENCH_RPS=0
+ *   turns off receive packet steering on the target's veth, see below)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -121,9 +122,11 @@ async function main(): Promise<void> {
     const net = await twoHost(lab);
     await raiseTargetLimits(lab, net.target);
     // On a veth the target's receive path runs inside the sender's syscall, i.e. on the copier's
-    // thread (SYN → SYN-ACK → NFQUEUE, ACK → new socket): with LOAD_BENCH_RPS=1 receive packet
-    // steering hands it to every CPU instead, closer to a separate test server.
-    if (process.env.LOAD_BENCH_RPS === '1') {
+    // thread (SYN → SYN-ACK → NFQUEUE, ACK → new socket: two thirds of the copier's CPU while
+    // ramping, perf). Receive packet steering on the target's side hands it to the softirq of the
+    // CPU the flow hashes to instead, as a separate test server would take it off the copier
+    // (LOAD_BENCH_RPS=0: off, the copier pays for the target's kernel).
+    if (process.env.LOAD_BENCH_RPS !== '0') {
       const cpus = ((1 << Math.min(os.cpus().length, 30)) - 1).toString(16);
       await lab.exec(net.target, 'sh', ['-c', `echo ${cpus} > /sys/class/net/${net.targetIf}/queues/rx-0/rps_cpus`]);
     }
