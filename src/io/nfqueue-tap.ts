@@ -28,6 +28,8 @@ export type NfqBackend = 'fast' | 'nfqueue';
 
 /** Environment variable that picks the backend when the options do not. */
 export const BACKEND_ENV = 'TCPCOPY_TS_NFQ_BACKEND';
+/** TCPCOPY_TS_NFQ_GSO=0: let the kernel segment GSO packets before queueing them (troubleshooting). */
+export const GSO_ENV = 'TCPCOPY_TS_NFQ_GSO';
 /** Default -q: big enough for replay bursts (1024 overflowed at 5x in measurements). */
 export const DEFAULT_QUEUE_MAXLEN = 65536;
 /** Packets handed to JS per call at most (bounds the time between event-loop turns). */
@@ -51,7 +53,7 @@ export interface NfqueueTapOptions {
   autoRcvbuf?: boolean;
   /** Accept instead of drop when the queue is full (NFQA_CFG_F_FAIL_OPEN). Off: responses never leak. */
   failOpen?: boolean;
-  /** Ask the kernel to queue GSO packets whole (fast backend; default true, dropped on old kernels). */
+  /** Ask the kernel to queue GSO packets whole (fast backend; default true unless TCPCOPY_TS_NFQ_GSO=0; dropped on old kernels). */
   gso?: boolean;
   batchSize?: number;
   /** 'auto' (default): fast when built, else the fallback. Overrides TCPCOPY_TS_NFQ_BACKEND. */
@@ -230,7 +232,7 @@ export class NfqueueTap {
         rcvbuf: opts.autoRcvbuf === false ? opts.rcvbufBytes : rcvbufFor(opts.rcvbufBytes, maxLen, copyRange),
         failOpen: opts.failOpen === true ? 1 : 0,
         batchSize: opts.batchSize ?? DEFAULT_BATCH,
-        gso: opts.gso === false ? 0 : 1,
+        gso: (opts.gso ?? process.env[GSO_ENV] !== '0') ? 1 : 0,
       });
     } catch (err) {
       throw bindError(opts.queueNum, err);
