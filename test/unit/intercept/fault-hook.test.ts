@@ -13,6 +13,7 @@ import { tsFilesUnder } from '../../helpers/source-files.js';
 const ALLOWED: ReadonlyMap<string, string> = new Map([
   ['TCPCOPY_TS_DAEMON_CHILD', 'marks the re-spawned -d child'],
   ['TCPCOPY_TS_NFQ_BACKEND', 'operator switch, documented in README'],
+  ['TCPCOPY_TS_NFQ_GSO', 'operator switch (GSO packets whole or segmented), documented in README'],
   ['JOURNAL_STREAM', 'set by systemd: log with journald priorities'],
 ]);
 
