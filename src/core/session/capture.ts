@@ -9,7 +9,8 @@ import { detach, finish, markIgnored, neverStarted, startConn } from './lifecycl
 import { hash4 } from './prng.js';
 import { pump } from './pump.js';
 import { Seg } from './segment.js';
-import { OnlineConn, type PendingControl, type Session } from './session.js';
+import { OnlineConn } from './online-conn.js';
+import type { PendingControl, Session } from './session.js';
 import { findTransfer } from '../transfer.js';
 
 const LOOPBACK = 0x7f000001;

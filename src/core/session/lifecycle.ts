@@ -3,7 +3,8 @@ import type { EngineContext } from './context.js';
 import { hash4 } from './prng.js';
 import { baseRto } from './rtt.js';
 import type { Seg } from './segment.js';
-import { Session, type OnlineConn } from './session.js';
+import type { OnlineConn } from './online-conn.js';
+import { Session } from './session.js';
 import type { Outcome, SessionInfo } from './types.js';
 import type { Transfer } from '../transfer.js';
 

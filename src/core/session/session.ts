@@ -1,6 +1,7 @@
 import type { Seg } from './segment.js';
 import type { Timed } from './timer-heap.js';
 import type { SessionInfo } from './types.js';
+import type { OnlineConn } from './online-conn.js';
 
 /**
  * Where a session is in its life. Everything else is a handful of named fields, not flag bits.
@@ -18,10 +19,9 @@ export interface PendingControl {
   thinkUs: number;
 }
 
-// Shared empty sentinels (most connections have one session, most sessions one segment at a
-// time): frozen so a stray push can never fill the one instance every object points at.
+// Shared empty sentinel (most sessions hold one segment at a time, idle ones none): frozen so a
+// stray push can never fill the one instance every session points at.
 const NO_SEGS = Object.freeze([]) as readonly Seg[] as Seg[];
-const NO_SESSIONS = Object.freeze([]) as readonly Session[] as Session[];
 
 /**
  * The numeric fields of a session and the value a fresh row starts with: the tables the slab
@@ -155,59 +155,6 @@ export class NumSlab {
 
   release(row: number): void {
     if (row >= 0) this.freeRows.push(row);
-  }
-}
-
-/**
- * One captured client connection (by its online 4-tuple): capture ordering, the online
- * response base, and its replicas (sessions). Capture-side state lives here once, not per copy.
- */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- its flags and sequence numbers are the generated accessors below
-export class OnlineConn {
-  /** Shared empty until the first session (most connections have exactly one). */
-  sessions: Session[] = NO_SESSIONS;
-  /** Live (not closed) sessions. */
-  live = 0;
-  /** ≥ 0 once every session closed: late packets are ignored until then. */
-  lingerUntil = -1;
-  /** The ConnFlags booleans (generated accessors). */
-  bits = 0;
-  /**
-   * ConnSeqs backing store as int32 (small-integer fields, no heap number per field); the
-   * accessors read them back as uint32.
-   */
-  s0 = 0;
-  s1 = 0;
-  s2 = 0;
-  s3 = 0;
-
-  /** Captured out-of-order segments, sorted by seq (capture gaps); shared empty until needed. */
-  ooo: Seg[] = NO_SEGS;
-  gapSinceUs = -1;
-  fin: PendingControl | null = null;
-  /** Captured TCP checksums of this connection: -1 not checked yet, 1 valid, 0 not (re-sum). */
-  capturedCsumValid = -1;
-
-  lastCapTs = 0;
-
-  // Handshake options as captured (fake SYN: inferred).
-  synWindow = 65535;
-  synMss = -1;
-  synWscale = -1;
-
-  constructor(
-    readonly clientIp: number,
-    readonly clientPort: number,
-    readonly serverIp: number,
-    readonly serverPort: number,
-    /** Client address after -H (pool mapping happens per replica). */
-    readonly localClientIp: number,
-    readonly transferIdx: number,
-    readonly fromSyn: boolean,
-    capIsn: number,
-  ) {
-    this.capIsn = capIsn;
-    this.capNxt = (capIsn + 1) >>> 0;
   }
 }
 
@@ -352,53 +299,6 @@ FLAG_NAMES.forEach((name, i) => {
     },
     set(this: Session, v: boolean) {
       this.bits = v ? this.bits | bit : this.bits & ~bit;
-    },
-    enumerable: false,
-    configurable: false,
-  });
-});
-
-/**
- * OnlineConn booleans, as bits of `bits`:
- *   detached   taken off the online table (a new incarnation took the tuple)
- *   hasBase    `base` is known; hasLast: lastCapTs / lastCapAck are
- *   synSackOk, synTs   handshake options as captured (fake SYN: inferred)
- */
-const CONN_FLAG_NAMES = ['detached', 'hasBase', 'hasLast', 'synSackOk', 'synTs'] as const;
-/**
- * OnlineConn sequence numbers (uint32), backed by s0..s3:
- *   capIsn      captured ISN (or first seq − 1 without a SYN)
- *   capNxt      next captured seq expected in order
- *   base        online server ISN + 1: the ack of the first ACK-bearing client packet
- *   lastCapAck  ack of the last captured packet
- */
-const CONN_SEQ_NAMES = ['capIsn', 'capNxt', 'base', 'lastCapAck'] as const;
-type ConnFlags = { -readonly [K in (typeof CONN_FLAG_NAMES)[number]]: boolean };
-type ConnSeqs = { -readonly [K in (typeof CONN_SEQ_NAMES)[number]]: number };
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed by the tables
-export interface OnlineConn extends ConnFlags, ConnSeqs {}
-CONN_FLAG_NAMES.forEach((name, i) => {
-  const bit = 1 << i;
-  Object.defineProperty(OnlineConn.prototype, name, {
-    get(this: OnlineConn): boolean {
-      return (this.bits & bit) !== 0;
-    },
-    set(this: OnlineConn, v: boolean) {
-      this.bits = v ? this.bits | bit : this.bits & ~bit;
-    },
-    enumerable: false,
-    configurable: false,
-  });
-});
-const SEQ_SLOTS = ['s0', 's1', 's2', 's3'] as const;
-CONN_SEQ_NAMES.forEach((name, i) => {
-  const slot = SEQ_SLOTS[i] as (typeof SEQ_SLOTS)[number];
-  Object.defineProperty(OnlineConn.prototype, name, {
-    get(this: OnlineConn): number {
-      return this[slot] >>> 0;
-    },
-    set(this: OnlineConn, v: number) {
-      this[slot] = v | 0;
     },
     enumerable: false,
     configurable: false,

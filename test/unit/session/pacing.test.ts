@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { beginTurn, gate } from '../../../src/core/session/pacing.js';
-import { OnlineConn, Session } from '../../../src/core/session/session.js';
+import { OnlineConn } from '../../../src/core/session/online-conn.js';
+import { Session } from '../../../src/core/session/session.js';
 import { EngineStats } from '../../../src/core/session/stats.js';
 import { defaultEngineConfig } from '../../../src/core/session/types.js';
 

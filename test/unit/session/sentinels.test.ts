@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NumSlab, OnlineConn, Session } from '../../../src/core/session/session.js';
+import { OnlineConn } from '../../../src/core/session/online-conn.js';
+import { NumSlab, Session } from '../../../src/core/session/session.js';
 
 // Most connections have one session and most sessions one segment at a time, so their lists
 // start as shared empty sentinels. They must be frozen: a stray push into one would put the
