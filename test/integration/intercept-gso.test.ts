@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cliPath } from '../helpers/paths.js';
 import { labFor, requireRoot, twoHost } from '../helpers/lab.js';
-import { loadAddon } from '../../src/io/native.js';
+import { nfqAddonMissing } from '../helpers/nfq-addon.js';
 
 // The fast NFQUEUE backend asks the kernel for GSO packets whole (NFQA_CFG_F_GSO): a TSO send of
 // the test server (many MSS of payload in one skb) reaches intercept as one packet, one record,
@@ -12,17 +12,8 @@ import { loadAddon } from '../../src/io/native.js';
 // queued packet show what the kernel handed over.
 
 const rootSkip = requireRoot();
-const skip = rootSkip || addonMissing();
+const skip = rootSkip || nfqAddonMissing();
 const MSS = 1448;
-
-function addonMissing(): string | false {
-  try {
-    loadAddon('nfq');
-    return false;
-  } catch (err) {
-    return `fast NFQUEUE addon not built: ${(err as Error).message}`;
-  }
-}
 
 const SERVER = `
 const net = require('net');

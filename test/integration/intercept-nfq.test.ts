@@ -5,7 +5,8 @@ import { cliPath, repoRoot } from '../helpers/paths.js';
 import { labFor, requireRoot, twoHost, type Lab, type LabProcess } from '../helpers/lab.js';
 import { startGreetingServer } from '../helpers/servers.js';
 import { parseKernelQueueStats, type KernelQueueStats, type TapCounters } from '../../src/io/nfqueue-tap.js';
-import { loadAddon, nfqAddonPath } from '../../src/io/native.js';
+import { nfqAddonPath } from '../../src/io/native.js';
+import { nfqAddonMissing } from '../helpers/nfq-addon.js';
 
 // The NFQUEUE tap against a real kernel, in a namespace of its own: UDP datagrams to
 // 127.0.0.1:9999 are queued by an OUTPUT rule; the bare driver (scripts/bench/intercept-bare.ts)
@@ -15,18 +16,9 @@ import { loadAddon, nfqAddonPath } from '../../src/io/native.js';
 // queue dropped, user dropped, id sequence, 1).
 
 const rootSkip = requireRoot();
-const fastSkip = rootSkip || addonMissing();
+const fastSkip = rootSkip || nfqAddonMissing();
 const BARE = join(repoRoot, 'dist', 'scripts', 'bench', 'intercept-bare.js');
 const PORT = 9999;
-
-function addonMissing(): string | false {
-  try {
-    loadAddon('nfq');
-    return false;
-  } catch (err) {
-    return `fast NFQUEUE addon not built: ${(err as Error).message}`;
-  }
-}
 
 // Sends `count` datagrams, first byte by pattern (ACCEPT 'A' every 7th, 'T' = handler throws every
 // 101st unless a multiple of 7, else 'D'), spread over sockets (≤ 140 packets each) so no

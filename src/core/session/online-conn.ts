@@ -1,3 +1,4 @@
+import { defineBitFlags } from './bit-flags.js';
 import type { Seg } from './segment.js';
 import type { PendingControl, Session } from './session.js';
 
@@ -77,19 +78,7 @@ type ConnFlags = { -readonly [K in (typeof CONN_FLAG_NAMES)[number]]: boolean };
 type ConnSeqs = { -readonly [K in (typeof CONN_SEQ_NAMES)[number]]: number };
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- typed by the tables
 export interface OnlineConn extends ConnFlags, ConnSeqs {}
-CONN_FLAG_NAMES.forEach((name, i) => {
-  const bit = 1 << i;
-  Object.defineProperty(OnlineConn.prototype, name, {
-    get(this: OnlineConn): boolean {
-      return (this.bits & bit) !== 0;
-    },
-    set(this: OnlineConn, v: boolean) {
-      this.bits = v ? this.bits | bit : this.bits & ~bit;
-    },
-    enumerable: false,
-    configurable: false,
-  });
-});
+defineBitFlags(OnlineConn.prototype, CONN_FLAG_NAMES);
 const SEQ_SLOTS = ['s0', 's1', 's2', 's3'] as const;
 CONN_SEQ_NAMES.forEach((name, i) => {
   const slot = SEQ_SLOTS[i] as (typeof SEQ_SLOTS)[number];

@@ -1,3 +1,4 @@
+import { defineBitFlags } from './bit-flags.js';
 import type { Seg } from './segment.js';
 import type { Timed } from './timer-heap.js';
 import type { SessionInfo } from './types.js';
@@ -291,16 +292,4 @@ U32_NAMES.forEach((name, j) => {
     configurable: false,
   });
 });
-FLAG_NAMES.forEach((name, i) => {
-  const bit = 1 << i;
-  Object.defineProperty(Session.prototype, name, {
-    get(this: Session): boolean {
-      return (this.bits & bit) !== 0;
-    },
-    set(this: Session, v: boolean) {
-      this.bits = v ? this.bits | bit : this.bits & ~bit;
-    },
-    enumerable: false,
-    configurable: false,
-  });
-});
+defineBitFlags(Session.prototype, FLAG_NAMES);
