@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 import { randomInt } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';

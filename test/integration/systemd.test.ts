@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labFor, requireRoot, twoHost, type Lab, type LabProcess } from '../helpers/lab.js';
 import { startNginx } from '../helpers/servers.js';
-import { cliPath, fixturesDir, repoRoot } from '../helpers/paths.js';
+import { CLI_NODE_FLAGS, cliPath, fixturesDir, repoRoot } from '../helpers/paths.js';
 
 const rootSkip = requireRoot();
 const hasAnalyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].some((p) => existsSync(p));
@@ -123,7 +123,7 @@ test('install-systemd.sh into a temp root: systemd-analyze verify is clean; inst
     const units: string[] = [];
     for (const [src, dst] of [['intercept.service', 'intercept.service'], ['tcpcopy@.service', 'tcpcopy@example.service']] as const) {
       const text = readFileSync(join(root, 'etc/systemd/system', src), 'utf8');
-      assert.ok(text.includes(`ExecStart=${process.execPath} /opt/tcpcopy-ts/dist/src/cli/`), 'placeholders filled in');
+      assert.ok(text.includes(`ExecStart=${process.execPath} ${CLI_NODE_FLAGS.join(' ')} /opt/tcpcopy-ts/dist/src/cli/`), 'placeholders filled in');
       const local = text.replaceAll('/opt/tcpcopy-ts', prefix).replaceAll('/etc/tcpcopy/', join(root, 'etc/tcpcopy') + '/');
       // Every absolute path a command line names exists in the installed tree.
       for (const line of local.split('\n').filter((l) => /^Exec(Start|StartPre|StopPost)=/.test(l))) {
