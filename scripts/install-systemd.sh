@@ -80,7 +80,8 @@ case "$action" in
     # Command wrappers, so operators type `intercept --check` / `tcpcopy -h`.
     mkdir -p "$root/usr/local/bin"
     for c in intercept tcpcopy; do
-      printf '#!/bin/sh\n# tcpcopy-ts wrapper (install-systemd.sh)\nexec %s %s/dist/src/cli/%s.js "$@"\n' "$node_bin" "$prefix" "$c" >"$root/usr/local/bin/$c"
+      # The same Node flags as the CLIs' shebang and the units (test/unit/ops/node-flags.test.ts).
+      printf '#!/bin/sh\n# tcpcopy-ts wrapper (install-systemd.sh)\nexec %s --max-semi-space-size=4 %s/dist/src/cli/%s.js "$@"\n' "$node_bin" "$prefix" "$c" >"$root/usr/local/bin/$c"
       chmod 0755 "$root/usr/local/bin/$c"
     done
     [[ -e "$confdir/intercept.env" ]] || install -m 0644 systemd/intercept.env.example "$confdir/intercept.env"

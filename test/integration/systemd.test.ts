@@ -110,7 +110,7 @@ test('install-systemd.sh into a temp root: systemd-analyze verify is clean; inst
     // The command wrappers (pointed at the staging root) run the installed CLIs.
     for (const [name, re] of [['intercept', /--metrics-port/], ['tcpcopy', /Usage: tcpcopy/]] as const) {
       const wrapper = readFileSync(join(root, 'usr/local/bin', name), 'utf8');
-      assert.ok(wrapper.includes(`exec ${process.execPath} /opt/tcpcopy-ts/dist/src/cli/${name}.js "$@"`), wrapper);
+      assert.ok(wrapper.includes(`exec ${process.execPath} ${CLI_NODE_FLAGS.join(" ")} /opt/tcpcopy-ts/dist/src/cli/${name}.js "$@"`), wrapper);
       const local = join(root, `${name}-wrapper.sh`);
       writeFileSync(local, wrapper.replaceAll('/opt/tcpcopy-ts', prefix));
       const h = await run('sh', [local, '--help']);

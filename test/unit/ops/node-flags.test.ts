@@ -5,8 +5,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI_NODE_FLAGS, repoRoot } from '../../helpers/paths.js';
 
-// The Node flags of the installed commands live in three places (each CLI's shebang, each systemd
-// unit's ExecStart) and in CLI_NODE_FLAGS, which the benches use: they must not drift apart.
+// The Node flags of the installed commands live in several places (each CLI's shebang, each systemd
+// unit's ExecStart, the wrappers install-systemd.sh writes) and in CLI_NODE_FLAGS, which the
+// benches use: they must not drift apart.
 
 test('both CLIs start with a shebang that passes CLI_NODE_FLAGS to node', () => {
   for (const name of ['tcpcopy', 'intercept']) {
@@ -21,6 +22,11 @@ test('both systemd units run node with CLI_NODE_FLAGS', () => {
     assert.ok(start !== undefined, unit);
     assert.match(start, new RegExp(`^ExecStart=@NODE@ ${CLI_NODE_FLAGS.join(' ')} @PREFIX@/dist/src/cli/`), unit);
   }
+});
+
+test('the /usr/local/bin wrappers of install-systemd.sh run node with CLI_NODE_FLAGS', () => {
+  const script = readFileSync(join(repoRoot, 'scripts', 'install-systemd.sh'), 'utf8');
+  assert.ok(script.includes(`exec %s ${CLI_NODE_FLAGS.join(' ')} %s/dist/src/cli/%s.js`), 'wrapper line');
 });
 
 test('node accepts the flags (an unknown one makes it exit 9)', () => {
