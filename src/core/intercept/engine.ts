@@ -2,7 +2,6 @@ import { Buffer } from 'node:buffer';
 import {
   buildRecord,
   encodeExtAck,
-  FRAME_HEADER_SIZE,
   FramePool,
   INTERNAL_VERSION,
   newChannelMessage,
@@ -13,6 +12,7 @@ import {
 } from '../wire/index.js';
 import type { LogLevel } from '../log-level.js';
 import { Conn, sameCopier } from './conn.js';
+import { ConnOutput, NO_DONE } from './output.js';
 import { DelayTable } from './delay.js';
 import { pickOwner } from './hash.js';
 import { cidrContains, type EngineOptions } from './options.js';
@@ -26,10 +26,6 @@ export { VERDICT_ACCEPT, VERDICT_DROP, type InterceptSink, type Verdict } from '
 const FRAME_POOL_SLOTS = 256;
 
 const TCP_SYN = 0x02;
-/** Extension frames pending on a connection are written once they reach this many bytes. */
-const EXT_FLUSH_BYTES = 64 * 1024;
-/** Write callback of the extension's own buffers (not pooled: nothing to give back). */
-const NO_DONE = (): void => undefined;
 const TCP_RST = 0x04;
 
 /**
@@ -72,14 +68,8 @@ export class InterceptEngine {
   private readonly msg: ChannelMessage = newChannelMessage();
   private readonly passSet: Set<number>;
   private groupStartUs = 0;
-  private pending = false;
-  /**
-   * The payload of the packet being dispatched (onPacket), for copiers that asked for it with
-   * the extension; payLen 0 outside onPacket (delayed records carry no payload).
-   */
-  private payPkt: Buffer = Buffer.alloc(0);
-  private payOff = 0;
-  private payLen = 0;
+  /** Records queued on the connections, and their frames written (see output.ts). */
+  private readonly out: ConnOutput;
 
   constructor(
     readonly opts: EngineOptions,
@@ -87,6 +77,7 @@ export class InterceptEngine {
   ) {
     this.recordSize = recordSizeFor(opts.withPayload);
     this.scratch = Buffer.alloc(this.recordSize);
+    this.out = new ConnOutput(this.stats, sink, this.recordSize, opts.connBufferBytes, this.scratch);
     this.framePool = new FramePool(this.recordSize, opts.maxFrameRecords, FRAME_POOL_SLOTS);
     this.passSet = new Set(opts.passList.map((ip) => ip >>> 0));
     this.routes = new RouteTable(opts.maxRoutes, opts.routeIdleUs);
@@ -108,7 +99,7 @@ export class InterceptEngine {
 
   /** True when some frame is waiting for a tick. */
   get hasPending(): boolean {
-    return this.pending;
+    return this.out.pending;
   }
 
   // ---- NFQUEUE side ---------------------------------------------------------------------------
@@ -143,9 +134,9 @@ export class InterceptEngine {
       this.scratch.writeUInt32BE(d.to, 16);
       info.clientIp = d.to;
     }
-    if (this.opts.payloadForward > 0) this.notePayload(pkt, len);
+    if (this.opts.payloadForward > 0) this.out.notePayload(pkt, len);
     this.dispatch(this.scratch, false, nowUs);
-    this.payLen = 0;
+    this.out.payLen = 0;
     return VERDICT_DROP;
   }
 
@@ -163,19 +154,19 @@ export class InterceptEngine {
       const c = id >= 0 ? this.conns.get(id) : undefined;
       if (c !== undefined) {
         s.routed++;
-        this.enqueue(c, rec, nowUs);
+        this.out.enqueue(c, rec, nowUs);
         return;
       }
     }
     const synOrRst = ((rec[33] as number) & (TCP_SYN | TCP_RST)) !== 0;
     if (this.singles.length > 0 && !(synOrRst && this.live.length > this.singles.length)) {
       s.hashed++;
-      this.enqueue(pickOwner(this.singles, clientIp, clientPort), rec, nowUs);
+      this.out.enqueue(pickOwner(this.singles, clientIp, clientPort), rec, nowUs);
       return;
     }
     if (this.live.length > 0 && !synOrRst) {
       s.hashed++;
-      this.enqueue(pickOwner(this.live, clientIp, clientPort), rec, nowUs);
+      this.out.enqueue(pickOwner(this.live, clientIp, clientPort), rec, nowUs);
       return;
     }
     // Only route-aware copiers and a SYN/RST: its CLIENT_ADD is probably still in flight. Or no
@@ -190,131 +181,17 @@ export class InterceptEngine {
     s.discarded++;
   }
 
-  /** Where the queued packet's TCP payload lies (as much of it as the copy range brought). */
-  private notePayload(pkt: Buffer, len: number): void {
-    const ihl = ((pkt[0] as number) & 0x0f) << 2;
-    const off = ihl + (((pkt[ihl + 12] as number) >> 4) << 2);
-    const end = Math.min(len, pkt.readUInt16BE(2));
-    this.payPkt = pkt;
-    this.payOff = off;
-    this.payLen = end > off ? end - off : 0;
-  }
-
-  /**
-   * A copier that asked for payloads gets a response packet with data as one RECORD+PAYLOAD
-   * extension frame. Its frames are batched like combined frames (written at the end of the
-   * burst, or at EXT_FLUSH_BYTES), in arrival order: records that come while extension frames are
-   * pending queue behind them as one-record combined frames.
-   */
-  private enqueueExt(c: Conn, record: Buffer, nowUs: number): void {
-    const n = Math.min(this.payLen, c.extGranted);
-    const size = this.recordSize;
-    if (c.backlog + c.frame.byteLength + c.ext.bytes + size + n + 8 > this.opts.connBufferBytes) {
-      this.overBound(c, nowUs);
-      return;
-    }
-    if (c.ext.bytes === 0 && c.frame.count === 0) c.firstUs = nowUs;
-    if (c.frame.count > 0) {
-      // Order: the combined frame being built is older than this record.
-      const k = c.frame.count;
-      const f = c.frame.take();
-      if (f !== null) {
-        c.ext.appendFrame(f, k);
-        this.added(c);
-      }
-      c.frame.takenRelease();
-    }
-    c.ext.appendRecordPayload(record, size, this.payPkt, this.payOff, n);
-    this.added(c);
-    if (c.ext.bytes >= EXT_FLUSH_BYTES) this.flush(c, nowUs);
-  }
-
-  /** A record without payload while extension frames are pending: a one-record combined frame behind them. */
-  private enqueueBehindExt(c: Conn, record: Buffer, nowUs: number): void {
-    const size = this.recordSize;
-    if (c.backlog + c.ext.bytes + size + FRAME_HEADER_SIZE > this.opts.connBufferBytes) {
-      this.overBound(c, nowUs);
-      return;
-    }
-    c.ext.appendRecord(record, size);
-    this.added(c);
-  }
-
-  private added(c: Conn): void {
-    c.added++;
-    this.pending = true;
-  }
-
-  private overBound(c: Conn, nowUs: number): void {
-    this.stats.backpressureDrops++;
-    c.dropped++;
-    if (c.overSinceUs < 0) c.overSinceUs = nowUs;
-  }
-
-  private enqueue(c: Conn, record: Buffer, nowUs: number): void {
-    if (c.extGranted > 0) {
-      if (this.payLen > 0 && record === this.scratch) {
-        this.enqueueExt(c, record, nowUs);
-        return;
-      }
-      if (c.ext.bytes > 0) {
-        this.enqueueBehindExt(c, record, nowUs);
-        return;
-      }
-    }
-    const size = this.recordSize;
-    if (c.backlog + c.frame.byteLength + size + 2 > this.opts.connBufferBytes) {
-      this.overBound(c, nowUs);
-      return;
-    }
-    if (c.frame.append(record, 0)) {
-      this.flush(c, nowUs);
-      return;
-    }
-    if (c.frame.count === 1) c.firstUs = nowUs;
-    c.added++;
-    this.pending = true;
-  }
-
-  private flush(c: Conn, nowUs: number): void {
-    if (c.ext.bytes > 0) {
-      // The combined-frame builder is empty while extension frames are pending (see enqueue).
-      // The socket keeps this buffer until it is sent: the next burst gets a new one.
-      this.stats.frames += c.ext.frames;
-      this.stats.records += c.ext.records;
-      const out = c.ext.take() as Buffer;
-      c.backlog = this.sink.write(c.id, out, NO_DONE);
-    } else {
-      const n = c.frame.count;
-      const f = c.frame.take();
-      if (f === null) return;
-      c.backlog = this.sink.write(c.id, f, c.frame.takenRelease);
-      this.stats.frames++;
-      this.stats.records += n;
-    }
-    if (c.backlog > this.opts.connBufferBytes && c.overSinceUs < 0) c.overSinceUs = nowUs;
-  }
-
   /**
    * End of an event-loop turn: flush the frames whose burst is over (no record since the last
    * tick) or that are `holdUs` old. Returns true if frames are still pending (tick again soon).
    */
   onTick(nowUs: number): boolean {
-    let pending = false;
-    for (const c of this.live) {
-      if (c.frame.count === 0 && c.ext.bytes === 0) continue;
-      if (c.added === 0 || nowUs - c.firstUs >= this.opts.holdUs) this.flush(c, nowUs);
-      else pending = true;
-      c.added = 0;
-    }
-    this.pending = pending;
-    return pending;
+    return this.out.tick(this.live, this.opts.holdUs, nowUs);
   }
 
   /** Writes every pending frame now (shutdown). */
   flushAll(nowUs: number): void {
-    for (const c of this.live) this.flush(c, nowUs);
-    this.pending = false;
+    this.out.flushAll(this.live, nowUs);
   }
 
   /** Periodic housekeeping (about once a second): delay expiry, idle routes, stuck copiers. */
@@ -343,7 +220,7 @@ export class InterceptEngine {
         this.forget(c, reason, 'warn');
         this.sink.close(c.id, reason);
       } else if ((c.frame.count > 0 || c.ext.bytes > 0) && nowUs - c.firstUs >= this.opts.holdUs) {
-        this.flush(c, nowUs); // a tick was missed; never hold a record for long
+        this.out.flush(c, nowUs); // a tick was missed; never hold a record for long
       }
     }
   }
@@ -458,7 +335,7 @@ export class InterceptEngine {
     if (this.delay.size === 0) return;
     const waiting = this.delay.take(m.cltIp, m.cltPort, m.targetIp, m.targetPort);
     if (waiting === null) return;
-    for (const rec of waiting) this.enqueue(c, rec, nowUs);
+    for (const rec of waiting) this.out.enqueue(c, rec, nowUs);
     this.stats.delayFlushed += waiting.length;
   }
 
@@ -469,7 +346,7 @@ export class InterceptEngine {
   private extRequest(c: Conn, wanted: number, nowUs: number): void {
     if (c.extGranted >= 0) return;
     c.extGranted = Math.min(wanted >>> 0, this.opts.payloadForward);
-    if (c.frame.count > 0) this.flush(c, nowUs);
+    if (c.frame.count > 0) this.out.flush(c, nowUs);
     c.backlog = this.sink.write(c.id, encodeExtAck(c.extGranted), NO_DONE);
     this.sink.log('info', `copier ${c.peer} (connection ${c.id}) asked for response payloads: granted ${c.extGranted} bytes per packet`);
   }
