@@ -3,9 +3,13 @@ import type { SessionEngine } from '../core/session/engine.js';
 import { NativeAddonError } from '../io/native.js';
 import { openPacketSink } from '../io/open-packet-sink.js';
 import { RawSinkError, type PacketSink } from '../io/packet-sink.js';
+import type { TcpcopyConfig } from '../core/config/tcpcopy-cli.js';
+import type { Disposers } from './disposers.js';
 import type { RunLog } from './run-log.js';
+import type { PacketSource } from './source/packet-source.js';
+import { transfersText } from './tcpcopy-summary.js';
 
-/* The copier's start and end lines, kept out of the packet pipeline (copier.ts). */
+/* The copier's start and end lines and its signal handling, kept out of the packet pipeline (copier.ts). */
 
 /** The sink --raw-backend asks for, with a log line saying which backend runs (and why a fallback); throws an Error whose message is ready to print. */
 export function openLoggedSink(backend: RawBackend, log: RunLog): PacketSink {
@@ -57,4 +61,32 @@ export function logRunEnd(log: RunLog, loop: LoopCounts, sink: PacketSink | null
   const mem = process.memoryUsage();
   const mb = (n: number): number => Math.round(n / 1048576);
   log.info(`memory at the end: rss ${mb(mem.rss)} MB, heap ${mb(mem.heapUsed)} of ${mb(mem.heapTotal)} MB, external ${mb(mem.external)} MB (array buffers ${mb(mem.arrayBuffers)} MB)`);
+}
+
+/** What runs, from what, how fast, through how many interceptors: the run's first line. */
+export function logRunStart(log: RunLog, source: PacketSource, cfg: TcpcopyConfig, activeInterceptors: number): void {
+  log.info(
+    `${source.pausable ? 'replaying' : 'copying'} ${source.description} (-x ${transfersText(cfg.transfers)}${cfg.filterText === null ? '' : `, -F "${cfg.filterText}"`}` +
+      `${!source.pausable ? '' : cfg.fastest ? ', --rate' : `, -a ${cfg.acceleration}`}${cfg.loops > 1 ? `, -T ${cfg.loops}` : ''}) ` +
+      `through ${activeInterceptors}/${cfg.interceptors.length} interceptor(s)`,
+  );
+}
+
+/** SIGINT/SIGTERM stop the run (`stop(name)`); SIGHUP reopens the log file, then `hangup()`. Removed on dispose. */
+export function handleSignals(d: Disposers, log: RunLog, stop: (name: string) => void, hangup: () => void): void {
+  const onSigint = (): void => stop('SIGINT');
+  const onSigterm = (): void => stop('SIGTERM');
+  const onSighup = (): void => {
+    log.reopen();
+    log.info('log file reopened (SIGHUP)');
+    hangup();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  process.on('SIGHUP', onSighup);
+  d.defer('signal handlers', () => {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    process.off('SIGHUP', onSighup);
+  });
 }

@@ -9,13 +9,12 @@ import type { ExchangeCollector } from '../core/collect/collector.js';
 import { ChannelClient, ChannelConnectError, type ChannelClientOptions } from '../io/channel-client.js';
 import type { PacketSink } from '../io/packet-sink.js';
 import { followChannel } from './copier-channel.js';
-import { logExtensionGrants, logRunEnd, openLoggedSink } from './copier-logs.js';
+import { handleSignals, logExtensionGrants, logRunEnd, logRunStart, openLoggedSink } from './copier-logs.js';
 import type { CopierObserver, RunEnd } from './copier-observer.js';
 import type { Disposers } from './disposers.js';
 import { EXIT_FAILED, EXIT_OK } from './exit-codes.js';
 import type { RunLog } from './run-log.js';
 import type { PacketConsumer, PacketSource } from './source/packet-source.js';
-import { transfersText } from './tcpcopy-summary.js';
 
 const HOUSEKEEPING_MS = 250;
 /** How long the copier waits for interceptors to answer the payload extension (stock ones never do). */
@@ -231,29 +230,11 @@ export class Copier implements EngineSink, PacketConsumer {
       this.stop(EXIT_FAILED, 'raw socket failed');
     });
 
-    log.info(
-      `${this.o.source.pausable ? 'replaying' : 'copying'} ${this.o.source.description} (-x ${transfersText(cfg.transfers)}${cfg.filterText === null ? '' : `, -F "${cfg.filterText}"`}` +
-        `${!this.o.source.pausable ? '' : cfg.fastest ? ', --rate' : `, -a ${cfg.acceleration}`}${cfg.loops > 1 ? `, -T ${cfg.loops}` : ''}) ` +
-        `through ${channel.activeInterceptors}/${cfg.interceptors.length} interceptor(s)`,
-    );
+    logRunStart(log, this.o.source, cfg, channel.activeInterceptors);
 
     const housekeeping = setInterval(() => this.housekeeping(), HOUSEKEEPING_MS);
     d.defer('housekeeping', () => clearInterval(housekeeping));
-    const onSigint = (): void => this.stopSignal('SIGINT');
-    const onSigterm = (): void => this.stopSignal('SIGTERM');
-    const onSighup = (): void => {
-      log.reopen();
-      log.info('log file reopened (SIGHUP)');
-      this.o.onHangup?.();
-    };
-    process.on('SIGINT', onSigint);
-    process.on('SIGTERM', onSigterm);
-    process.on('SIGHUP', onSighup);
-    d.defer('signal handlers', () => {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigterm);
-      process.off('SIGHUP', onSighup);
-    });
+    handleSignals(d, log, (name) => this.stopSignal(name), () => this.o.onHangup?.());
 
     this.o.source.start(nowUs());
     this.kick();
