@@ -5,6 +5,7 @@ import { prepareStoreRecording, taskSignals } from './store/store-recording.js';
 import { taskRoutes } from './store/task-routes.js';
 import type { TaskControl } from './store/task-control.js';
 import { nowUs } from './copier.js';
+import { handleSignals } from './copier-logs.js';
 import type { Disposers } from './disposers.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import type { RunLog } from './run-log.js';
@@ -154,25 +155,15 @@ export async function runRecordOnly(cfg: TcpcopyConfig, log: RunLog, disposers: 
   } catch (err) {
     return fail((err as Error).message, EXIT_USAGE);
   }
-  const onStop = (name: string) => (): void => {
-    log.info(`${name}: recording stopped`);
-    resolve(EXIT_OK);
-  };
-  const onInt = onStop('SIGINT');
-  const onTerm = onStop('SIGTERM');
-  const onHup = (): void => {
-    log.reopen();
-    log.info('log file reopened (SIGHUP)');
-    recording.rotate();
-  };
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  process.on('SIGHUP', onHup);
-  disposers.defer('signal handlers', () => {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-    process.off('SIGHUP', onHup);
-  });
+  handleSignals(
+    disposers,
+    log,
+    (name) => {
+      log.info(`${name}: recording stopped`);
+      resolve(EXIT_OK);
+    },
+    () => recording.rotate(),
+  );
   source.start(nowUs());
   log.info(`recording ${source.description} (record only${cfg.filterText === null ? '' : `, -F "${cfg.filterText}"`}) to ${recording.where()}`);
   const code = await done;
