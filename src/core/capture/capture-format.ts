@@ -183,3 +183,25 @@ export function fillPcapRecord(
   rec.dataOffset = o + 16;
   decodeLink(linkType, b, o + 16, capLen, rec);
 }
+
+/** What a file's first four bytes (read big-endian) say it is: pcap (byte order, ns stamps) or pcapng (le/nanos unused: its section headers say); null: neither. */
+export function fileMagic(m: number): { format: 'pcap' | 'pcapng'; le: boolean; nanos: boolean } | null {
+  if (m === PCAPNG_SHB) return { format: 'pcapng', le: false, nanos: false };
+  if (m === MAGIC_US || m === MAGIC_NS) return { format: 'pcap', le: false, nanos: m === MAGIC_NS };
+  if (m === MAGIC_US_SWAPPED || m === MAGIC_NS_SWAPPED) return { format: 'pcap', le: true, nanos: m === MAGIC_NS_SWAPPED };
+  return null;
+}
+
+/** Throws (through `fail`) when a pcapng block's length field (at start + 4) is impossible. */
+export function checkBlockLength(fail: (at: number, reason: string) => Error, start: number, len: number, min: number, max: number, what: string): void {
+  if (len % 4 !== 0) throw fail(start + 4, `${what} block length ${len} is not a multiple of 4`);
+  if (len < min) throw fail(start + 4, `${what} block length ${len} is below the minimum ${min}`);
+  if (len > max) throw fail(start + 4, `impossible ${what} block length ${len} (limit ${max})`);
+}
+
+/** Throws (through `fail`) when the block at b[o, o + len) does not end with its own length. */
+export function checkTrailer(fail: (at: number, reason: string) => Error, le: boolean, b: Buffer, o: number, start: number, len: number): void {
+  const at = o + len - 4;
+  const t = le ? b.readUInt32LE(at) : b.readUInt32BE(at);
+  if (t !== len) throw fail(start + len - 4, `block trailer length ${t} does not match header length ${len} (block at ${start})`);
+}

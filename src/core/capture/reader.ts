@@ -9,15 +9,14 @@ import {
   BT_IDB,
   BT_OPB,
   BT_SPB,
-  MAGIC_NS,
-  MAGIC_NS_SWAPPED,
-  MAGIC_US,
-  MAGIC_US_SWAPPED,
   MAX_CAPLEN,
   MAX_META_BLOCK,
   MAX_PACKET_BLOCK,
   PCAPNG_SHB,
   SMALL_BLOCK,
+  checkBlockLength,
+  checkTrailer,
+  fileMagic,
   fillPacketBlock,
   fillPcapRecord,
   parseIdb,
@@ -221,20 +220,15 @@ export class CaptureParser extends UnitInput {
     const b = this.ub;
     const o = this.uo;
     const m = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-    if (m === MAGIC_US || m === MAGIC_NS) {
-      this.le = false;
-    } else if (m === MAGIC_US_SWAPPED || m === MAGIC_NS_SWAPPED) {
-      this.le = true;
-    } else if (m === PCAPNG_SHB) {
-      this.fmt = 'pcapng';
-      this.state = S_BLOCK;
-      return true;
-    } else {
-      throw this.error(this.offset, `bad magic 0x${m.toString(16).padStart(8, '0')}: not a pcap or pcapng file`);
+    const kind = fileMagic(m);
+    if (kind === null) throw this.error(this.offset, `bad magic 0x${m.toString(16).padStart(8, '0')}: not a pcap or pcapng file`);
+    this.fmt = kind.format;
+    this.state = kind.format === 'pcapng' ? S_BLOCK : S_PCAP_HEADER;
+    // pcapng: each section header's byte-order magic decides (block()).
+    if (kind.format === 'pcap') {
+      this.le = kind.le;
+      this.nanos = kind.nanos;
     }
-    this.fmt = 'pcap';
-    this.nanos = m === MAGIC_NS || m === MAGIC_NS_SWAPPED;
-    this.state = S_PCAP_HEADER;
     return true;
   }
 
@@ -319,11 +313,11 @@ export class CaptureParser extends UnitInput {
       else if (bomBe === BOM_SWAPPED) this.le = true;
       else throw this.error(start + 8, `bad pcapng byte-order magic 0x${bomBe.toString(16).padStart(8, '0')} in section header block`);
       const len = this.u32(b, o + 4);
-      this.checkBlockLength(start, len, 28, MAX_META_BLOCK, 'section header');
+      checkBlockLength(this.fail, start, len, 28, MAX_META_BLOCK, 'section header');
       if (!this.ensure(len)) return 0;
       b = this.ub;
       o = this.uo;
-      this.checkTrailer(b, o, start, len);
+      checkTrailer(this.fail, this.le, b, o, start, len);
       const major = this.u16(b, o + 12);
       if (major !== 1) throw this.error(start + 12, `unsupported pcapng version ${major}.${this.u16(b, o + 14)} (expected 1.x)`);
       this.ifaces = [];
@@ -337,16 +331,16 @@ export class CaptureParser extends UnitInput {
       case BT_EPB:
       case BT_SPB:
       case BT_OPB: {
-        this.checkBlockLength(start, len, type === BT_SPB ? 16 : 32, MAX_PACKET_BLOCK, 'packet');
+        checkBlockLength(this.fail, start, len, type === BT_SPB ? 16 : 32, MAX_PACKET_BLOCK, 'packet');
         if (!this.ensure(len)) return 0;
         return this.packetBlock(type, len);
       }
       case BT_IDB: {
-        this.checkBlockLength(start, len, 20, MAX_META_BLOCK, 'interface description');
+        checkBlockLength(this.fail, start, len, 20, MAX_META_BLOCK, 'interface description');
         if (!this.ensure(len)) return 0;
         b = this.ub;
         o = this.uo;
-        this.checkTrailer(b, o, start, len);
+        checkTrailer(this.fail, this.le, b, o, start, len);
         this.ifaces.push(parseIdb(b, o, len, this.le, (at, reason) => this.error(start + at, reason)));
         this.consume(len);
         return 2;
@@ -354,10 +348,10 @@ export class CaptureParser extends UnitInput {
       default: {
         // Unknown or uninteresting block (NRB, ISB, DSB, custom...). Small ones are checked in
         // one piece; big ones are skipped without buffering them.
-        this.checkBlockLength(start, len, 12, 0xffffffff, 'pcapng');
+        checkBlockLength(this.fail, start, len, 12, 0xffffffff, 'pcapng');
         if (len <= SMALL_BLOCK) {
           if (!this.ensure(len)) return 0;
-          this.checkTrailer(this.ub, this.uo, start, len);
+          checkTrailer(this.fail, this.le, this.ub, this.uo, start, len);
           this.consume(len);
           return 2;
         }
@@ -369,17 +363,6 @@ export class CaptureParser extends UnitInput {
         return 2;
       }
     }
-  }
-
-  private checkBlockLength(start: number, len: number, min: number, max: number, what: string): void {
-    if (len % 4 !== 0) throw this.error(start + 4, `${what} block length ${len} is not a multiple of 4`);
-    if (len < min) throw this.error(start + 4, `${what} block length ${len} is below the minimum ${min}`);
-    if (len > max) throw this.error(start + 4, `impossible ${what} block length ${len} (limit ${max})`);
-  }
-
-  private checkTrailer(b: Buffer, o: number, start: number, len: number): void {
-    const t = this.u32(b, o + len - 4);
-    if (t !== len) throw this.error(start + len - 4, `block trailer length ${t} does not match header length ${len} (block at ${start})`);
   }
 
   private skip(): boolean {
