@@ -47,7 +47,7 @@ export class ReplayReportObserver implements CopierObserver {
       reference: cfg.diffy ? 'baselines' : 'capture',
     };
     this.aggregator = new ReportAggregator(this.run, { mismatchCap: cfg.mismatchCap, ignore });
-    this.collector = new ExchangeCollector({ targets: cfg.targets, bytesCap: cfg.bytesCap, captureReference: !cfg.diffy }, this.aggregator);
+    this.collector = new ExchangeCollector({ targets: cfg.targets, bytesCap: cfg.bytesCap, captureReference: !cfg.diffy, recycleBytes: true }, this.aggregator);
   }
 
   /** Reads --ignore-file and builds the observer; throws ReportSetupError on a bad file. */

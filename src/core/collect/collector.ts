@@ -4,6 +4,7 @@ import type { Outcome, SessionInfo } from '../session/types.js';
 import { TupleMap } from '../session/tuple-map.js';
 import { newRecordFields, readRecord } from '../wire/record.js';
 import type { Exchange, ExchangeSink } from '../report/exchange.js';
+import { BytePool } from './byte-pool.js';
 import { answerOf, Conversation } from './conversation.js';
 
 const TCP_FIN = 0x01;
@@ -26,6 +27,11 @@ export interface CollectorOptions {
   bytesCap: number;
   /** Reference answers come from the capture (false: Diffy mode, the baselines are the reference). */
   captureReference: boolean;
+  /**
+   * The sink keeps none of an exchange's Buffers once exchange() returns (the report aggregator
+   * copies what it keeps): answer and request buffers are then reused from a pool.
+   */
+  recycleBytes?: boolean;
 }
 
 /** One captured session: the capture's side and one side per test target. */
@@ -68,11 +74,14 @@ export class ExchangeCollector {
   private reverseSeen = false;
   private ticks = 0;
   exchanges = 0;
+  private readonly pool: BytePool | null;
 
   constructor(
     private readonly o: CollectorOptions,
     private readonly sink: ExchangeSink,
-  ) {}
+  ) {
+    this.pool = o.recycleBytes === true ? new BytePool(o.bytesCap) : null;
+  }
 
   /** A captured client→server packet (IPv4 at buf[ipOff], capLen bytes), capture time tsUs. */
   captured(buf: Buffer, ipOff: number, capLen: number, tsUs: number): void {
@@ -133,7 +142,7 @@ export class ExchangeCollector {
     let p = this.pairs.get(info.onlineClientIp, info.onlineClientPort, info.onlineServerIp, info.onlineServerPort);
     if (p === undefined) p = this.newPair(info.onlineClientIp, info.onlineClientPort, info.onlineServerIp, info.onlineServerPort);
     let c = p.tests[t] ?? null;
-    if (c === null) p.tests[t] = c = new Conversation(false, this.o.bytesCap);
+    if (c === null) p.tests[t] = c = new Conversation(false, this.o.bytesCap, this.pool);
     else c.newConnection();
     p.testDone[t] = false;
     if (!p.involved.includes(t)) p.involved.push(t);
@@ -230,7 +239,7 @@ export class ExchangeCollector {
     const p: Pair = {
       key: `${ipToString(cip)}:${cport}>${ipToString(sip)}:${sport}`,
       servicePort: sport,
-      ref: new Conversation(true, this.o.bytesCap),
+      ref: new Conversation(true, this.o.bytesCap, this.pool),
       tests: new Array<Conversation | null>(n).fill(null),
       testDone: new Array<boolean>(n).fill(false),
       involved: [],

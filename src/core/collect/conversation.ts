@@ -2,6 +2,7 @@ import type { Buffer } from 'node:buffer';
 import { seqGt } from '../packet/seq.js';
 import type { Answer, AnswerEnd } from '../report/exchange.js';
 import { ByteAcc } from './byte-acc.js';
+import type { BytePool } from './byte-pool.js';
 
 /** One request (a client data burst) and the answer to it, as one side saw them. */
 export interface Turn {
@@ -43,6 +44,8 @@ export class Conversation {
     /** Keep the request bytes (the reference side; the test side only counts). */
     private readonly keepRequest: boolean,
     private readonly cap: number,
+    /** Answer and request buffers come from (and go back to) this pool; null: plain allocations. */
+    private readonly pool: BytePool | null = null,
   ) {}
 
   /** Requests seen so far. */
@@ -80,10 +83,10 @@ export class Conversation {
     if (cur === undefined || cur.end !== null || cur.size > 0) {
       if (cur !== undefined && cur.end === null) cur.end = 'complete';
       cur = {
-        req: this.keepRequest ? new ByteAcc(this.cap) : null,
+        req: this.keepRequest ? new ByteAcc(this.cap, this.pool) : null,
         reqSize: 0,
         reqLastUs: t,
-        ans: new ByteAcc(this.cap),
+        ans: new ByteAcc(this.cap, this.pool),
         size: 0,
         firstUs: -1,
         lastUs: -1,
@@ -144,6 +147,13 @@ export class Conversation {
   dropBefore(i: number): void {
     const n = i - this.base;
     if (n <= 0) return;
+    if (this.pool !== null) {
+      for (let k = 0; k < n && k < this.turns.length; k++) {
+        const t = this.turns[k] as Turn;
+        t.req?.release();
+        t.ans.release();
+      }
+    }
     this.turns.splice(0, n);
     this.base = i;
   }

@@ -14,6 +14,8 @@ import type { FramePool, FrameSlot } from './frame-pool.js';
 
 /** Write callback of a frame that was not lent from a pool (nothing to give back). */
 const NO_RELEASE = (): void => undefined;
+/** Nothing buffered (shared; zero length, so nothing can be written into it). */
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Builds one frame in place: records are written straight into the frame buffer, so a record
@@ -138,7 +140,7 @@ export class FrameDecoder {
   private countLen = 0;
   private partLen = 0;
   private remaining = 0; // records still due in the current frame
-  private chunk: Buffer = Buffer.alloc(0);
+  private chunk: Buffer = EMPTY;
   private pos = 0;
   private broken = false;
   /** The count that made the stream invalid, for the log. */
@@ -166,9 +168,20 @@ export class FrameDecoder {
     return this.countLen + this.partLen + (this.chunk.length - this.pos);
   }
 
-  feed(chunk: Buffer): void {
+  /** Bytes chunk[0, n) follow (n: all of it by default). */
+  feed(chunk: Buffer, n = chunk.length): void {
+    if (n < chunk.length) chunk = chunk.subarray(0, n);
     if (this.pos < this.chunk.length) chunk = Buffer.concat([this.chunk.subarray(this.pos), chunk]);
     this.chunk = chunk;
+    this.pos = 0;
+  }
+
+  /**
+   * The caller is about to reuse the fed buffer: copies what next() has not consumed (nothing once
+   * it returned 'need-more': partial records and frames are already copied aside).
+   */
+  detach(): void {
+    this.chunk = this.pos < this.chunk.length ? Buffer.from(this.chunk.subarray(this.pos)) : EMPTY;
     this.pos = 0;
   }
 

@@ -211,3 +211,26 @@ test('collector: mangled packets and records never throw (fixed-seed fuzz)', () 
   assert.equal(c.openSessions, 0);
   for (const x of sink.exchanges) for (const a of [x.reference, ...x.tests]) if (a !== null) assert.ok(a.bytes.length <= Math.min(4096, a.size));
 });
+
+test('collector with recycled buffers: a sink that reads each exchange while it is handed over sees the same bytes as without', () => {
+  const seen = (recycleBytes: boolean): string[] => {
+    const out: string[] = [];
+    const sink: ExchangeSink = {
+      exchange: (x) => out.push(`${x.request.toString()}|${x.reference?.bytes.toString()}|${x.tests[0]?.bytes.toString()}`),
+      sessionOutcome: () => undefined,
+    };
+    const c = new ExchangeCollector({ targets: [{ ip: TARGET, port: 8080 }], bytesCap: 1 << 16, captureReference: true, recycleBytes }, sink);
+    // Two sessions one after the other: the second one's answers land in the first one's buffers.
+    for (const port of [50000, 50001]) {
+      c.testStarted(info(TARGET, port));
+      feedCapture(c);
+      feedTest(c, TARGET, port, port === 50000 ? 'HTTP/1.1 200 OK\r\n\r\nBBB' : 'HTTP/1.1 500 Oops\r\n\r\n', 800, true, true);
+      c.testClosed(info(TARGET, port), 'completed', 20_000);
+    }
+    return out;
+  };
+  const plain = seen(false);
+  assert.equal(plain.length, 4);
+  assert.equal(plain[3], 'GET /b HTTP/1.1\r\n\r\n|HTTP/1.1 404 Not Found\r\n\r\n|HTTP/1.1 500 Oops\r\n\r\n');
+  assert.deepEqual(seen(true), plain);
+});

@@ -120,6 +120,32 @@ test('frame decoder gives the same records at every split point', () => {
   assert.deepEqual(decodeFrames([...stream].map((b) => Buffer.from([b]))).records, want, 'one byte at a time');
 });
 
+/** As the channel client reads: every piece lands in one reused buffer, then detach(). */
+function decodeFramesReused(chunks: Buffer[], size = RECORD_SIZE): string[] {
+  const d = new FrameDecoder(size, 16, true);
+  const readBuf = Buffer.alloc(4096);
+  const records: string[] = [];
+  for (const c of chunks) {
+    c.copy(readBuf, 0);
+    d.feed(readBuf, c.length);
+    for (let r = d.next(); r === 'record'; r = d.next()) records.push(d.record.subarray(d.recordOff, d.recordOff + size).toString('hex'));
+    d.detach();
+    readBuf.fill(0xee); // the next read overwrites it: nothing may still point into it
+  }
+  return records;
+}
+
+test('frame decoder over one reused read buffer (feed with a length, detach) gives the same records at every split point', () => {
+  const recs = Array.from({ length: 19 }, (_, i) => makeRecord(i));
+  const stream = Buffer.concat([frame(recs.slice(0, 1)), frame(recs.slice(1, 17)), frame(recs.slice(17))]);
+  const want = recs.map((r) => r.toString('hex'));
+  for (let i = 0; i <= stream.length; i++) {
+    for (let j = i; j <= stream.length; j += 37) {
+      assert.deepEqual(decodeFramesReused([stream.subarray(0, i), stream.subarray(i, j), stream.subarray(j)]), want, `split at ${i}, ${j}`);
+    }
+  }
+});
+
 test('frame decoder: payload variant, bare records, and count above the maximum', () => {
   const big = [makeRecord(1, PAYLOAD_RECORD_SIZE), makeRecord(2, PAYLOAD_RECORD_SIZE)];
   const s = frame(big);
