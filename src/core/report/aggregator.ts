@@ -47,13 +47,24 @@ class SideStats {
   }
 }
 
+/** Per side: slot 0 the reference, slot t + 1 target t (an array: this runs per answer). */
 class Sides {
-  readonly map = new Map<Side, SideStats>();
+  readonly slots: (SideStats | undefined)[] = [];
 
   add(side: Side, a: Answer): void {
-    let s = this.map.get(side);
-    if (s === undefined) this.map.set(side, (s = new SideStats()));
+    const i = side === 'reference' ? 0 : side + 1;
+    let s = this.slots[i];
+    if (s === undefined) this.slots[i] = s = new SideStats();
     s.add(a);
+  }
+
+  /** The sides seen, the reference first, then targets in order. */
+  entries(): [Side, SideStats][] {
+    const out: [Side, SideStats][] = [];
+    this.slots.forEach((s, i) => {
+      if (s !== undefined) out.push([i === 0 ? 'reference' : i - 1, s]);
+    });
+    return out;
   }
 }
 
@@ -251,9 +262,7 @@ export class ReportAggregator implements ExchangeSink {
   }
 
   private latency(sides: Sides): SideLatency[] {
-    const order = [...sides.map.keys()].sort((a, b) => (a === 'reference' ? -1 : b === 'reference' ? 1 : a - b));
-    return order.map((side) => {
-      const s = sides.map.get(side) as SideStats;
+    return sides.entries().map(([side, s]) => {
       return {
         side,
         label: this.label(side),

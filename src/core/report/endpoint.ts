@@ -1,5 +1,5 @@
 import type { Buffer } from 'node:buffer';
-import { looksLikeHttpRequest, parseHttpRequests } from './http-message.js';
+import { headEnd, looksLikeHttpRequest, parseHttpRequests, REQUEST_LINE } from './http-message.js';
 import { looksLikeRespCommand, respCommands } from './resp.js';
 
 /** How the report reads a request and its answers. */
@@ -64,7 +64,40 @@ export interface RequestInfo {
   methods: string[];
 }
 
+/** "METHOD path" (query and fragment cut) → the request's info (shared, never changed); bounded, emptied when full. */
+const lineInfo = new Map<string, RequestInfo>();
+const LINE_INFO_MAX = 4096;
+
+/**
+ * The common case without parsing the head: one HTTP request with CRLF line ends and no body,
+ * named once per method and path. null: take the general path.
+ */
+function singleHttpRequest(b: Buffer): RequestInfo | null {
+  const c = b[0] as number;
+  if (c < 0x41 || c > 0x5a) return null; // methods start with A-Z
+  const nl = b.indexOf(0x0a);
+  if (nl < 2 || b[nl - 1] !== 0x0d || headEnd(b, 0) !== b.length) return null;
+  const m = REQUEST_LINE.exec(b.toString('latin1', 0, nl - 1));
+  if (m === null) return null;
+  const method = m[1] as string;
+  const target = m[2] as string;
+  // The query and fragment do not name the endpoint: requests that differ only there share it.
+  const q = target.indexOf('?');
+  const h = target.indexOf('#');
+  const cut = q < 0 ? h : h < 0 ? q : Math.min(q, h);
+  const key = cut < 0 ? `${method} ${target}` : `${method} ${target.slice(0, cut)}`;
+  let info = lineInfo.get(key);
+  if (info !== undefined) return info;
+  info = { protocol: 'http', endpoint: `${method} ${pathTemplate(target)}`, methods: [method] };
+  if (lineInfo.size >= LINE_INFO_MAX) lineInfo.clear();
+  lineInfo.set(key, info);
+  return info;
+}
+
+/** How the report reads a request: protocol, endpoint name, HTTP methods. Treat the result as read-only (it may be shared). */
 export function requestInfo(request: Buffer, servicePort: number): RequestInfo {
+  const single = singleHttpRequest(request);
+  if (single !== null) return single;
   const protocol = detectProtocol(request, servicePort);
   if (protocol === 'http') {
     const reqs = parseHttpRequests(request);

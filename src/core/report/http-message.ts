@@ -27,12 +27,12 @@ export interface HttpResponses {
   complete: boolean;
 }
 
-const REQUEST_LINE = /^([A-Z][A-Z_-]{0,19}) (\S+) HTTP\/1\.[01]$/;
+export const REQUEST_LINE = /^([A-Z][A-Z_-]{0,19}) (\S+) HTTP\/1\.[01]$/;
 const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/;
 const MAX_HEAD = 64 * 1024;
 
 /** End of the head (index after the blank line) from `from`, or -1 (native searches: this runs per answer). */
-function headEnd(b: Buffer, from: number): number {
+export function headEnd(b: Buffer, from: number): number {
   const head = b.subarray(from, Math.min(b.length, from + MAX_HEAD));
   const crlf = head.indexOf('\r\n\r\n', 0, 'latin1');
   // A bare-LF head (rare) ends earlier than any CRLF blank line: look only before it.
@@ -41,20 +41,29 @@ function headEnd(b: Buffer, from: number): number {
   return crlf < 0 ? -1 : from + crlf + 4;
 }
 
-function headLines(b: Buffer, from: number, end: number): string[] {
+/**
+ * A head's first line and its header fields (names lower case, values trimmed), read in one
+ * pass over its latin1 text (lines end in CRLF, or LF in a bare-LF head; empty lines skipped).
+ */
+function parseHead(b: Buffer, from: number, end: number): { first: string; headers: [string, string][] } {
   const text = b.toString('latin1', from, end);
-  // CRLF heads (nearly all) split without a regular expression.
-  return (text.includes('\r') ? text.split('\r\n') : text.split('\n')).filter((l) => l !== '');
-}
-
-function parseHeaders(lines: string[]): [string, string][] {
-  const out: [string, string][] = [];
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    out.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+  const crlf = text.includes('\r');
+  const headers: [string, string][] = [];
+  let first: string | null = null;
+  let at = 0;
+  while (at < text.length) {
+    const nl = text.indexOf(crlf ? '\r\n' : '\n', at);
+    const stop = nl < 0 ? text.length : nl;
+    if (stop > at) {
+      if (first === null) first = text.slice(at, stop);
+      else {
+        const colon = text.indexOf(':', at);
+        if (colon > at && colon < stop) headers.push([text.slice(at, colon).trim().toLowerCase(), text.slice(colon + 1, stop).trim()]);
+      }
+    }
+    at = nl < 0 ? text.length : nl + (crlf ? 2 : 1);
   }
-  return out;
+  return { first: first ?? '', headers };
 }
 
 /** Value of a header (the last one when repeated), or undefined. */
@@ -77,13 +86,13 @@ export function parseHttpRequests(b: Buffer, max = 64): HttpRequestLine[] {
   let at = 0;
   while (at < b.length && out.length < max) {
     const end = headEnd(b, at);
-    const lines = headLines(b, at, end < 0 ? Math.min(b.length, at + MAX_HEAD) : end);
-    const m = REQUEST_LINE.exec(lines[0] ?? '');
+    const head = parseHead(b, at, end < 0 ? Math.min(b.length, at + MAX_HEAD) : end);
+    const m = REQUEST_LINE.exec(head.first);
     if (m === null) break;
     out.push({ method: m[1] as string, target: m[2] as string });
     // Headers matter only to find a pipelined request after this one's body.
     if (end < 0 || end >= b.length) break;
-    const length = Number(headerValue(parseHeaders(lines.slice(1)), 'content-length') ?? '0');
+    const length = Number(headerValue(head.headers, 'content-length') ?? '0');
     at = end + (Number.isSafeInteger(length) && length > 0 ? length : 0);
   }
   return out;
@@ -127,11 +136,11 @@ export function parseHttpResponses(b: Buffer, requestMethods: readonly string[] 
   while (at < b.length) {
     const end = headEnd(b, at);
     if (end < 0) return { responses, complete: false };
-    const lines = headLines(b, at, end);
-    const m = STATUS_LINE.exec(lines[0] ?? '');
+    const head = parseHead(b, at, end);
+    const m = STATUS_LINE.exec(head.first);
     if (m === null) return { responses, complete: false };
     const status = Number(m[1]);
-    const headers = parseHeaders(lines.slice(1));
+    const headers = head.headers;
     const noBody = (status >= 100 && status < 200) || status === 204 || status === 304 || requestMethods[responses.length] === 'HEAD';
     const chunked = /\bchunked\b/i.test(headerValue(headers, 'transfer-encoding') ?? '');
     const cl = headerValue(headers, 'content-length');
