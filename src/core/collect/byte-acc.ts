@@ -1,7 +1,10 @@
 import { Buffer } from 'node:buffer';
+import { copyBytes } from '../wire/bytes.js';
 import type { BytePool } from './byte-pool.js';
 
 const EMPTY = Buffer.alloc(0);
+/** Up to this many bytes a word loop beats Buffer#copy's view allocation. */
+const SMALL_COPY = 512;
 
 /** The first `cap` bytes of a stream, in one buffer that grows ×4 (no chunk list). */
 export class ByteAcc {
@@ -30,7 +33,9 @@ export class ByteAcc {
       }
       this.buf = b = grown;
     }
-    src.copy(b, this.len, off, off + n);
+    // Buffer#copy makes a view object per call: small pieces (requests, headers) go by hand.
+    if (n <= SMALL_COPY) copyBytes(src, off, b, this.len, n);
+    else src.copy(b, this.len, off, off + n);
     this.len += n;
   }
 

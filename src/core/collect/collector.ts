@@ -119,10 +119,12 @@ export class ExchangeCollector {
     const ihl = ((buf[ipOff] as number) & 0x0f) << 2;
     if (capLen < ihl + 20 || buf[ipOff + 9] !== IPPROTO_TCP) return;
     const t = ipOff + ihl;
-    const p = this.pairs.get(buf.readUInt32BE(ipOff + 16), buf.readUInt16BE(t + 2), buf.readUInt32BE(ipOff + 12), buf.readUInt16BE(t));
     this.reverseSeen = true;
-    if (p === undefined) return;
     const flags = buf[t + 13] as number;
+    // A bare ACK tells the answers nothing (the client's packets keep the pair from idling).
+    if ((flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0 && buf.readUInt16BE(ipOff + 2) === ihl + (((buf[t + 12] as number) >> 4) << 2)) return;
+    const p = this.pairs.get(buf.readUInt32BE(ipOff + 16), buf.readUInt16BE(t + 2), buf.readUInt32BE(ipOff + 12), buf.readUInt16BE(t));
+    if (p === undefined) return;
     const seq = buf.readUInt32BE(t + 4);
     const ref = p.ref;
     p.seen = this.ticks;
@@ -153,6 +155,8 @@ export class ExchangeCollector {
   testSent(buf: Buffer, len: number, nowUs: number): void {
     const ihl = ((buf[0] as number) & 0x0f) << 2;
     if (len < ihl + 20) return;
+    // Bare ACKs and FINs (most of what the engine sends) carry nothing the report reads.
+    if (((buf[ihl + 13] as number) & TCP_SYN) === 0 && len <= ihl + (((buf[ihl + 12] as number) >> 4) << 2)) return;
     const e = this.tests.get(buf.readUInt32BE(12), buf.readUInt16BE(ihl), buf.readUInt32BE(16), buf.readUInt16BE(ihl + 2));
     if (e === undefined) return;
     const c = e.pair.tests[e.t];
@@ -175,6 +179,7 @@ export class ExchangeCollector {
   testRecord(rec: Buffer, off: number, recLen: number, pay: Buffer | null, payOff: number, payLen: number, nowUs: number): void {
     const f = this.fields;
     if (readRecord(rec, off, recLen, f) !== 'ok') return;
+    if (f.payloadLength === 0 && (f.flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0) return; // a bare ACK
     const e = this.tests.get(f.clientIp, f.clientPort, f.serverIp, f.serverPort);
     if (e === undefined) return;
     const c = e.pair.tests[e.t];

@@ -1,7 +1,8 @@
 import { summarizeAnswer, type AnswerSummary } from './answer-summary.js';
 import { escapeBytes, firstDifference, type ByteDiff } from './byte-diff.js';
-import { compareAnswers, fieldKind, MISMATCH_KINDS, primaryKind, SELECTED_HEADERS, type FieldDiff, type HeaderScope, type MismatchKind } from './compare.js';
+import { compareAnswers, fieldKind, MISMATCH_KINDS, primaryKind, SELECTED_HEADERS, type CompareOptions, type FieldDiff, type HeaderScope, type MismatchKind } from './compare.js';
 import { requestInfo, type ReportProtocol } from './endpoint.js';
+import { headerFilter, type HeaderFilter } from './http-message.js';
 import type { Answer, Exchange, ExchangeSink, ReportRun } from './exchange.js';
 import { digest64 } from './digest.js';
 import { LogHistogram } from './histogram.js';
@@ -34,6 +35,8 @@ const SIGNATURE_CAP = 256;
 /** …and at most this many characters of them in all (≈ 8 MiB of strings). */
 const SIGNATURE_CHARS = 4_000_000;
 const REQUEST_SHOWN = 120;
+/** Headers the HTTP reader needs besides the compared ones: framing and the JSON body check. */
+const FRAMING_READ = ['content-length', 'transfer-encoding', 'content-type'];
 
 type Side = 'reference' | number;
 
@@ -118,6 +121,10 @@ export class ReportAggregator implements ExchangeSink {
   private readonly compared: number[];
   /** Diffy mode: the baseline answering as reference, and its twin. */
   private readonly baselines: [number, number] | null;
+  /** 0 … targets - 1. */
+  private readonly allTargets: readonly number[];
+  private readonly compareOptions: CompareOptions;
+  private readonly headerFilter: HeaderFilter | null;
   private readonly endpoints = new Map<string, EndpointStats>();
   private endpointsMerged = 0;
   private readonly overall = new Sides();
@@ -149,6 +156,10 @@ export class ReportAggregator implements ExchangeSink {
       this.compared = idx;
     }
     this.notReached = run.targets.map(() => 0);
+    this.allTargets = idx;
+    this.compareOptions = { headers: this.headers, ignore: this.ignore };
+    // Comparing selected headers, the others are never read: answers skip them unparsed.
+    this.headerFilter = this.headers === 'selected' ? headerFilter([...SELECTED_HEADERS, ...FRAMING_READ]) : null;
   }
 
   private endpointFor(name: string, protocol: ReportProtocol): EndpointStats {
@@ -176,12 +187,13 @@ export class ReportAggregator implements ExchangeSink {
       ep.sides.add('reference', x.reference);
       this.overall.add('reference', x.reference);
     }
-    x.tests.forEach((a, i) => {
-      if (a === null) return;
+    for (let i = 0; i < x.tests.length; i++) {
+      const a = x.tests[i];
+      if (a === null || a === undefined) continue;
       ep.sides.add(i, a);
       this.overall.add(i, a);
-    });
-    const opts = { headers: this.headers, ignore: this.ignore };
+    }
+    const opts = this.compareOptions;
     let refAnswer: Answer | null = x.reference;
     let ref: AnswerSummary | null = null;
     if (this.baselines !== null) {
@@ -189,20 +201,20 @@ export class ReportAggregator implements ExchangeSink {
       refAnswer = x.tests[b0] ?? null;
       const twin = x.tests[b1] ?? null;
       if (refAnswer !== null && twin !== null) {
-        ref = summarizeAnswer(refAnswer, info);
-        ep.noise?.learn(compareAnswers(ref, summarizeAnswer(twin, info), opts));
+        ref = summarizeAnswer(refAnswer, info, this.headerFilter);
+        ep.noise?.learn(compareAnswers(ref, summarizeAnswer(twin, info, this.headerFilter), opts));
       }
     }
-    for (const t of x.targets ?? this.run.targets.keys()) if (x.tests[t] === null || x.tests[t] === undefined) this.notReached[t] = (this.notReached[t] ?? 0) + 1;
+    for (const t of x.targets ?? this.allTargets) if (x.tests[t] === null || x.tests[t] === undefined) this.notReached[t] = (this.notReached[t] ?? 0) + 1;
     if (refAnswer === null) {
       this.noReference++;
       return;
     }
-    ref ??= summarizeAnswer(refAnswer, info);
+    ref ??= summarizeAnswer(refAnswer, info, this.headerFilter);
     for (const t of this.compared) {
       const testAnswer = x.tests[t];
       if (testAnswer === null || testAnswer === undefined) continue;
-      const test = summarizeAnswer(testAnswer, info);
+      const test = summarizeAnswer(testAnswer, info, this.headerFilter);
       const all = compareAnswers(ref, test, opts);
       // Counted unfiltered (the noise known at the end decides); kept only if not noise by now.
       const diffs = ep.noise === null ? all : all.filter((d) => !ep.noise?.isNoise(d.field));
@@ -215,10 +227,13 @@ export class ReportAggregator implements ExchangeSink {
     const c = ep.targets[t];
     if (c === undefined) return;
     c.compared++;
-    const sig = all
-      .map((d) => d.field)
-      .sort()
-      .join('\n');
+    const sig =
+      all.length === 0
+        ? ''
+        : all
+            .map((d) => d.field)
+            .sort()
+            .join('\n');
     if (c.signatures.has(sig)) bump(c.signatures, sig);
     else if (c.signatures.size < SIGNATURE_CAP && this.signatureChars + sig.length <= SIGNATURE_CHARS) {
       c.signatures.set(sig, 1);

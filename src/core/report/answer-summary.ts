@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { escapeBytes } from './byte-diff.js';
 import type { RequestInfo } from './endpoint.js';
 import type { Answer, AnswerEnd } from './exchange.js';
-import { parseHttpResponses } from './http-message.js';
+import { parseHttpResponses, type HeaderFilter } from './http-message.js';
 import { parseRespReplies, respLabel, respStatusKey } from './resp.js';
 
 /**
@@ -15,7 +15,7 @@ export interface AnswerSummary {
   status: string;
   /** Compared: status codes / RESP type and scalar value; '' for raw answers. */
   statusKey: string;
-  /** HTTP only: response headers (lower-case names; pipelined responses after the first as "#2 name"). */
+  /** HTTP only: response headers (lower-case names; pipelined responses after the first as "#2 name"; only the filter's names when summarized with one). */
   headers: Map<string, string> | null;
   /** The compared body: de-chunked HTTP bodies (concatenated when pipelined), RESP reply bytes, raw bytes. */
   body: Buffer;
@@ -65,8 +65,8 @@ export function parseJsonBody(s: AnswerSummary): unknown {
   }
 }
 
-function http(a: Answer, req: RequestInfo): AnswerSummary {
-  const parsed = parseHttpResponses(a.bytes, req.methods);
+function http(a: Answer, req: RequestInfo, filter: HeaderFilter | null): AnswerSummary {
+  const parsed = parseHttpResponses(a.bytes, req.methods, filter);
   const list = parsed.responses;
   const first = list[0];
   if (first === undefined) return raw(a);
@@ -100,9 +100,10 @@ function redis(a: Answer): AnswerSummary {
   return summary(a, status, key, null, a.bytes, a.size, false);
 }
 
-export function summarizeAnswer(a: Answer, req: RequestInfo): AnswerSummary {
+/** `filter`: the HTTP headers kept (null: all of them). */
+export function summarizeAnswer(a: Answer, req: RequestInfo, filter: HeaderFilter | null = null): AnswerSummary {
   if (a.bytes.length === 0) return raw(a);
-  if (req.protocol === 'http') return http(a, req);
+  if (req.protocol === 'http') return http(a, req, filter);
   if (req.protocol === 'redis') return redis(a);
   return raw(a);
 }

@@ -31,21 +31,41 @@ export const REQUEST_LINE = /^([A-Z][A-Z_-]{0,19}) (\S+) HTTP\/1\.[01]$/;
 const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/;
 const MAX_HEAD = 64 * 1024;
 
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+const LFLF = Buffer.from('\n\n', 'latin1');
+
 /** End of the head (index after the blank line) from `from`, or -1 (native searches: this runs per answer). */
 export function headEnd(b: Buffer, from: number): number {
-  const head = b.subarray(from, Math.min(b.length, from + MAX_HEAD));
-  const crlf = head.indexOf('\r\n\r\n', 0, 'latin1');
-  // A bare-LF head (rare) ends earlier than any CRLF blank line: look only before it.
-  const lf = (crlf < 0 ? head : head.subarray(0, crlf + 2)).indexOf('\n\n', 0, 'latin1');
-  if (lf >= 0) return from + lf + 2;
-  return crlf < 0 ? -1 : from + crlf + 4;
+  const limit = Math.min(b.length, from + MAX_HEAD);
+  let crlf = b.indexOf(CRLFCRLF, from);
+  if (crlf + 4 > limit) crlf = -1;
+  // A bare-LF head (rare) ends earlier than any CRLF blank line. A backward look from the CRLF
+  // one tells whether there is any, without scanning the body after it.
+  if (crlf >= 0 && b.lastIndexOf(LFLF, crlf) < from) return crlf + 4;
+  const lf = b.indexOf(LFLF, from);
+  if (lf >= 0 && lf + 2 <= (crlf < 0 ? limit : crlf + 2)) return lf + 2;
+  return crlf < 0 ? -1 : crlf + 4;
 }
 
 /**
  * A head's first line and its header fields (names lower case, values trimmed), read in one
  * pass over its latin1 text (lines end in CRLF, or LF in a bare-LF head; empty lines skipped).
  */
-function parseHead(b: Buffer, from: number, end: number): { first: string; headers: [string, string][] } {
+/** Header names a reader needs (lower case); the others are skipped without making strings of them. */
+export interface HeaderFilter {
+  readonly names: ReadonlySet<string>;
+  /** byLength[n]: some wanted name has n characters. */
+  readonly byLength: readonly boolean[];
+}
+
+export function headerFilter(names: Iterable<string>): HeaderFilter {
+  const set = new Set([...names].map((n) => n.toLowerCase()));
+  const byLength: boolean[] = [];
+  for (const n of set) byLength[n.length] = true;
+  return { names: set, byLength };
+}
+
+function parseHead(b: Buffer, from: number, end: number, filter: HeaderFilter | null = null): { first: string; headers: [string, string][] } {
   const text = b.toString('latin1', from, end);
   const crlf = text.includes('\r');
   const headers: [string, string][] = [];
@@ -58,12 +78,23 @@ function parseHead(b: Buffer, from: number, end: number): { first: string; heade
       if (first === null) first = text.slice(at, stop);
       else {
         const colon = text.indexOf(':', at);
-        if (colon > at && colon < stop) headers.push([text.slice(at, colon).trim().toLowerCase(), text.slice(colon + 1, stop).trim()]);
+        if (colon > at && colon < stop && wanted(filter, text, at, colon)) {
+          const name = text.slice(at, colon).trim().toLowerCase();
+          if (filter === null || filter.names.has(name)) headers.push([name, text.slice(colon + 1, stop).trim()]);
+        }
       }
     }
     at = nl < 0 ? text.length : nl + (crlf ? 2 : 1);
   }
   return { first: first ?? '', headers };
+}
+
+/** Whether the name text[at, colon) may be wanted: its length decides unless spaces pad it. */
+function wanted(filter: HeaderFilter | null, text: string, at: number, colon: number): boolean {
+  if (filter === null || filter.byLength[colon - at] === true) return true;
+  const c0 = text.charCodeAt(at);
+  const c1 = text.charCodeAt(colon - 1);
+  return c0 === 0x20 || c0 === 0x09 || c1 === 0x20 || c1 === 0x09;
 }
 
 /** Value of a header (the last one when repeated), or undefined. */
@@ -130,13 +161,13 @@ function dechunk(b: Buffer, at: number): { body: Buffer; end: number } | null {
  * Pipelined responses. `requestMethods[i]` (when known) tells a HEAD response, which has no body
  * whatever its Content-Length says.
  */
-export function parseHttpResponses(b: Buffer, requestMethods: readonly string[] = []): HttpResponses {
+export function parseHttpResponses(b: Buffer, requestMethods: readonly string[] = [], filter: HeaderFilter | null = null): HttpResponses {
   const responses: HttpResponse[] = [];
   let at = 0;
   while (at < b.length) {
     const end = headEnd(b, at);
     if (end < 0) return { responses, complete: false };
-    const head = parseHead(b, at, end);
+    const head = parseHead(b, at, end, filter);
     const m = STATUS_LINE.exec(head.first);
     if (m === null) return { responses, complete: false };
     const status = Number(m[1]);

@@ -35,6 +35,7 @@ export class IgnoreSet {
   }
 
   skipsEndpoint(endpoint: string): boolean {
+    if (this.endpoints.length === 0) return false;
     // Pipelined bursts carry " +N" after the first request's endpoint.
     const base = endpoint.replace(/ \+\d+$/, '');
     return this.endpoints.some((e) => (e.prefix ? base.startsWith(e.endpoint) : base === e.endpoint));

@@ -42,3 +42,23 @@ test('endpoints: method + template, redis command, tcp port; pipelined bursts na
   assert.equal(requestInfo(b(resp('GET', 'a') + resp('GET', 'b')), 6379).endpoint, 'redis GET +1');
   assert.equal(requestInfo(b('\x00\x01binary'), 3306).endpoint, 'tcp :3306');
 });
+
+test('endpoints: a single request is named the same by the shortcut as by parsing (queries, absolute form, bodies, bare LF)', () => {
+  const cases: [string, string][] = [
+    ['GET /s/400.txt?r=1-2 HTTP/1.1\r\nHost: a\r\n\r\n', 'GET /s/400.txt'],
+    ['GET /s/400.txt?r=1-3 HTTP/1.1\r\nHost: a\r\n\r\n', 'GET /s/400.txt'],
+    ['GET /users/42#top HTTP/1.1\r\n\r\n', 'GET /users/{id}'],
+    ['GET http://example.com/users/7?x HTTP/1.1\r\n\r\n', 'GET /users/{id}'],
+    ['DELETE /users/42 HTTP/1.0\r\n\r\n', 'DELETE /users/{id}'],
+    ['POST /users HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}', 'POST /users'],
+    ['GET /bare HTTP/1.1\nHost: a\n\n', 'GET /bare'],
+    ['GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n', 'GET /a +1'],
+    ['get /lower HTTP/1.1\r\n\r\n', 'tcp :80'],
+  ];
+  for (const [text, want] of cases) {
+    // twice: named, then from the cache
+    assert.equal(requestInfo(Buffer.from(text), 80).endpoint, want, text);
+    assert.equal(requestInfo(Buffer.from(text), 80).endpoint, want, `${text} (again)`);
+  }
+  assert.deepEqual(requestInfo(Buffer.from('HEAD /x HTTP/1.1\r\n\r\n'), 80).methods, ['HEAD']);
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { headerValue, looksLikeHttpRequest, parseHttpRequests, parseHttpResponses } from '../../../src/core/report/http-message.js';
+import { headerFilter, headerValue, looksLikeHttpRequest, parseHttpRequests, parseHttpResponses } from '../../../src/core/report/http-message.js';
 import { looksLikeRespCommand, parseRespReplies, respCommands, respLabel, respStatusKey } from '../../../src/core/report/resp.js';
 import { httpGet, httpResponse, resp } from '../../helpers/report-exchanges.js';
 
@@ -82,4 +82,38 @@ test('RESP commands: arrays and inline, pipelined, upper-cased', () => {
   assert.deepEqual(respCommands(b(resp('G\x1bET', 'k'))), ['?'], 'no control characters in an endpoint name');
   assert.ok(looksLikeRespCommand(b(resp('GET', 'x'))));
   assert.ok(!looksLikeRespCommand(b('*hello')));
+});
+
+test('HTTP heads: CRLF, bare LF, a bare-LF line before the CRLF blank line, a blank line in the body, pipelined from an offset', () => {
+  const crlf = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nab\n\ncd');
+  const r1 = parseHttpResponses(crlf);
+  assert.deepEqual([r1.complete, r1.responses[0]?.body.toString()], [true, 'ab\n\ncd'], 'a blank LF line in the body does not end the head');
+  const lf = parseHttpResponses(Buffer.from('HTTP/1.1 200 OK\nContent-Length: 2\n\nok'));
+  assert.deepEqual([lf.complete, lf.responses[0]?.status, lf.responses[0]?.body.toString()], [true, 200, 'ok']);
+  // A bare-LF blank line ends the head before the later CRLF one.
+  const mixed = parseHttpResponses(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 9\n\nxx\r\n\r\nyyy'));
+  assert.deepEqual([mixed.complete, mixed.responses[0]?.body.toString()], [true, 'xx\r\n\r\nyyy']);
+  const two = Buffer.concat([Buffer.from('HTTP/1.1 204 No Content\r\nX: 1\r\n\r\n'), Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi')]);
+  assert.deepEqual(parseHttpResponses(two).responses.map((r) => [r.status, r.body.toString()]), [[204, ''], [200, 'hi']]);
+  const noEnd = parseHttpResponses(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n'));
+  assert.equal(noEnd.complete, false);
+  // Past 64 KiB of head there is no head end.
+  const huge = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nX: '), Buffer.alloc(70_000, 0x61), Buffer.from('\r\n\r\n')]);
+  assert.equal(parseHttpResponses(huge).complete, false);
+});
+
+test('HTTP responses with a header filter: only wanted names are kept (also with odd spacing), framing still works', () => {
+  const text =
+    'HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Wed, 02 Dec 2026 12:00:00 GMT\r\nContent-Type: text/plain\r\nLast-Modified: x\r\n' +
+    'Location : /next\r\nTransfer-Encoding: chunked\r\nETag: "1"\r\n\r\n3\r\nabc\r\n0\r\n\r\n';
+  const all = parseHttpResponses(Buffer.from(text));
+  assert.equal(all.responses[0]?.headers.length, 7);
+  const some = parseHttpResponses(Buffer.from(text), [], headerFilter(['content-type', 'location', 'transfer-encoding']));
+  assert.equal(some.complete, true);
+  assert.deepEqual(some.responses[0]?.headers, [
+    ['content-type', 'text/plain'],
+    ['location', '/next'],
+    ['transfer-encoding', 'chunked'],
+  ]);
+  assert.equal(some.responses[0]?.body.toString(), 'abc');
 });
