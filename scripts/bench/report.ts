@@ -7,7 +7,7 @@
  * target, fidelity, tcpcopy CPU (user + system) and peak RSS from its own summary, and the
  * report's CPU overhead against the median run without it.
  *
- *   node dist/scripts/bench/report.js [accel,…] [connections]     (default 1,5 and 2000)
+ *   node dist/scripts/bench/report.js [accel,…] [connections]     (default 1,5 and 20000)
  */
 import { join } from 'node:path';
 import { createLab, requireRoot, twoHost } from '../../test/helpers/lab.js';
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   const accels = (process.argv[2] ?? '1,5').split(',').map(Number);
-  const connections = Number(process.argv[3] ?? 2000);
+  const connections = Number(process.argv[3] ?? 20000);
   if (accels.some((a) => !Number.isFinite(a) || a < 1) || !Number.isInteger(connections) || connections < 10 || connections > 20_000) {
     process.stderr.write('report bench: usage: report.js [accel≥1,…] [connections 10..20000]\n');
     process.exit(2);
