@@ -39,8 +39,7 @@ export * from './channel-client-types.js';
  */
 /** A connection that stayed up this long resets its reconnect backoff. */
 const STABLE_MS = 5000;
-/** Per-connection read buffer (Node's own default read size). */
-const READ_BUFFER_BYTES = 65536;
+const READ_BUFFER_BYTES = 65536; // per connection: Node's own read size
 
 interface Conn {
   info: ConnectionInfo;
@@ -60,11 +59,7 @@ interface Conn {
    * write and one allocation per run instead of per 14-byte message.
    */
   out: Buffer;
-  /**
-   * The socket reads into this buffer (net `onread`): no new Buffer per read. Node would otherwise
-   * allocate an ArrayBuffer per read, which V8 counts as external memory until a full GC, and a
-   * report's forwarded payloads made that a mark-compact every ~100 ms on long runs.
-   */
+  /** Reads land here (net `onread`): a new ArrayBuffer per read is external memory to V8 until a full GC. */
   readBuf: Buffer;
   outLen: number;
   flushQueued: boolean;
@@ -286,19 +281,7 @@ export class ChannelClient extends EventEmitter<ChannelClientEvents> {
     if (this.closed) return;
     c.timer = null;
     c.decoder = this.newDecoder(); // a new connection starts a new stream
-    const s = connect({
-      host: c.ip,
-      port: c.port,
-      noDelay: true,
-      onread: {
-        buffer: c.readBuf,
-        callback: (n: number, buf: Uint8Array) => {
-          // Only this socket's reads land in its buffer; a stale socket's must not feed the new decoder.
-          if (c.socket === s) this.onData(c, buf as Buffer, n);
-          return true;
-        },
-      },
-    });
+    const s: Socket = connect({ host: c.ip, port: c.port, noDelay: true, onread: { buffer: c.readBuf, callback: (n, buf) => this.onRead(c, s, buf, n) } });
     c.socket = s;
     let settled = false;
     const timeout = setTimeout(() => s.destroy(new Error(`connect timed out after ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
@@ -343,6 +326,12 @@ export class ChannelClient extends EventEmitter<ChannelClientEvents> {
     const f = c.firstAttempt;
     c.firstAttempt = null;
     if (f !== null) f(ok, reason);
+  }
+
+  /** A read into c.readBuf; a stale socket's must not feed the new connection's decoder. */
+  private onRead(c: Conn, s: Socket, buf: Uint8Array, n: number): boolean {
+    if (c.socket === s) this.onData(c, buf as Buffer, n);
+    return true;
   }
 
   private onData(c: Conn, chunk: Buffer, n: number): void {
