@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { parseTransfers } from '../../src/core/config/copier.js';
-import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../src/core/packet/tcp.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../../src/core/packet/tcp.js';
 import { SessionEngine } from '../../src/core/session/engine.js';
 import { defaultEngineConfig } from '../../src/core/session/types.js';
 import { buildRecord, newRecordInfo } from '../../src/core/wire/record.js';
@@ -109,9 +109,39 @@ test('without flushAcks the delayed-ACK timer still ACKs (callers that never flu
   t.engine.onTimer(due);
   assert.equal(t.sent.length, before + 1);
   assert.equal((t.sent[t.sent.length - 1] as Sent).ack, 6001);
-  // A PSH segment is ACKed at once, flush or not.
+  // A PSH segment's ACK is due at once: the next timer run sends it when nobody flushes.
   t.record(TCP_ACK | TCP_PSH, 6001, 10);
+  assert.equal(t.engine.nextDeadline(), t.clock.now);
+  t.engine.onTimer(t.clock.now);
   assert.equal(t.sent.length, before + 2);
+  assert.equal((t.sent[t.sent.length - 1] as Sent).ack, 6011);
+});
+
+test('PSH data and the FIN read in one turn share one ACK, sent by flushAcks', () => {
+  const t = setup();
+  startSession(t);
+  const before = t.sent.length;
+  t.record(TCP_ACK | TCP_PSH, 5001, 155);
+  t.record(TCP_ACK | TCP_FIN, 5156, 0);
+  assert.equal(t.sent.length, before, 'no bare ACK per record');
+  t.engine.flushAcks(t.clock.now);
+  assert.equal(t.sent.length, before + 1);
+  const a = t.sent[t.sent.length - 1] as Sent;
+  assert.equal(a.flags, TCP_ACK);
+  assert.equal(a.ack, 5157, 'covers the data and the FIN');
+  t.engine.flushAcks(t.clock.now);
+  assert.equal(t.sent.length, before + 1);
+});
+
+test('duplicate response data is ACKed at once (the target missed our ACK)', () => {
+  const t = setup();
+  startSession(t);
+  t.record(TCP_ACK | TCP_PSH, 5001, 100);
+  t.engine.flushAcks(t.clock.now);
+  const before = t.sent.length;
+  t.record(TCP_ACK | TCP_PSH, 5001, 100);
+  assert.equal(t.sent.length, before + 1, 'no wait for the end of the turn');
+  assert.equal((t.sent[t.sent.length - 1] as Sent).ack, 5101);
 });
 
 test('announceRoutes: every running session announces its route again (an interceptor came back)', () => {

@@ -282,7 +282,7 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
     keepaliveTimeoutUs: keepaliveS * 1_000_000,
     acceleration,
     closeWithTarget: load?.comet === true,
-    mergeHandshakeAck: load !== null,
+    mergeHandshakeAck: true,
     totalBufferCap: memoryMb * 1024 * 1024,
     seed,
     ...(sessionBufferKb === null ? {} : { sessionBufferCap: sessionBufferKb * 1024 }),

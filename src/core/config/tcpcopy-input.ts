@@ -37,7 +37,7 @@ export const DEFAULT_CAPTURE_BUFFER_MB = 64;
  * --capture-latency default, ms (pcap backend; cap always runs in immediate mode). Measured with
  * scripts/bench/capture.ts: see the README's Performance section.
  */
-export const DEFAULT_CAPTURE_LATENCY_MS = 2;
+export const DEFAULT_CAPTURE_LATENCY_MS = 20;
 /** -S default: whole frames (the most `cap` allows; with the pcap backend a smaller -S also shrinks the kernel ring's frames). */
 export const DEFAULT_SNAPLEN = 65535;
 

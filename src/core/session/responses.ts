@@ -160,6 +160,7 @@ function onEstablishedRecord(
 
   // Response data and FIN (payload itself is not carried; only how much there was).
   let ackNow = false;
+  let dupData = false;
   const segEnd = (seq + payLen) >>> 0;
   // Only records with data or FIN may move rcvNxt. A jump past rcvNxt means a record was lost
   // and the target did send those bytes. A pure ACK whose seq is ahead does not tell whether
@@ -180,7 +181,7 @@ function onEstablishedRecord(
       }
     }
   } else if (payLen > 0) {
-    ackNow = true; // duplicate data: the target did not see our ACK
+    dupData = true; // duplicate data: the target did not see our ACK
   }
   if ((flags & TCP_FIN) !== 0) {
     // segEnd may be behind rcvNxt when a lost FIN record made a later ACK's seq jump past it.
@@ -193,7 +194,14 @@ function onEstablishedRecord(
     }
     ackNow = true;
   }
-  if (ackNow) e.tx.sendAck(s, nowUs);
+  // A duplicate is answered at once. Otherwise the ACK waits for the end of the turn (flushAcks):
+  // a request or FIN that pump() sends below carries it, and a response's data and FIN records
+  // read together share one ACK, so the target is not sent bare ACKs that the next packet repeats.
+  if (dupData) e.tx.sendAck(s, nowUs);
+  else if (ackNow) {
+    if (s.finAcked && s.serverFin) e.tx.sendAck(s, nowUs); // the session ends below
+    else deferAck(e, s, nowUs);
+  }
   if (s.serverFin && e.cfg.closeWithTarget && s.fin === null && s.rst === null && ((s.sndNxt - s.seqOffset) >>> 0) === s.capEnd) {
     // Comet: the capture's own close was left out; the target ended the connection, so do we.
     s.fin = { seq: s.capEnd, origAck: s.turnInit ? s.turnAck : s.conn.base, thinkUs: 0 };
@@ -209,6 +217,16 @@ function onEstablishedRecord(
     return;
   }
   pump(e, s, nowUs);
+}
+
+/** An ACK due now, sent by flushAcks unless a packet sent before then carries it. */
+function deferAck(e: EngineContext, s: Session, nowUs: number): void {
+  // Already due now: queued in this turn. A second entry for a session queued with a later
+  // deadline is harmless: flushAcks skips it once the first has sent the ACK.
+  if (s.delAckAt > nowUs) {
+    e.ackQueue.push(s);
+    s.delAckAt = nowUs;
+  }
 }
 
 /** New data acknowledged: release what the target has, sample the RTT, leave recovery. */

@@ -155,10 +155,11 @@ export interface EngineConfig {
    */
   closeWithTarget: boolean;
   /**
-   * Load mode: the handshake's third ACK rides on the first data segment when that segment goes
-   * within delayedAckUs of the SYN-ACK (a bare ACK is sent then otherwise, e.g. server-first
-   * protocols): one packet fewer through the target's receive path per connection, which is what
-   * bounds the establishment rate.
+   * The handshake's third ACK rides on the first data segment when that segment goes within
+   * delayedAckUs of the SYN-ACK (a bare ACK is sent then otherwise, e.g. server-first
+   * protocols): one packet fewer through the target's receive path per connection, which bounds
+   * the establishment rate and is most of the copier's own kernel time. tcpcopy sets it in every
+   * mode; the engine's default (false) sends the ACK at once, as stock tcpcopy does.
    */
   mergeHandshakeAck: boolean;
   /** Keep captured think time after each response (scaled by -a). */
