@@ -15,6 +15,7 @@ import type { Disposers } from './disposers.js';
 import { EXIT_FAILED, EXIT_OK } from './exit-codes.js';
 import type { RunLog } from './run-log.js';
 import type { PacketConsumer, PacketSource } from './source/packet-source.js';
+import { WakeTimer } from './wake-timer.js';
 
 const HOUSEKEEPING_MS = 250;
 /** How long the copier waits for interceptors to answer the payload extension (stock ones never do). */
@@ -22,6 +23,7 @@ const NEGOTIATION_MS = 1000;
 
 // performance.timeOrigin is a getter that costs more than performance.now() itself: read it once.
 const TIME_ORIGIN_MS = performance.timeOrigin;
+const RESOLVED = Promise.resolve();
 
 /** Wall-clock µs (the engine derives ISNs and TS values from it), monotonic within the process. */
 export function nowUs(): number {
@@ -67,14 +69,12 @@ export class Copier implements EngineSink, PacketConsumer {
    */
   extensionGranted: number[] = [];
   private finished = false;
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt = Infinity;
+  private readonly timer = new WakeTimer(() => this.service());
   private immediate = false;
   private feedNow = 0;
   private lastActivity = 0;
   private lastActivityUs = 0;
   // Wake-up accounting (logged at the end): the copier's CPU at low rates is mostly per wake-up.
-  private timerFires = 0;
   private serviceRuns = 0;
   /** The signal that stopped a live capture while its sessions finish, and their deadline. */
   private drainBy: string | null = null;
@@ -82,11 +82,10 @@ export class Copier implements EngineSink, PacketConsumer {
   private resolveExit: (code: number) => void = () => undefined;
   private readonly exited = new Promise<number>((r) => (this.resolveExit = r));
   private readonly kickFn = (): void => this.kick();
-  private readonly onTimerFn = (): void => {
-    this.timerFires++;
-    this.timer = null;
-    this.timerAt = Infinity;
-    this.service();
+  private ackFlushQueued = false;
+  private readonly flushAcksFn = (): void => {
+    this.ackFlushQueued = false;
+    if (!this.finished) this.engine.flushAcks(this.feedNow);
   };
   private readonly onImmediateFn = (): void => {
     this.immediate = false;
@@ -281,6 +280,7 @@ export class Copier implements EngineSink, PacketConsumer {
 
   private onRecord(buf: Buffer, off: number): void {
     this.records++;
+    this.queueAckFlush();
     const now = nowUs();
     this.feedNow = now;
     // The report sees the answer before the engine, which may send the next request at once.
@@ -300,11 +300,23 @@ export class Copier implements EngineSink, PacketConsumer {
   /** A record that came with its payload (the channel extension; only with a report). */
   private onRecordPayload(buf: Buffer, off: number, payOff: number, payLen: number): void {
     this.records++;
+    this.queueAckFlush();
     const now = nowUs();
     this.feedNow = now;
     this.collector?.testRecord(buf, off, this.recordSize, buf, payOff, payLen, now);
     this.engine.onResponse(buf, off, now, this.recordSize);
     this.kick();
+  }
+
+  /**
+   * First record of a channel read: the ACKs its records leave due go out when the read's callback
+   * returns, in the same sendmmsg as the rest (queued before any send of this read, so this
+   * microtask runs ahead of the raw sink's turn-end flush), not after the turn's other I/O.
+   */
+  private queueAckFlush(): void {
+    if (this.ackFlushQueued) return;
+    this.ackFlushQueued = true;
+    void RESOLVED.then(this.flushAcksFn);
   }
 
   private kick(): void {
@@ -333,21 +345,10 @@ export class Copier implements EngineSink, PacketConsumer {
   }
 
   private arm(now: number): void {
-    let at = this.engine.nextDeadline();
+    const at = this.engine.nextDeadline();
     // A packet waiting for its time (not for kernel push-back: 'drain' wakes that one).
     const release = this.o.source.nextReleaseUs;
-    if (this.accepting && release < at) at = release;
-    if (at === Infinity) {
-      if (this.timer !== null) clearTimeout(this.timer);
-      this.timer = null;
-      this.timerAt = Infinity;
-      return;
-    }
-    if (this.timer !== null && this.timerAt <= at && this.timerAt > now) return; // an earlier wake-up is set
-    if (this.timer !== null) clearTimeout(this.timer);
-    const ms = Math.max(0, Math.ceil((at - now) / 1000));
-    this.timerAt = now + ms * 1000;
-    this.timer = setTimeout(this.onTimerFn, ms);
+    this.timer.arm(this.accepting && release < at ? release : at, now);
   }
 
   private housekeeping(): void {
@@ -383,14 +384,13 @@ export class Copier implements EngineSink, PacketConsumer {
   private async finish(code: number, stoppedBy: string | null): Promise<void> {
     if (this.finished) return;
     this.finished = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    this.timer.clear();
     const engine = this.engine;
     // Sessions still open (signal, error): reset them so the target does not keep them.
     if (engine.activeSessions > 0) engine.closeAll(nowUs(), 'idle-timeout');
     const sink = this.sink;
     if (sink !== null) await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 1000))]);
-    const loop = { timerFires: this.timerFires, serviceRuns: this.serviceRuns, channelReads: this.channel?.stats.reads ?? 0, records: this.records };
+    const loop = { timerFires: this.timer.fires, serviceRuns: this.serviceRuns, channelReads: this.channel?.stats.reads ?? 0, records: this.records };
     logRunEnd(this.o.log, loop, sink, engine);
     const end: RunEnd = { code, stoppedBy, durationUs: nowUs() - this.startUs };
     for (const ob of this.observers) ob.end?.(this, end);
