@@ -194,9 +194,9 @@ function onEstablishedRecord(
     }
     ackNow = true;
   }
-  // A duplicate is answered at once. Otherwise the ACK waits for the end of the turn (flushAcks):
-  // a request or FIN that pump() sends below carries it, and a response's data and FIN records
-  // read together share one ACK, so the target is not sent bare ACKs that the next packet repeats.
+  // A duplicate is answered at once. Otherwise the ACK waits for the caller's flushAcks (the
+  // copier runs it when the channel read that brought this record returns): a request or FIN that
+  // pump() sends below carries it, and data and FIN records read together share one ACK.
   if (dupData) e.tx.sendAck(s, nowUs);
   else if (ackNow) {
     if (s.finAcked && s.serverFin) e.tx.sendAck(s, nowUs); // the session ends below
