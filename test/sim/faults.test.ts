@@ -192,6 +192,32 @@ test('-R fixes the RTT: the RTO is 3 × R (not the 1 s initial RTO) from the fir
   assert.deepEqual(sim.outcomes(), ['completed']);
 });
 
+test('a target with measured handshakes gets SYN retries after the minimum RTO, an unknown one after the 1 s initial RTO', () => {
+  const synTimes: number[] = [];
+  const sim = new Sim({
+    target: { app: httpApp({ responseSize: () => 100 }) },
+    toTarget: (_, p) => {
+      if ((flagsOf(p) & (TCP_SYN | TCP_ACK)) !== TCP_SYN) return [0];
+      synTimes.push(sim.world.now);
+      // The first SYN of the first and of the sixth session is lost.
+      if (synTimes.length === 1 || synTimes.length === 7) return [];
+      return [0];
+    },
+  });
+  // Six connections 3 s apart, so each handshake is measured before the next one starts.
+  const cap = [0, 1, 2, 3, 4, 5].flatMap((i) =>
+    captureSession({ clientIp: CLIENT, clientPort: 41060 + i, serverIp: ONLINE_SERVER, serverPort: 80, startUs: 1_000_000 + i * 3_000_000, steps: [{ send: request(`h${i}`) }, { recv: 100 }, { fin: true }] }),
+  );
+  sim.feed(cap.sort((a, b) => a.tsUs - b.tsUs));
+  sim.run();
+  assert.equal(synTimes.length, 8);
+  // Nothing known yet: RFC 6298's 1 s.
+  assert.equal(synTimes[1]! - synTimes[0]!, 1_000_000);
+  // Five handshakes later the target's RTT is known (well under 1 ms here): the minimum RTO.
+  assert.equal(synTimes[7]! - synTimes[6]!, 200_000);
+  assert.deepEqual(sim.outcomes(), Array(6).fill('completed'));
+});
+
 test('the target closes a keep-alive connection early (2 requests each): the rest continue on new connections', () => {
   const reqs = [0, 1, 2, 3, 4].map((i) => request(`k${i}`, 150));
   const steps: Step[] = [];

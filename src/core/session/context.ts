@@ -8,6 +8,7 @@ import { Sender } from './sender.js';
 import type { OnlineConn } from './online-conn.js';
 import { NumSlab, type Session } from './session.js';
 import { EngineStats } from './stats.js';
+import { TargetRtt } from './target-rtt.js';
 import { TimerHeap } from './timer-heap.js';
 import { TupleMap } from './tuple-map.js';
 import type { EngineConfig, EngineSink } from './types.js';
@@ -35,6 +36,8 @@ export class EngineContext {
   readonly slab = new NumSlab(1024);
   /** Captured payloads, until acknowledged. */
   readonly arena = new PayloadArena();
+  /** Handshake RTTs per target: the RTO of new sessions' SYNs. */
+  readonly targetRtt = new TargetRtt();
   /** Scratch views, reused for every packet and record. */
   readonly view = new SegmentView();
   readonly opts = newTcpOptions();

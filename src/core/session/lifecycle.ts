@@ -144,7 +144,7 @@ function openSession(
   s.ipId = hash4(cip, port, s.iss, 0, e.ipIdKey) & 0xffff;
   s.ourMss = Math.min(conn.synMss > 0 ? conn.synMss : cfg.mss, cfg.mss);
   s.lastServerAt = nowUs;
-  s.rto = baseRto(s, cfg);
+  s.rto = cfg.fixedRttUs > 0 ? baseRto(s, cfg) : e.targetRtt.synRto(tr.targetIp, tr.targetPort, cfg);
   e.sink.sessionStarted?.(s);
   e.tx.sendSyn(s, nowUs);
   e.reschedule(s, nowUs);

@@ -74,7 +74,10 @@ function onSynSentRecord(e: EngineContext, s: Session, flags: number, seq: numbe
     s.sndWnd = window; // never scaled in a SYN-ACK
     s.tsOk = o.hasTs && conn.synTs;
     if (o.hasTs) s.tsRecent = o.tsVal;
-    if (s.retries === 0 && cfg.fixedRttUs === 0) rttSample(s, cfg, nowUs - s.synSentAt);
+    if (s.retries === 0 && cfg.fixedRttUs === 0) {
+      rttSample(s, cfg, nowUs - s.synSentAt);
+      e.targetRtt.sample(s.targetIp, s.targetPort, nowUs - s.synSentAt);
+    }
     s.retries = 0;
     s.backoff = 0;
     s.rto = baseRto(s, cfg);
