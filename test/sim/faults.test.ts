@@ -192,11 +192,17 @@ test('-R fixes the RTT: the RTO is 3 × R (not the 1 s initial RTO) from the fir
   assert.deepEqual(sim.outcomes(), ['completed']);
 });
 
-test('a target with measured handshakes gets SYN retries after the minimum RTO, an unknown one after the 1 s initial RTO', () => {
+test('a target with measured handshakes gets SYN and first data retries after the minimum RTO, an unknown one after the 1 s initial RTO', () => {
   const synTimes: number[] = [];
+  const lastDataTimes: number[] = [];
   const sim = new Sim({
     target: { app: httpApp({ responseSize: () => 100 }) },
     toTarget: (_, p) => {
+      if (payloadOf(p) > 0 && p.readUInt16BE(20) === 41065) {
+        lastDataTimes.push(sim.world.now);
+        // The request of the last session (whose SYN was retried) is lost once too.
+        return lastDataTimes.length === 1 ? [] : [0];
+      }
       if ((flagsOf(p) & (TCP_SYN | TCP_ACK)) !== TCP_SYN) return [0];
       synTimes.push(sim.world.now);
       // The first SYN of the first and of the sixth session is lost.
@@ -215,6 +221,9 @@ test('a target with measured handshakes gets SYN retries after the minimum RTO, 
   assert.equal(synTimes[1]! - synTimes[0]!, 1_000_000);
   // Five handshakes later the target's RTT is known (well under 1 ms here): the minimum RTO.
   assert.equal(synTimes[7]! - synTimes[6]!, 200_000);
+  // Its own handshake gave no RTT sample (Karn): the target's stands in, not the 1 s initial RTO.
+  assert.equal(lastDataTimes.length, 2);
+  assert.equal(lastDataTimes[1]! - lastDataTimes[0]!, 200_000);
   assert.deepEqual(sim.outcomes(), Array(6).fill('completed'));
 });
 

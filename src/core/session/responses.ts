@@ -80,7 +80,8 @@ function onSynSentRecord(e: EngineContext, s: Session, flags: number, seq: numbe
     }
     s.retries = 0;
     s.backoff = 0;
-    s.rto = baseRto(s, cfg);
+    // A retransmitted SYN gives no sample (Karn): the target's other handshakes stand in for it.
+    s.rto = s.srtt > 0 || cfg.fixedRttUs > 0 ? baseRto(s, cfg) : e.targetRtt.synRto(s.targetIp, s.targetPort, cfg);
     s.rtoAt = Infinity;
     s.phase = 'established';
     s.establishedAt = nowUs;
