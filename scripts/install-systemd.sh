@@ -81,7 +81,9 @@ case "$action" in
     mkdir -p "$root/usr/local/bin"
     for c in intercept tcpcopy; do
       # The same Node flags as the CLIs' shebang and the units (test/unit/ops/node-flags.test.ts).
-      printf '#!/bin/sh\n# tcpcopy-ts wrapper (install-systemd.sh)\nexec %s --max-semi-space-size=4 %s/dist/src/cli/%s.js "$@"\n' "$node_bin" "$prefix" "$c" >"$root/usr/local/bin/$c"
+      flags=--max-semi-space-size=4
+      [[ $c == intercept ]] && flags=--max-semi-space-size=1
+      printf '#!/bin/sh\n# tcpcopy-ts wrapper (install-systemd.sh)\nexec %s %s %s/dist/src/cli/%s.js "$@"\n' "$node_bin" "$flags" "$prefix" "$c" >"$root/usr/local/bin/$c"
       chmod 0755 "$root/usr/local/bin/$c"
     done
     [[ -e "$confdir/intercept.env" ]] || install -m 0644 systemd/intercept.env.example "$confdir/intercept.env"

@@ -25,7 +25,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createLab, requireRoot, twoHost, type Lab } from '../../test/helpers/lab.js';
-import { CLI_NODE_FLAGS, cliPath } from '../../test/helpers/paths.js';
+import { NODE_FLAGS, cliPath } from '../../test/helpers/paths.js';
 import { currEstab, establishedCount, raiseTargetLimits, recordThinkSessions } from '../../test/integration/load-lab.js';
 import { startIntercept } from '../../test/integration/replay-lab.js';
 
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
       const copier = lab.spawn(net.copier, process.execPath, [
         ...(prof === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', prof]),
         ...(process.env.LOAD_BENCH_HEAPSNAP === undefined ? [] : ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${process.env.LOAD_BENCH_HEAPSNAP}`]),
-        ...CLI_NODE_FLAGS, cliPath('tcpcopy'), '-x', `80-${net.targetIp}:80`, '-s', net.targetIp, '-i', rec.pcap,
+        ...NODE_FLAGS.tcpcopy, cliPath('tcpcopy'), '-x', `80-${net.targetIp}:80`, '-s', net.targetIp, '-i', rec.pcap,
         '-u', String(n), '-c', '10.98.0.0/24', '--comet', '--ramp', String(rampS), '--duration', String(duration),
         '--quiet', '--stats-interval', '5', '--end-grace', '1000', '-m', '8192',
       ]);

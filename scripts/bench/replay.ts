@@ -34,7 +34,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync 
 import os from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createLab, requireRoot, twoHost, type Lab, type LabProcess } from '../../test/helpers/lab.js';
-import { CLI_NODE_FLAGS, cliPath } from '../../test/helpers/paths.js';
+import { NODE_FLAGS, cliPath } from '../../test/helpers/paths.js';
 import type { RecordOptions } from '../../test/helpers/recorder.js';
 import { pickBodySizes, sizedPath } from '../../test/helpers/recorder-client.js';
 import { startNginx, startRedis, type Nginx, type Redis } from '../../test/helpers/servers.js';
@@ -264,7 +264,7 @@ async function runCopier(lab: Lab, ns: string, args: string[]): Promise<{ stdout
   const nodeArgs = (process.env.TCPCOPY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   // TCPCOPY_WRAP='strace -c -f -o FILE' or 'perf stat -o FILE' to run the copier under a tool.
   const wrap = (process.env.TCPCOPY_WRAP ?? '').split(' ').filter((a) => a !== '');
-  const argv = [...wrap, process.execPath, ...CLI_NODE_FLAGS, ...nodeArgs, cliPath('tcpcopy'), ...args];
+  const argv = [...wrap, process.execPath, ...NODE_FLAGS.tcpcopy, ...nodeArgs, cliPath('tcpcopy'), ...args];
   const p = lab.spawn(ns, argv[0] as string, argv.slice(1));
   let timer: NodeJS.Timeout | undefined;
   const r = await Promise.race([p.exited, new Promise<null>((res) => (timer = setTimeout(() => res(null), 180_000)))]);
@@ -336,7 +336,7 @@ async function main(): Promise<void> {
           process.stderr.write(`  ceiling: ${c.note}\n`);
         }
       }
-      const icpt: LabProcess = lab.spawn(net.target, process.execPath, [...CLI_NODE_FLAGS, cliPath('intercept'), '--install-rule', String(port), '--stats-interval', '0']);
+      const icpt: LabProcess = lab.spawn(net.target, process.execPath, [...NODE_FLAGS.intercept, cliPath('intercept'), '--install-rule', String(port), '--stats-interval', '0']);
       await icpt.waitFor(/intercept ready/, 'stderr', 15_000);
       for (const accel of accels) {
         const before = nginx?.readAccessLog().length ?? 0;

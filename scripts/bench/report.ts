@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { createLab, requireRoot, twoHost } from '../../test/helpers/lab.js';
-import { CLI_NODE_FLAGS, cliPath } from '../../test/helpers/paths.js';
+import { NODE_FLAGS, cliPath } from '../../test/helpers/paths.js';
 import { startNginx } from '../../test/helpers/servers.js';
 import { recordLossless } from '../../test/integration/replay-lab.js';
 
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     const recorded = rec.truth.httpRequests.length;
     const net = await twoHost(lab);
     const nginx = await startNginx(lab, net.target, { port: 80, bind: net.targetIp, root: rec.httpRoot });
-    const icpt = lab.spawn(net.target, process.execPath, [...CLI_NODE_FLAGS, cliPath('intercept'), '--install-rule', '80', '--stats-interval', '0', '--forward-payload', 'all']);
+    const icpt = lab.spawn(net.target, process.execPath, [...NODE_FLAGS.intercept, cliPath('intercept'), '--install-rule', '80', '--stats-interval', '0', '--forward-payload', 'all']);
     await icpt.waitFor(/intercept ready/, 'stderr', 15_000);
     const rows: { accel: number; report: boolean; runs: Run[] }[] = [];
     for (const accel of accels) {
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
           const extra = report ? ['--report', json, '--report-html', json.replace(/json$/, 'html'), ...more] : [];
           // TCPCOPY_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' to profile the copier.
           const nodeArgs = (process.env.TCPCOPY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-          const p = lab.spawn(net.copier, process.execPath, [...CLI_NODE_FLAGS, ...nodeArgs, cliPath('tcpcopy'), '-x', `80-${net.targetIp}:80`, '-s', net.targetIp, '-i', rec.pcap, '--quiet', '-a', String(accel), ...extra]);
+          const p = lab.spawn(net.copier, process.execPath, [...NODE_FLAGS.tcpcopy, ...nodeArgs, cliPath('tcpcopy'), '-x', `80-${net.targetIp}:80`, '-s', net.targetIp, '-i', rec.pcap, '--quiet', '-a', String(accel), ...extra]);
           let timer: NodeJS.Timeout | undefined;
           const r = await Promise.race([p.exited, new Promise<null>((res) => (timer = setTimeout(() => res(null), 180_000)))]);
           clearTimeout(timer);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI_NODE_FLAGS, cliPath } from '../helpers/paths.js';
+import { NODE_FLAGS, cliPath } from '../helpers/paths.js';
 import type { Lab, LabProcess, Subnet } from '../helpers/lab.js';
 import { parseSummary, type ReplaySummary } from './replay-lab.js';
 
@@ -120,7 +120,7 @@ export interface LiveCopier {
 export async function startLiveCopier(lab: Lab, ns: string, args: readonly string[]): Promise<LiveCopier> {
   // Benchmarks: TCPCOPY_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' profiles the copier (as in scripts/bench/replay.ts).
   const nodeArgs = (process.env.TCPCOPY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const proc = lab.spawn(ns, process.execPath, [...CLI_NODE_FLAGS, ...nodeArgs, cliPath('tcpcopy'), '--stats-interval', '0', ...args]);
+  const proc = lab.spawn(ns, process.execPath, [...NODE_FLAGS.tcpcopy, ...nodeArgs, cliPath('tcpcopy'), '--stats-interval', '0', ...args]);
   await proc.waitFor(/copying live capture on .* through [1-9]/, 'stderr', 20_000);
   return {
     proc,

@@ -3,7 +3,7 @@
 // as real processes whose summary is parsed.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { CLI_NODE_FLAGS, cliPath } from '../helpers/paths.js';
+import { NODE_FLAGS, cliPath } from '../helpers/paths.js';
 import { recordingPair, twoHost, type Lab, type LabProcess, type TwoHost } from '../helpers/lab.js';
 import { record, type RecordOptions, type Recording } from '../helpers/recorder.js';
 
@@ -56,7 +56,7 @@ export function parseSummary(stdout: string): ReplaySummary {
 /** Our intercept in `ns`, queueing responses from `ports` itself (--install-rule). */
 export async function startIntercept(lab: Lab, ns: string, ports: number[], extra: string[] = []): Promise<LabProcess> {
   const start = async (): Promise<LabProcess> => {
-    const p = lab.spawn(ns, process.execPath, [...CLI_NODE_FLAGS, cliPath('intercept'), '--install-rule', ports.join(','), '--stats-interval', '0', ...extra]);
+    const p = lab.spawn(ns, process.execPath, [...NODE_FLAGS.intercept, cliPath('intercept'), '--install-rule', ports.join(','), '--stats-interval', '0', ...extra]);
     await p.waitFor(/intercept ready/, 'stderr', 15_000);
     return p;
   };
@@ -73,7 +73,7 @@ export async function startIntercept(lab: Lab, ns: string, ports: number[], extr
 /** Runs tcpcopy in `ns` to completion (killed after timeoutMs). */
 export async function runTcpcopy(lab: Lab, ns: string, args: string[], timeoutMs = 90_000): Promise<TcpcopyRun> {
   const t0 = Date.now();
-  const p = lab.spawn(ns, process.execPath, [...CLI_NODE_FLAGS, cliPath('tcpcopy'), ...args]);
+  const p = lab.spawn(ns, process.execPath, [...NODE_FLAGS.tcpcopy, cliPath('tcpcopy'), ...args]);
   let timer: NodeJS.Timeout | undefined;
   const res = await Promise.race([p.exited, new Promise<null>((r) => (timer = setTimeout(() => r(null), timeoutMs)))]);
   clearTimeout(timer);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labFor, requireRoot, twoHost, type Lab, type LabProcess } from '../helpers/lab.js';
 import { startNginx } from '../helpers/servers.js';
-import { CLI_NODE_FLAGS, cliPath, fixturesDir, repoRoot } from '../helpers/paths.js';
+import { NODE_FLAGS, cliPath, fixturesDir, repoRoot } from '../helpers/paths.js';
 
 const rootSkip = requireRoot();
 const hasAnalyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].some((p) => existsSync(p));
@@ -110,7 +110,7 @@ test('install-systemd.sh into a temp root: systemd-analyze verify is clean; inst
     // The command wrappers (pointed at the staging root) run the installed CLIs.
     for (const [name, re] of [['intercept', /--metrics-port/], ['tcpcopy', /Usage: tcpcopy/]] as const) {
       const wrapper = readFileSync(join(root, 'usr/local/bin', name), 'utf8');
-      assert.ok(wrapper.includes(`exec ${process.execPath} ${CLI_NODE_FLAGS.join(" ")} /opt/tcpcopy-ts/dist/src/cli/${name}.js "$@"`), wrapper);
+      assert.ok(wrapper.includes(`exec ${process.execPath} ${NODE_FLAGS[name].join(" ")} /opt/tcpcopy-ts/dist/src/cli/${name}.js "$@"`), wrapper);
       const local = join(root, `${name}-wrapper.sh`);
       writeFileSync(local, wrapper.replaceAll('/opt/tcpcopy-ts', prefix));
       const h = await run('sh', [local, '--help']);
@@ -121,9 +121,9 @@ test('install-systemd.sh into a temp root: systemd-analyze verify is clean; inst
     const vdir = join(root, 'verify');
     await run('mkdir', ['-p', vdir]);
     const units: string[] = [];
-    for (const [src, dst] of [['intercept.service', 'intercept.service'], ['tcpcopy@.service', 'tcpcopy@example.service']] as const) {
+    for (const [src, dst, name] of [['intercept.service', 'intercept.service', 'intercept'], ['tcpcopy@.service', 'tcpcopy@example.service', 'tcpcopy']] as const) {
       const text = readFileSync(join(root, 'etc/systemd/system', src), 'utf8');
-      assert.ok(text.includes(`ExecStart=${process.execPath} ${CLI_NODE_FLAGS.join(' ')} /opt/tcpcopy-ts/dist/src/cli/`), 'placeholders filled in');
+      assert.ok(text.includes(`ExecStart=${process.execPath} ${NODE_FLAGS[name].join(' ')} /opt/tcpcopy-ts/dist/src/cli/${name}.js`), 'placeholders filled in');
       const local = text.replaceAll('/opt/tcpcopy-ts', prefix).replaceAll('/etc/tcpcopy/', join(root, 'etc/tcpcopy') + '/');
       // Every absolute path a command line names exists in the installed tree.
       for (const line of local.split('\n').filter((l) => /^Exec(Start|StartPre|StopPost)=/.test(l))) {
