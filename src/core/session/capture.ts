@@ -69,7 +69,7 @@ export function onCaptured(
   if (conn !== undefined && conn.lingerUntil >= 0) {
     // Every session of this connection has ended (or it was never started): a new SYN starts
     // a new incarnation, anything else (a retransmitted SYN too) is a leftover of the old one.
-    const synAgain = conn.capIsn === tcp.seq && conn.sessions.length === 0;
+    const synAgain = conn.capIsn === tcp.seq && !conn.started;
     if (conn.lingerUntil > nowUs && ((flags & TCP_SYN) === 0 || synAgain)) {
       st.capturedForUnknown++;
       // Still talking: keep ignoring it rather than starting a fake session later.

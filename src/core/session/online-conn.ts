@@ -5,7 +5,7 @@ import type { PendingControl, Session } from './session.js';
 // Shared empty sentinels (most connections have one session and no out-of-order segment): frozen
 // so a stray push can never fill the one instance every connection points at.
 const NO_SEGS = Object.freeze([]) as readonly Seg[] as Seg[];
-const NO_SESSIONS = Object.freeze([]) as readonly Session[] as Session[];
+export const NO_SESSIONS = Object.freeze([]) as readonly Session[] as Session[];
 
 /**
  * One captured client connection (by its online 4-tuple): capture ordering, the online
@@ -13,7 +13,10 @@ const NO_SESSIONS = Object.freeze([]) as readonly Session[] as Session[];
  */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- its flags and sequence numbers are the generated accessors below
 export class OnlineConn {
-  /** Shared empty until the first session (most connections have exactly one). */
+  /**
+   * Sessions not yet retired: shared empty until the first one (most connections have exactly
+   * one), and again once they are all retired.
+   */
   sessions: Session[] = NO_SESSIONS;
   /** Live (not closed) sessions. */
   live = 0;
@@ -62,10 +65,11 @@ export class OnlineConn {
 /**
  * OnlineConn booleans, as bits of `bits`:
  *   detached   taken off the online table (a new incarnation took the tuple)
+ *   started    at least one session was opened (its sessions may all be retired since)
  *   hasBase    `base` is known; hasLast: lastCapTs / lastCapAck are
  *   synSackOk, synTs   handshake options as captured (fake SYN: inferred)
  */
-const CONN_FLAG_NAMES = ['detached', 'hasBase', 'hasLast', 'synSackOk', 'synTs'] as const;
+const CONN_FLAG_NAMES = ['detached', 'started', 'hasBase', 'hasLast', 'synSackOk', 'synTs'] as const;
 /**
  * OnlineConn sequence numbers (uint32), backed by s0..s3:
  *   capIsn      captured ISN (or first seq − 1 without a SYN)
