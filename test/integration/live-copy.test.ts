@@ -33,7 +33,8 @@ test('three hosts: live client traffic on the online server is copied request fo
   assert.equal(clients.requests, 300);
   assert.ok(clients.reused > 100, `keep-alive connections were used (${clients.reused} reused)`);
 
-  const want = online.readAccessLog().length;
+  // nginx logs a request after its response has left: wait for the line, not just the client.
+  const want = await waitCount(() => online.readAccessLog().length, 300);
   assert.equal(want, 300);
   await waitCount(() => target.readAccessLog().length, want);
   const run = await copier.stop();
@@ -114,6 +115,8 @@ test('keep-alive connections opened before tcpcopy started: their later requests
   assert.equal(kaResult.ok, conns * perConn);
   assert.deepEqual(fresh.errors, []);
 
+  // nginx writes its access-log line after the response has left, so a client can finish first.
+  await waitCount(() => online.readAccessLog().length, conns * perConn + 40);
   const later = uris(online.readAccessLog()).filter((p) => !/^\/pre\/\d+\/1$/.test(p));
   assert.equal(later.length, conns * (perConn - 1) + 40);
   await waitCount(() => target.readAccessLog().length, later.length);

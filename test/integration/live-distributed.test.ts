@@ -93,6 +93,8 @@ test('two online servers, one copier each, one interceptor: the test server serv
   assert.deepEqual([...c1.errors, ...c2.errors], [], 'the real clients saw no error');
   // The clients got their online server's answers (nginx answers "ok <uri>", 200): no stray
   // answer from the test server reached them, or curl would have seen resets or bad responses.
+  await waitCount(() => onlines[0]?.readAccessLog().length ?? 0, 250);
+  await waitCount(() => onlines[1]?.readAccessLog().length ?? 0, 250);
   const online1 = uris(onlines[0]?.readAccessLog() ?? []);
   const online2 = uris(onlines[1]?.readAccessLog() ?? []);
   assert.equal(online1.length, 250);
@@ -178,6 +180,7 @@ test('one copier, two test servers: each target gets the traffic of its own -x e
     curlJobs(lab, net.client, mixedJobs(net.clientIps, `http://${online2Ip}`, 'two', 150), 6),
   ]);
   assert.deepEqual([...a.errors, ...b.errors], []);
+  await waitCount(() => online.readAccessLog().length, 350);
   const all = uris(online.readAccessLog());
   assert.equal(all.length, 350);
   const one = all.filter((p) => p.startsWith('/one/'));
@@ -255,6 +258,7 @@ test('intercept SIGKILLed and restarted under tcpcopy -L: later sessions are cop
   await copier.proc.waitFor(/connected[\s\S]*lost every connection[\s\S]*interceptor \S+ connected/, 'stderr', 20_000);
   const after = await curlJobs(lab, net.client, mixedJobs(net.clientIps, base, 'after', 100), 4);
   assert.deepEqual(after.errors, []);
+  await waitCount(() => uris(online.readAccessLog()).filter((p) => p.startsWith('/after/')).length, 100);
   const afterUris = uris(online.readAccessLog()).filter((p) => p.startsWith('/after/'));
   assert.equal(afterUris.length, 100);
   await waitCount(() => uris(target.readAccessLog()).filter((p) => p.startsWith('/after/')).length, 100);

@@ -55,7 +55,7 @@ test('record only, rotated by size: valid pcapng files (own reader, tcpdump) tha
   const total = 120;
   const clients = await curlJobs(lab, net.client, mixedJobs(net.clientIps, `http://${net.onlineIp}`, 'rec', total));
   assert.deepEqual(clients.errors, []);
-  assert.equal(online.readAccessLog().length, total);
+  assert.equal(await waitCount(() => online.readAccessLog().length, total), total);
   // curl returns before its connection's last FIN/ACK is captured (TPACKET_V3 blocks flush after
   // --capture-latency); let the teardown land in the current file before asking for a new one.
   await sleep(500);
