@@ -1,5 +1,5 @@
 /**
- * The online benchmarks' load: a fixed-rate open-loop HTTP generator run in the client namespace,
+ * The online benchmarks' load: a fixed-rate open-loop HTTP or Redis generator run in the client namespace,
  * and what online.ts and recordings.ts measure around it (process CPU, the paths a server logged,
  * waiting for a count to settle).
  */
@@ -9,11 +9,19 @@ import type { Nginx } from '../../test/helpers/servers.js';
 import type { LiveNet } from '../../test/integration/live-lab.js';
 
 // Fixed-rate open-loop generator: connection i starts at i / rate seconds, whatever the earlier
-// ones are doing (bounded at 20k in flight); prints one JSON line.
+// ones are doing (bounded at 20k in flight); prints one JSON line. One request per connection:
+// http, a GET of /PREFIX/i with Connection: close (the server closes first); redis, a SET of
+// PREFIX:i to a 16-64 byte value, the client closing once +OK is in (as redis clients do).
 export const LOADGEN = `
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-const [host, port, rate, durMs, prefix, ...froms] = process.argv.slice(2);
+const [host, port, rate, durMs, prefix, proto, ...froms] = process.argv.slice(2);
+const redis = proto === 'redis';
+const setCmd = (i) => {
+  const k = prefix + ':' + i;
+  const v = 'v' + i + '-'.repeat(16 + (i % 49));
+  return '*3\\r\\n$3\\r\\nSET\\r\\n$' + k.length + '\\r\\n' + k + '\\r\\n$' + v.length + '\\r\\n' + v + '\\r\\n';
+};
 const R = Number(rate), D = Number(durMs);
 let launched = 0, ok = 0, errs = 0, inflight = 0;
 const lat = [];
@@ -27,8 +35,11 @@ function one(i) {
   const s = net.connect({ host, port: Number(port), localAddress: froms[i % froms.length] });
   s.setNoDelay(true);
   s.setTimeout(10000, () => s.destroy());
-  s.on('connect', () => s.write('GET /' + prefix + '/' + i + ' HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'));
-  s.on('data', (d) => { buf += d.toString('latin1'); });
+  s.on('connect', () => s.write(redis ? setCmd(i) : 'GET /' + prefix + '/' + i + ' HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'));
+  s.on('data', (d) => {
+    buf += d.toString('latin1');
+    if (redis && buf.endsWith('\\r\\n')) { finish(buf === '+OK\\r\\n'); s.end(); }
+  });
   s.on('end', () => { finish(buf.startsWith('HTTP/1.1 200')); s.destroy(); });
   s.on('close', () => finish(false));
   s.on('error', () => {});
@@ -68,20 +79,23 @@ export function cpuMs(pid: number): { user: number; sys: number } {
   return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10 };
 }
 
-export async function load(lab: Lab, net: LiveNet, file: string, rate: number, ms: number, prefix: string): Promise<LoadResult> {
-  const r = await lab.exec(net.client, process.execPath, [file, net.onlineIp, '80', String(rate), String(ms), prefix, ...net.clientIps], { timeoutMs: ms + 30_000 });
+export type LoadProto = 'http' | 'redis';
+
+export async function load(lab: Lab, net: LiveNet, file: string, rate: number, ms: number, prefix: string, proto: LoadProto = 'http'): Promise<LoadResult> {
+  const port = proto === 'redis' ? '6379' : '80';
+  const r = await lab.exec(net.client, process.execPath, [file, net.onlineIp, port, String(rate), String(ms), prefix, proto, ...net.clientIps], { timeoutMs: ms + 30_000 });
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as LoadResult;
 }
 
 export const paths = (n: Nginx, prefix: string): string[] => n.readAccessLog().map((e) => e.path).filter((p) => p.startsWith(`/${prefix}/`));
 
 /** Waits until the count stops growing for 1.5 s (at most 20 s). */
-export async function settle(count: () => number, want: number): Promise<void> {
+export async function settle(count: () => number | Promise<number>, want: number): Promise<void> {
   const deadline = Date.now() + 20_000;
   let last = -1;
   let stableSince = Date.now();
   while (Date.now() < deadline) {
-    const n = count();
+    const n = await count();
     if (n >= want) return;
     if (n !== last) {
       last = n;

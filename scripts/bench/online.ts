@@ -1,10 +1,12 @@
 /**
- * Live copying at increasing connection rates: HTTP from many client addresses, one request per
- * connection (Connection: close), at fixed offered rates, until fidelity drops below 99.9% or the
- * load generator cannot offer more (it reached < 90% of the rate asked for).
+ * Live copying at increasing connection rates: HTTP or Redis from many client addresses, one
+ * request per connection (HTTP: GET with Connection: close; Redis: one SET, then the client
+ * closes), at fixed offered rates, until fidelity drops below 99.9% or the load generator cannot
+ * offer more (it reached < 90% of the rate asked for).
  *
  * The live-copy lab of docs/LAB.md (test/integration/live-lab.ts): client ns (N aliases) ── online
- * ns (nginx :80, tcpcopy capturing its client-facing interface) ── target ns (nginx :80, intercept).
+ * ns (nginx :80 or redis-server :6379, tcpcopy capturing its client-facing interface) ── target ns
+ * (the same server, intercept).
  * Per rate, ~`--seconds` of load twice: copying off (latency baseline) and copying on (a fresh
  * tcpcopy per step, stopped with SIGTERM after the target went quiet). A fresh copier first gets
  * `--warmup` seconds of the same load, measured apart: an online copier runs for hours, and its
@@ -12,11 +14,11 @@
  * the CPU column is the steady state and the warm-up column what those first seconds cost. Per
  * row: offered and
  * achieved connection rate, fidelity (the target's access log against the online one, as a
- * multiset of unique paths), capture drops from the copier's summary, copier CPU per 10k requests
+ * multiset of unique paths; for Redis the keys the online server holds found at the target), capture drops from the copier's summary, copier CPU per 10k requests
  * (utime+stime over the step, start-up excluded), interceptor CPU per 10k requests, and the online
  * clients' p50/p99 latency with copying off and on.
  *
- *   node dist/scripts/bench/online.js [--rates 500,1000,2000,3000,4000] [--seconds 10] [--warmup 20] [--aliases 50]
+ *   node dist/scripts/bench/online.js [--proto http|redis] [--rates 500,1000,2000,3000,4000] [--seconds 10] [--warmup 20] [--aliases 50]
  * Root. The load generator is a small Node program with a fixed-rate schedule (wrk is closed-loop,
  * wrk2 is not in Debian), run inside the client namespace.
  */
@@ -25,10 +27,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLab, requireRoot } from '../../test/helpers/lab.js';
-import { startNginx } from '../../test/helpers/servers.js';
+import { startNginx, startRedis, type Redis } from '../../test/helpers/servers.js';
 import { liveNet, startLiveCopier } from '../../test/integration/live-lab.js';
 import { startIntercept } from '../../test/integration/replay-lab.js';
-import { cpuMs, load, LOADGEN, paths, settle } from './live-load.js';
+import { cpuMs, load, LOADGEN, paths, settle, type LoadProto } from './live-load.js';
 
 const { values: o } = parseArgs({
   options: {
@@ -36,8 +38,17 @@ const { values: o } = parseArgs({
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '20' },
     aliases: { type: 'string', default: '50' },
+    proto: { type: 'string', default: 'http' },
   },
 });
+if (o.proto !== 'http' && o.proto !== 'redis') throw new Error(`--proto: expected http or redis, got ${JSON.stringify(o.proto)}`);
+const proto: LoadProto = o.proto;
+
+/** The keys under `prefix:` a Redis server holds (redis-cli --scan). */
+async function redisKeys(r: Redis, prefix: string): Promise<string[]> {
+  const out = await r.cli(['--raw', '--scan', '--pattern', `${prefix}:*`, '--count', '1000']);
+  return out.split('\n').filter((k) => k !== '');
+}
 
 // BENCH_COPIER_ARGS='--capture-latency 0': more tcpcopy flags for every step (as in scripts/bench/replay.ts).
 const extraArgs = (process.env.BENCH_COPIER_ARGS ?? '').split(' ').filter((a) => a !== '');
@@ -58,9 +69,17 @@ async function main(): Promise<void> {
     const net = await liveNet(lab, Number(o.aliases));
     // The client side may hold many TIME_WAIT ports per address; widen the range.
     await lab.sysctl(net.client, { 'net.ipv4.ip_local_port_range': '10000 65000', 'net.ipv4.tcp_tw_reuse': '1' });
-    const online = await startNginx(lab, net.online, { port: 80, bind: net.onlineIp });
-    const target = await startNginx(lab, net.target, { port: 80, bind: net.targetIp });
-    const intercept = await startIntercept(lab, net.target, [80]);
+    const port = proto === 'redis' ? 6379 : 80;
+    // What each side served under a prefix: the access log's paths, or the keys redis holds.
+    let served: (side: 'online' | 'target', prefix: string) => Promise<string[]>;
+    if (proto === 'redis') {
+      const r = { online: await startRedis(lab, net.online, { port, bind: net.onlineIp }), target: await startRedis(lab, net.target, { port, bind: net.targetIp }) };
+      served = (side, prefix) => redisKeys(r[side], prefix);
+    } else {
+      const n = { online: await startNginx(lab, net.online, { port, bind: net.onlineIp }), target: await startNginx(lab, net.target, { port, bind: net.targetIp }) };
+      served = (side, prefix) => Promise.resolve(paths(n[side], prefix));
+    }
+    const intercept = await startIntercept(lab, net.target, [port]);
     if (targetNice !== '') {
       const pids = execFileSync('ip', ['netns', 'pids', net.target], { encoding: 'utf8' }).split('\n').filter((l) => l !== '');
       execFileSync('renice', ['-n', targetNice, '-p', ...pids], { stdio: 'ignore' });
@@ -68,34 +87,35 @@ async function main(): Promise<void> {
     const file = join(lab.tmpDir, 'loadgen.mjs');
     writeFileSync(file, LOADGEN);
     const rows: string[] = [
-      `${o.seconds} s per step after ${o.warmup} s of warm-up, HTTP/1.1 GET with Connection: close (one request per connection) from ${o.aliases} client addresses; nginx 1 worker on both sides; veths, 2 shared cores${targetNice === '' ? '' : `; target namespace at nice ${targetNice}`}`,
+      `${o.seconds} s per step after ${o.warmup} s of warm-up, ${proto === 'redis' ? 'Redis SET, the client closing after +OK' : 'HTTP/1.1 GET with Connection: close'} (one request per connection) from ${o.aliases} client addresses; ${proto === 'redis' ? 'redis-server' : 'nginx 1 worker'} on both sides; veths, 2 shared cores${targetNice === '' ? '' : `; target namespace at nice ${targetNice}`}`,
       '| offered conn/s | achieved (off / on) | fidelity | capture drops | copier CPU ms / 10k req (user + sys) | copier CPU ms / 10k req in the warm-up | intercept CPU ms / 10k req | p50 off / on (ms) | p99 off / on (ms) |',
       '|---|---|---|---|---|---|---|---|---|',
     ];
     for (const rate of (o.rates ?? '').split(',').map(Number)) {
-      const off = await load(lab, net, file, rate, ms, `off${rate}`);
-      const copier = await startLiveCopier(lab, net.online, ['-i', net.onlineIf, '-x', `80-${net.targetIp}:80`, '-s', net.targetIp, ...extraArgs]);
+      const off = await load(lab, net, file, rate, ms, `off${rate}`, proto);
+      const copier = await startLiveCopier(lab, net.online, ['-i', net.onlineIf, '-x', `${port}-${net.targetIp}:${port}`, '-s', net.targetIp, ...extraArgs]);
       const w0 = cpuMs(copier.proc.pid);
       let warm = '-';
       if (Number(o.warmup) > 0) {
-        await load(lab, net, file, rate, Number(o.warmup) * 1000, `warm${rate}`);
-        const wantWarm = paths(online, `warm${rate}`).length;
-        await settle(() => paths(target, `warm${rate}`).length, wantWarm);
+        await load(lab, net, file, rate, Number(o.warmup) * 1000, `warm${rate}`, proto);
+        const wantWarm = (await served('online', `warm${rate}`)).length;
+        await settle(async () => (await served('target', `warm${rate}`)).length, wantWarm);
         const w1 = cpuMs(copier.proc.pid);
         if (wantWarm > 0) warm = (((w1.user + w1.sys - w0.user - w0.sys) * 10_000) / wantWarm).toFixed(0);
       }
       const c0 = cpuMs(copier.proc.pid);
       const i0 = cpuMs(intercept.pid);
-      const on = await load(lab, net, file, rate, ms, `on${rate}`);
-      const want = paths(online, `on${rate}`).length;
-      await settle(() => paths(target, `on${rate}`).length, want);
+      const on = await load(lab, net, file, rate, ms, `on${rate}`, proto);
+      const onlineSeen = await served('online', `on${rate}`);
+      const want = onlineSeen.length;
+      await settle(async () => (await served('target', `on${rate}`)).length, want);
       const c1 = cpuMs(copier.proc.pid);
       const i1 = cpuMs(intercept.pid);
       const run = await copier.stop(60_000);
-      const got = paths(target, `on${rate}`);
+      const got = await served('target', `on${rate}`);
       // Unique paths: fidelity = online requests found at the target (duplicates would be extra).
       const set = new Set(got);
-      const found = paths(online, `on${rate}`).filter((p) => set.has(p)).length;
+      const found = onlineSeen.filter((p) => set.has(p)).length;
       const fidelity = want > 0 ? found / want : 0;
       const drops = /(\d+) dropped \(kernel (\d+), ring full (\d+), sink busy (\d+)/.exec(run.stdout);
       const per10k = (cpu: number): string => (want > 0 ? ((cpu * 10_000) / want).toFixed(0) : '-');

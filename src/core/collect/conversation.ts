@@ -3,6 +3,7 @@ import { seqGt } from '../packet/seq.js';
 import type { Answer, AnswerEnd } from '../report/exchange.js';
 import { ByteAcc } from './byte-acc.js';
 import type { BytePool } from './byte-pool.js';
+import { HttpFraming } from './http-framing.js';
 
 /** One request (a client data burst) and the answer to it, as one side saw them. */
 export interface Turn {
@@ -21,7 +22,8 @@ export interface Turn {
  * One side of a captured session — the capture itself (reference) or one test target — cut into
  * requests and answers the way the engine paces them (src/core/session/README.md "Pacing"): a
  * client data packet that follows response data starts a new request; same-turn packets
- * (multi-segment and pipelined requests) join the current one. Only new bytes count (retransmits
+ * (multi-segment and pipelined requests) join the current one, and so does the rest of an HTTP
+ * request the server answered early (before its whole head or Content-Length body was in). Only new bytes count (retransmits
  * are skipped by sequence number). Settled turns are taken out as they are reported, so a long
  * session holds only its unreported turns.
  */
@@ -39,6 +41,7 @@ export class Conversation {
   private cliInit = false;
   private srvNext = 0;
   private srvInit = false;
+  private readonly http = new HttpFraming();
 
   constructor(
     /** Keep the request bytes (the reference side; the test side only counts). */
@@ -80,7 +83,7 @@ export class Conversation {
     const skip = seqGt(this.cliNext, seq) ? (this.cliNext - seq) >>> 0 : 0;
     this.cliNext = end;
     let cur = this.turns[this.turns.length - 1];
-    if (cur === undefined || cur.end !== null || cur.size > 0) {
+    if (cur === undefined || cur.end !== null || (cur.size > 0 && !this.http.midRequest)) {
       if (cur !== undefined && cur.end === null) cur.end = 'complete';
       cur = {
         req: this.keepRequest ? new ByteAcc(this.cap, this.pool) : null,
@@ -94,6 +97,7 @@ export class Conversation {
       };
       this.turns.push(cur);
     }
+    this.http.feed(buf, off + skip, len - skip);
     cur.req?.add(buf, off + skip, len - skip);
     cur.reqSize += len - skip;
     cur.reqLastUs = t;
@@ -126,6 +130,7 @@ export class Conversation {
     const cur = this.turns[this.turns.length - 1];
     if (cur !== undefined && cur.end === null) cur.end = cur.size > 0 ? 'complete' : this.serverRst ? 'reset' : 'closed';
     this.cliInit = this.srvInit = false;
+    this.http.reset();
     this.serverFin = this.serverRst = false;
   }
 
