@@ -44,10 +44,20 @@ const { values: o } = parseArgs({
 if (o.proto !== 'http' && o.proto !== 'redis') throw new Error(`--proto: expected http or redis, got ${JSON.stringify(o.proto)}`);
 const proto: LoadProto = o.proto;
 
-/** The keys under `prefix:` a Redis server holds (redis-cli --scan). */
+/**
+ * The keys under `prefix:` a Redis server holds (redis-cli --scan). Retried: above ~8,000 conn/s
+ * the target can be at its client limit for a moment ("max number of clients reached").
+ */
 async function redisKeys(r: Redis, prefix: string): Promise<string[]> {
-  const out = await r.cli(['--raw', '--scan', '--pattern', `${prefix}:*`, '--count', '1000']);
-  return out.split('\n').filter((k) => k !== '');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const out = await r.cli(['--raw', '--scan', '--pattern', `${prefix}:*`]);
+      return out.split('\n').filter((k) => k !== '');
+    } catch (err) {
+      if (attempt >= 20) throw err;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+  }
 }
 
 // BENCH_COPIER_ARGS='--capture-latency 0': more tcpcopy flags for every step (as in scripts/bench/replay.ts).
