@@ -154,6 +154,19 @@ function tcpSnmp(pid: number): { retransSegs: number; outSegs: number } {
   return { retransSegs: get('RetransSegs'), outSegs: get('OutSegs') };
 }
 
+/**
+ * TcpExt counters of the namespace `pid` lives in: accept-queue overflows (a SYN or handshake ACK
+ * dropped because the listener's queue was full) and SYN/SYN-ACK retransmissions.
+ */
+function tcpExt(pid: number): { listenOverflows: number; synRetrans: number } {
+  const [keys, vals] = readFileSync(`/proc/${pid}/net/netstat`, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('TcpExt:'))
+    .map((l) => l.trim().split(/\s+/).slice(1));
+  const get = (k: string): number => Number(vals?.[keys?.indexOf(k) ?? -1] ?? NaN);
+  return { listenOverflows: get('ListenOverflows'), synRetrans: get('TCPSynRetrans') };
+}
+
 /** Peak RSS (VmHWM) of a Node process that only waits 200 ms: the floor under any Node program here. */
 function emptyNodePeakRssMb(): number {
   const script = "setTimeout(() => process.stdout.write(/VmHWM:\\s+(\\d+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1]), 200)";
@@ -344,6 +357,7 @@ async function main(): Promise<void> {
         const cpu0 = procCpuS(icpt.pid);
         const srv0 = treeCpuS(serverPid);
         const tcp0 = tcpSnmp(serverPid);
+        const ext0 = tcpExt(serverPid);
         const m0 = machineCpu();
         const out = await runCopier(lab, net.copier, ['-x', `${port}-${net.targetIp}:${port}`, '-s', net.targetIp, '-i', rec.pcap, '--quiet', ...(accel === 0 ? ['--rate'] : ['-a', String(accel)]), ...extraArgs]);
         const m1 = machineCpu();
@@ -352,6 +366,7 @@ async function main(): Promise<void> {
         const icptCpu = procCpuS(icpt.pid) - cpu0;
         const serverCpu = treeCpuS(serverPid) - srv0;
         const tcp1 = tcpSnmp(serverPid);
+        const ext1 = tcpExt(serverPid);
         const seen = nginx !== null ? nginx.readAccessLog().length - before : await (redis as Redis).dbsize();
         const dur = Number(/replay (?:finished|stopped[^)]*\)) in ([0-9.]+) s/.exec(out.stdout)?.[1] ?? NaN);
         const cpuM = /resources: cpu ([0-9.]+) s \(user ([0-9.]+), system ([0-9.]+)\)/.exec(out.stdout);
@@ -387,7 +402,8 @@ async function main(): Promise<void> {
         const r = rows[rows.length - 1] as Row;
         process.stderr.write(
           `  ${accel === 0 ? '--rate' : `${accel}×`}: ${seen}/${recorded} (${r.fidelity.toFixed(2)}%) in ${dur} s (ideal ${fmt(r.idealS, 2)} s); ${packetsSent} packets sent; ` +
-            `target retransmitted ${r.retransSegs} of ${r.outSegs} segments; ${r.completed}; machine busy ${r.busyCores.toFixed(2)} of ${os.cpus().length} cores\n`,
+            `target retransmitted ${r.retransSegs} of ${r.outSegs} segments (${ext1.synRetrans - ext0.synRetrans} of them SYN-ACKs), ` +
+            `listen queue overflows ${ext1.listenOverflows - ext0.listenOverflows}; ${r.completed}; machine busy ${r.busyCores.toFixed(2)} of ${os.cpus().length} cores\n`,
         );
       }
     } finally {

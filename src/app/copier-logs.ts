@@ -44,6 +44,9 @@ export interface LoopCounts {
   serviceRuns: number;
   channelReads: number;
   records: number;
+  /** --max-opening: its limit (0 = none) and how often it held the file back. */
+  maxOpening: number;
+  openingHolds: number;
 }
 
 /** The end-of-run diagnostics: event-loop activity, engine counters (debug), memory. */
@@ -52,7 +55,8 @@ export function logRunEnd(log: RunLog, loop: LoopCounts, sink: PacketSink | null
   log.info(
     `event loop: ${loop.timerFires} timer wake-ups, ${loop.serviceRuns} service runs, ${loop.channelReads} channel reads ` +
       `(${loop.records} records), ${ss?.sent ?? 0} packets sent` +
-      (sink === null || ss === undefined ? '' : ` (${sink.backend}: ${ss.batches} batches, ${ss.crossings} JS→native calls)`),
+      (sink === null || ss === undefined ? '' : ` (${sink.backend}: ${ss.batches} batches, ${ss.crossings} JS→native calls)`) +
+      (loop.maxOpening === 0 ? '' : `; --max-opening ${loop.maxOpening} held the file back ${loop.openingHolds} times`),
   );
   if (log.enabled('debug')) {
     const snap = engine.stats.snapshot();

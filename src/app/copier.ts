@@ -51,6 +51,9 @@ export interface CopierOptions {
  * The copier is the engine's sink (packets out, routes to the channel, outcomes to observers)
  * and the source's consumer, so the per-packet path has no closures.
  */
+/** --max-opening gives way after this long without an answer (see Copier.accepting). */
+const OPENING_STALL_US = 200_000;
+
 export class Copier implements EngineSink, PacketConsumer {
   readonly engine: SessionEngine;
   readonly startUs = nowUs();
@@ -83,6 +86,9 @@ export class Copier implements EngineSink, PacketConsumer {
   private readonly exited = new Promise<number>((r) => (this.resolveExit = r));
   private readonly kickFn = (): void => this.kick();
   private ackFlushQueued = false;
+  /** --max-opening: when the file was held back (µs; −1: it is not), and how often. */
+  private openingHeldSince = -1;
+  private openingHolds = 0;
   private readonly flushAcksFn = (): void => {
     this.ackFlushQueued = false;
     if (!this.finished) this.engine.flushAcks(this.feedNow);
@@ -161,8 +167,23 @@ export class Copier implements EngineSink, PacketConsumer {
   // ───────────── packets in (PacketConsumer) ─────────────
 
   get accepting(): boolean {
-    return this.sink === null || this.sink.writable;
+    if (this.sink !== null && !this.sink.writable) return false;
+    const max = this.o.config.maxOpening;
+    if (max === 0 || this.engine.openingSessions < max) {
+      this.openingHeldSince = -1;
+      return true;
+    }
+    // --max-opening: hold the file back until the target answers one of them. Not for ever:
+    // sessions that wait for their own next packet, further on in the file, would never be
+    // answered; after OPENING_STALL_US without an answer the file goes on.
+    if (this.openingHeldSince < 0) {
+      this.openingHeldSince = this.feedNow;
+      this.openingHolds++;
+      return false;
+    }
+    return this.feedNow - this.openingHeldSince >= OPENING_STALL_US;
   }
+
 
   packet(buf: Buffer, ipOff: number, capLen: number, tsUs: number, transferIdx: number): void {
     if (this.collector !== null) this.collector.captured(buf, ipOff, capLen, tsUs);
@@ -348,7 +369,10 @@ export class Copier implements EngineSink, PacketConsumer {
     const at = this.engine.nextDeadline();
     // A packet waiting for its time (not for kernel push-back: 'drain' wakes that one).
     const release = this.o.source.nextReleaseUs;
-    this.timer.arm(this.accepting && release < at ? release : at, now);
+    if (this.accepting) this.timer.arm(release < at ? release : at, now);
+    // Held back by --max-opening: an answer wakes the copier (a record), else the stall limit.
+    else if (this.openingHeldSince >= 0) this.timer.arm(Math.min(at, this.openingHeldSince + OPENING_STALL_US), now);
+    else this.timer.arm(at, now);
   }
 
   private housekeeping(): void {
@@ -390,7 +414,7 @@ export class Copier implements EngineSink, PacketConsumer {
     if (engine.activeSessions > 0) engine.closeAll(nowUs(), 'idle-timeout');
     const sink = this.sink;
     if (sink !== null) await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 1000))]);
-    const loop = { timerFires: this.timer.fires, serviceRuns: this.serviceRuns, channelReads: this.channel?.stats.reads ?? 0, records: this.records };
+    const loop = { timerFires: this.timer.fires, serviceRuns: this.serviceRuns, channelReads: this.channel?.stats.reads ?? 0, records: this.records, maxOpening: this.o.config.maxOpening, openingHolds: this.openingHolds };
     logRunEnd(this.o.log, loop, sink, engine);
     const end: RunEnd = { code, stoppedBy, durationUs: nowUs() - this.startUs };
     for (const ob of this.observers) ob.end?.(this, end);

@@ -77,6 +77,7 @@ export interface LoadExclusiveOptions {
   percentage?: string;
   gradual?: boolean;
   rate?: boolean;
+  maxOpening?: string;
 }
 
 /** With -u: throws ConfigError for the first flag that load mode cannot honour. */
@@ -99,6 +100,7 @@ export function refuseWithLoad(raw: LoadExclusiveOptions): void {
       ['-r', raw.percentage],
       ['-g', raw.gradual === true ? 'on' : undefined],
       ['--rate', raw.rate === true ? 'on' : undefined],
+      ['--max-opening', raw.maxOpening],
     ] as const
   ).find(([, v]) => v !== undefined);
   if (pacing !== undefined) {

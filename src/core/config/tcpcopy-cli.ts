@@ -102,6 +102,13 @@ export interface TcpcopyConfig {
   idleCapMs: number;
   loops: number;
   fastest: boolean;
+  /**
+   * --max-opening: a file replay holds back its next packets while this many sessions wait for
+   * the target to answer their handshake or first request (0 = no limit). Default 512 with
+   * --rate, where nothing else stops the copier from opening connections faster than the target
+   * accepts them (its accept queue overflows and the dropped SYNs cost retries); none with -a.
+   */
+  maxOpening: number;
   /** -C */
   connections: number;
   /** -L */
@@ -164,6 +171,8 @@ export const OFFLINE_SESSION_TIMEOUT_S = 30;
 export const STOCK_KEEPALIVE_S = 720;
 /** Default of --end-grace, ms. */
 export const DEFAULT_END_GRACE_MS = 3000;
+/** --max-opening with --rate (see TcpcopyConfig.maxOpening): about nginx's default listen backlog (511). */
+export const DEFAULT_MAX_OPENING_RATE = 512;
 /** Live -t default, seconds: stock's 600 (a live service's connections may idle for minutes). */
 export const LIVE_SESSION_TIMEOUT_S = 600;
 /** A plain path check (existence and readability are checked by the app when it opens the file). */
@@ -256,6 +265,9 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
   const seed = raw.seed === undefined ? inputs.randomSeed >>> 0 : parseIntRange(raw.seed, '--seed', 0, MAX_SEED, 'the seed of sampling and port choices');
   const rawBackend = raw.rawBackend === undefined ? 'auto' : parseRawBackend(raw.rawBackend);
   const captureBackend = raw.captureBackend === undefined ? 'auto' : parseCaptureBackend(raw.captureBackend);
+  const fastest = raw.rate === true && !live;
+  const maxOpening =
+    raw.maxOpening === undefined || live ? (fastest ? DEFAULT_MAX_OPENING_RATE : 0) : parseIntRange(raw.maxOpening, '--max-opening', 0, 1_000_000, 'how many sessions may wait for their handshake or first answer at once (0 = no limit)');
   const endGraceMs = raw.endGrace === undefined ? DEFAULT_END_GRACE_MS : parseIntRange(raw.endGrace, '--end-grace', 0, 3_600_000, 'milliseconds of silence after the capture ended before open sessions are ended');
 
   const report = parseReportOptions(raw, transfers);
@@ -306,7 +318,8 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
       acceleration,
       idleCapMs,
       loops,
-      fastest: raw.rate === true && !live,
+      fastest,
+      maxOpening,
       connections,
       lonely: raw.lonely === true,
       memoryMb,

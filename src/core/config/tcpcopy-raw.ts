@@ -13,6 +13,7 @@ export interface TcpcopyRawOptions extends LoadRawOptions, ReportRawOptions {
   interval?: string;
   times?: string;
   rate?: boolean;
+  maxOpening?: string;
   clientIp?: string;
   /** --clients: tcpburn's name for -c. */
   clients?: string;

@@ -2,7 +2,7 @@ import type { Transfer } from '../transfer.js';
 import type { TcpcopyRawOptions } from './tcpcopy-raw.js';
 import type { CaptureInput } from './tcpcopy-input.js';
 
-type WarnedOptions = Pick<TcpcopyRawOptions, 'rate' | 'accelerate' | 'interval' | 'times' | 'percentage' | 'gradual' | 'buffer' | 'snaplen' | 'captureLatency'>;
+type WarnedOptions = Pick<TcpcopyRawOptions, 'rate' | 'maxOpening' | 'accelerate' | 'interval' | 'times' | 'percentage' | 'gradual' | 'buffer' | 'snaplen' | 'captureLatency'>;
 
 /**
  * Flags that are valid but have no effect as given (for this input, or next to another flag),
@@ -28,6 +28,7 @@ export function flagWarnings(raw: WarnedOptions, transfers: readonly Transfer[],
         ['-I', raw.interval],
         ['-T', raw.times],
         ['--rate', raw.rate === true ? 'on' : undefined],
+        ['--max-opening', raw.maxOpening],
       ] as const
     ).filter(([, v]) => v !== undefined);
     if (offline.length > 0) warnings.push(`${offline.map(([f]) => f).join(', ')}: only for a capture file; live packets are copied as they arrive`);

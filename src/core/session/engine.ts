@@ -53,6 +53,11 @@ export class SessionEngine {
     return this.e.stats.activeSessions;
   }
 
+  /** Sessions whose handshake or first request the target has not answered yet. */
+  get openingSessions(): number {
+    return this.e.stats.openingSessions;
+  }
+
   /** Look up a live or lingering session by its rewritten tuple (tests, reports). */
   sessionFor(clientIp: number, clientPort: number, targetIp: number, targetPort: number): SessionInfo | undefined {
     return this.e.byTarget.get(clientIp, clientPort, targetIp, targetPort);

@@ -135,6 +135,11 @@ function openSession(
   e.byTarget.set(cip, port, tr.targetIp, tr.targetPort, s);
   e.stats.sessionsStarted++;
   e.stats.activeSessions++;
+  // Opening until the target answers the handshake and the first request (or the session ends):
+  // what a file replay may bound (--max-opening), since a target that falls behind holds exactly
+  // these, in its SYN and accept queues.
+  s.opening = true;
+  e.stats.openingSessions++;
   s.iss = clockIsn(nowUs, cip, port, tr.targetIp, tr.targetPort);
   s.seqOffset = (s.iss - capIsn) >>> 0;
   s.sndUna = s.iss;
@@ -228,6 +233,7 @@ export function finish(e: EngineContext, s: Session, outcome: Outcome, nowUs: nu
     s.resetSent = true;
   }
   if (s.phase === 'established') e.stats.establishedSessions--;
+  answered(e, s);
   s.phase = 'closed';
   s.endUs = nowUs;
   e.bufferedTotal -= s.buffered;
@@ -254,6 +260,13 @@ export function finish(e: EngineContext, s: Session, outcome: Outcome, nowUs: nu
     conn.fin = null;
   }
   e.sink.sessionClosed(s, outcome);
+}
+
+/** The target answered the session's opening (or it ended): no longer counted as opening. */
+export function answered(e: EngineContext, s: Session): void {
+  if (!s.opening) return;
+  s.opening = false;
+  e.stats.openingSessions--;
 }
 
 /** End of linger: free the tuple (into TIME_WAIT if the target holds it). */

@@ -4,7 +4,7 @@ import { seqDiff, seqGeq, seqGt, seqLeq, seqLt } from '../packet/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../packet/tcp.js';
 import { readRecord } from '../wire/record.js';
 import { closed, type EngineContext } from './context.js';
-import { finish, tryReconnect } from './lifecycle.js';
+import { answered, finish, tryReconnect } from './lifecycle.js';
 import { pump } from './pump.js';
 import { baseRto, currentRto, rttSample } from './rtt.js';
 import type { Seg } from './segment.js';
@@ -100,6 +100,9 @@ function onSynSentRecord(e: EngineContext, s: Session, flags: number, seq: numbe
       e.tx.sendAck(s, nowUs);
       pump(e, s, nowUs);
     }
+    // Nothing to send yet (the request is further on in the capture): the handshake was the
+    // opening. A request already sent keeps it opening until its answer.
+    if (s.sndMax === s.sndUna) answered(e, s);
     return;
   }
   if ((flags & TCP_RST) !== 0) {
@@ -173,6 +176,7 @@ function onEstablishedRecord(
   if ((payLen > 0 || (flags & TCP_FIN) !== 0) && seqGt(segEnd, s.rcvNxt) && !s.serverFin) {
     s.respBytes += seqDiff(segEnd, s.rcvNxt);
     s.rcvNxt = segEnd;
+    answered(e, s);
     if (payLen > 0) {
       s.lastRespAt = nowUs;
       s.respPush = (flags & TCP_PSH) !== 0;
@@ -192,6 +196,7 @@ function onEstablishedRecord(
     if (!s.serverFin && seqLeq(segEnd, s.rcvNxt)) {
       if (segEnd === s.rcvNxt) s.rcvNxt = (s.rcvNxt + 1) >>> 0;
       s.serverFin = true;
+      answered(e, s);
       s.targetClosedFirst = !s.finSent;
       s.lastRespAt = nowUs;
       s.respPush = true;

@@ -91,7 +91,7 @@ const U32_FIELDS = {
  *   turnInit, waitingResponse   pacing (turns)
  *   inRecovery         fast recovery after three duplicate ACKs
  */
-const FLAG_NAMES = ['wscaleOk', 'respPush', 'tsOk', 'finSent', 'resetSent', 'finAcked', 'serverFin', 'targetClosedFirst', 'turnInit', 'waitingResponse', 'inRecovery'] as const;
+const FLAG_NAMES = ['wscaleOk', 'respPush', 'tsOk', 'finSent', 'resetSent', 'finAcked', 'serverFin', 'targetClosedFirst', 'turnInit', 'waitingResponse', 'inRecovery', 'opening'] as const;
 export type SessionFlags = { -readonly [K in (typeof FLAG_NAMES)[number]]: boolean };
 
 export type SessionNumbers = { -readonly [K in keyof typeof F64_FIELDS | keyof typeof U32_FIELDS]: number };

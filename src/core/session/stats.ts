@@ -73,6 +73,8 @@ export class EngineStats {
   outcomeNoInterceptor = 0;
   // Gauges.
   activeSessions = 0;
+  /** Sessions whose handshake, or first request, the target has not answered yet (see lifecycle.ts openSession). */
+  openingSessions = 0;
   /** Sessions past the handshake and not finished, and the most there were at once. */
   establishedSessions = 0;
   establishedPeak = 0;

@@ -79,3 +79,16 @@ test('bad -B / -S / -F values name the flag and the accepted form', () => {
     assert.throws(() => parse(raw), (e: unknown) => e instanceof ConfigError && re.test(e.message), JSON.stringify(raw));
   }
 });
+
+test('--max-opening: 512 with --rate, off with -a, any count given, refused form named; live it warns and is off', () => {
+  assert.equal(parse({ pcap: 'traffic.pcap', rate: true }).config.maxOpening, 512);
+  assert.equal(parse({ pcap: 'traffic.pcap', accelerate: '10' }).config.maxOpening, 0, '-a keeps the capture\'s pace');
+  assert.equal(parse({ pcap: 'traffic.pcap', rate: true, maxOpening: '0' }).config.maxOpening, 0);
+  assert.equal(parse({ pcap: 'traffic.pcap', accelerate: '10', maxOpening: '128' }).config.maxOpening, 128);
+  for (const bad of ['-1', 'many', '1.5', '2000000']) {
+    assert.throws(() => parse({ pcap: 'traffic.pcap', maxOpening: bad }), (e: unknown) => e instanceof ConfigError && e.message.startsWith(`--max-opening "${bad}"`) && /first answer/.test(e.message), bad);
+  }
+  const live = parse({ pcap: 'eth1', maxOpening: '64' });
+  assert.equal(live.config.maxOpening, 0, 'a live capture cannot wait');
+  assert.ok(live.warnings.some((w) => /--max-opening: only for a capture file/.test(w)), live.warnings.join('\n'));
+});

@@ -55,4 +55,5 @@ test('-u errors name the flags: live input, too many users for -c (and -n), comp
   bad({ users: '10', percentage: '10' }, '-r', /-u sets how many users run/);
   bad({ users: '10', gradual: true }, '-g', /not with -u/);
   bad({ users: '10', rate: true }, '--rate', /not with -u/);
+  bad({ users: '10', maxOpening: '64' }, '--max-opening', /not with -u/);
 });
