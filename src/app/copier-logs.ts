@@ -44,9 +44,8 @@ export interface LoopCounts {
   serviceRuns: number;
   channelReads: number;
   records: number;
-  /** --max-opening: its limit (0 = none) and how often it held the file back. */
-  maxOpening: number;
-  openingHolds: number;
+  /** What --max-opening did ('' when off). */
+  opening: string;
 }
 
 /** The end-of-run diagnostics: event-loop activity, engine counters (debug), memory. */
@@ -56,7 +55,7 @@ export function logRunEnd(log: RunLog, loop: LoopCounts, sink: PacketSink | null
     `event loop: ${loop.timerFires} timer wake-ups, ${loop.serviceRuns} service runs, ${loop.channelReads} channel reads ` +
       `(${loop.records} records), ${ss?.sent ?? 0} packets sent` +
       (sink === null || ss === undefined ? '' : ` (${sink.backend}: ${ss.batches} batches, ${ss.crossings} JS→native calls)`) +
-      (loop.maxOpening === 0 ? '' : `; --max-opening ${loop.maxOpening} held the file back ${loop.openingHolds} times`),
+      (loop.opening === '' ? '' : `; ${loop.opening}`),
   );
   if (log.enabled('debug')) {
     const snap = engine.stats.snapshot();

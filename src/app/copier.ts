@@ -16,6 +16,7 @@ import { EXIT_FAILED, EXIT_OK } from './exit-codes.js';
 import type { RunLog } from './run-log.js';
 import type { PacketConsumer, PacketSource } from './source/packet-source.js';
 import { WakeTimer } from './wake-timer.js';
+import { OPENING_STALL_US, OpeningWindow } from '../core/replay/opening-window.js';
 
 const HOUSEKEEPING_MS = 250;
 /** How long the copier waits for interceptors to answer the payload extension (stock ones never do). */
@@ -51,9 +52,6 @@ export interface CopierOptions {
  * The copier is the engine's sink (packets out, routes to the channel, outcomes to observers)
  * and the source's consumer, so the per-packet path has no closures.
  */
-/** --max-opening gives way after this long without an answer (see Copier.accepting). */
-const OPENING_STALL_US = 200_000;
-
 export class Copier implements EngineSink, PacketConsumer {
   readonly engine: SessionEngine;
   readonly startUs = nowUs();
@@ -86,9 +84,7 @@ export class Copier implements EngineSink, PacketConsumer {
   private readonly exited = new Promise<number>((r) => (this.resolveExit = r));
   private readonly kickFn = (): void => this.kick();
   private ackFlushQueued = false;
-  /** --max-opening: when the file was held back (µs; −1: it is not), and how often. */
-  private openingHeldSince = -1;
-  private openingHolds = 0;
+  private readonly opening: OpeningWindow;
   private readonly flushAcksFn = (): void => {
     this.ackFlushQueued = false;
     if (!this.finished) this.engine.flushAcks(this.feedNow);
@@ -101,6 +97,7 @@ export class Copier implements EngineSink, PacketConsumer {
   constructor(private readonly o: CopierOptions) {
     this.engine = new SessionEngine(o.config.engine, this);
     this.recordSize = o.config.withPayload ? PAYLOAD_RECORD_SIZE : RECORD_SIZE;
+    this.opening = new OpeningWindow(o.config.maxOpening);
   }
 
   get source(): PacketSource {
@@ -168,20 +165,8 @@ export class Copier implements EngineSink, PacketConsumer {
 
   get accepting(): boolean {
     if (this.sink !== null && !this.sink.writable) return false;
-    const max = this.o.config.maxOpening;
-    if (max === 0 || this.engine.openingSessions < max) {
-      this.openingHeldSince = -1;
-      return true;
-    }
-    // --max-opening: hold the file back until the target answers one of them. Not for ever:
-    // sessions that wait for their own next packet, further on in the file, would never be
-    // answered; after OPENING_STALL_US without an answer the file goes on.
-    if (this.openingHeldSince < 0) {
-      this.openingHeldSince = this.feedNow;
-      this.openingHolds++;
-      return false;
-    }
-    return this.feedNow - this.openingHeldSince >= OPENING_STALL_US;
+    // --max-opening: a file waits while the target has too many handshakes and first requests to answer.
+    return this.opening.off || this.opening.admits(this.feedNow, this.engine.openingSessions);
   }
 
 
@@ -355,6 +340,10 @@ export class Copier implements EngineSink, PacketConsumer {
     engine.flushAcks(now);
     if (engine.nextDeadline() <= now) engine.onTimer(now);
     this.feedNow = now;
+    if (!this.opening.off) {
+      const st = engine.stats;
+      this.opening.update(now, st.openingSessions, st.synRetransmits + st.synAckRepeats, st.openingAnswered);
+    }
     const source = this.o.source;
     if (source.feed(now, this) === 'more') this.kick();
     if (source.ended && source.graceAtEnd === true && this.drainDeadlineUs === Infinity) {
@@ -371,7 +360,7 @@ export class Copier implements EngineSink, PacketConsumer {
     const release = this.o.source.nextReleaseUs;
     if (this.accepting) this.timer.arm(release < at ? release : at, now);
     // Held back by --max-opening: an answer wakes the copier (a record), else the stall limit.
-    else if (this.openingHeldSince >= 0) this.timer.arm(Math.min(at, this.openingHeldSince + OPENING_STALL_US), now);
+    else if (this.opening.heldSince >= 0) this.timer.arm(Math.min(at, this.opening.heldSince + OPENING_STALL_US), now);
     else this.timer.arm(at, now);
   }
 
@@ -414,7 +403,7 @@ export class Copier implements EngineSink, PacketConsumer {
     if (engine.activeSessions > 0) engine.closeAll(nowUs(), 'idle-timeout');
     const sink = this.sink;
     if (sink !== null) await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 1000))]);
-    const loop = { timerFires: this.timer.fires, serviceRuns: this.serviceRuns, channelReads: this.channel?.stats.reads ?? 0, records: this.records, maxOpening: this.o.config.maxOpening, openingHolds: this.openingHolds };
+    const loop = { timerFires: this.timer.fires, serviceRuns: this.serviceRuns, channelReads: this.channel?.stats.reads ?? 0, records: this.records, opening: this.opening.describe() };
     logRunEnd(this.o.log, loop, sink, engine);
     const end: RunEnd = { code, stoppedBy, durationUs: nowUs() - this.startUs };
     for (const ob of this.observers) ob.end?.(this, end);

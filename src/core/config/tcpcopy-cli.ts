@@ -26,6 +26,7 @@ import {
   type Transfer,
 } from './copier.js';
 import { ConfigError } from './errors.js';
+import { OPENING_AUTO } from '../replay/opening-window.js';
 import {
   parseCaptureBackend,
   parseCaptureInput,
@@ -104,9 +105,10 @@ export interface TcpcopyConfig {
   fastest: boolean;
   /**
    * --max-opening: a file replay holds back its next packets while this many sessions wait for
-   * the target to answer their handshake or first request (0 = no limit). Default 512 with
-   * --rate, where nothing else stops the copier from opening connections faster than the target
-   * accepts them (its accept queue overflows and the dropped SYNs cost retries); none with -a.
+   * the target to answer their handshake or first request (core/replay/opening-window.ts).
+   * 0 = no limit (live); OPENING_AUTO (−1, the default with -a) = none until the target drops
+   * openings; 512 by default with --rate, where nothing else stops the copier from opening
+   * connections faster than the target accepts them.
    */
   maxOpening: number;
   /** -C */
@@ -266,8 +268,16 @@ export function parseTcpcopyOptions(raw: TcpcopyRawOptions, inputs: TcpcopyParse
   const rawBackend = raw.rawBackend === undefined ? 'auto' : parseRawBackend(raw.rawBackend);
   const captureBackend = raw.captureBackend === undefined ? 'auto' : parseCaptureBackend(raw.captureBackend);
   const fastest = raw.rate === true && !live;
-  const maxOpening =
-    raw.maxOpening === undefined || live ? (fastest ? DEFAULT_MAX_OPENING_RATE : 0) : parseIntRange(raw.maxOpening, '--max-opening', 0, 1_000_000, 'how many sessions may wait for their handshake or first answer at once (0 = no limit)');
+  // A live capture cannot wait; load mode (-u) paces its users itself.
+  const maxOpening = live || load !== null
+    ? 0
+    : raw.maxOpening === undefined
+      ? fastest
+        ? DEFAULT_MAX_OPENING_RATE
+        : OPENING_AUTO
+      : raw.maxOpening.trim() === 'auto'
+        ? OPENING_AUTO
+        : parseIntRange(raw.maxOpening, '--max-opening', 0, 1_000_000, 'how many sessions may wait for their handshake or first answer at once (0 = no limit), or auto');
   const endGraceMs = raw.endGrace === undefined ? DEFAULT_END_GRACE_MS : parseIntRange(raw.endGrace, '--end-grace', 0, 3_600_000, 'milliseconds of silence after the capture ended before open sessions are ended');
 
   const report = parseReportOptions(raw, transfers);

@@ -233,7 +233,10 @@ export function finish(e: EngineContext, s: Session, outcome: Outcome, nowUs: nu
     s.resetSent = true;
   }
   if (s.phase === 'established') e.stats.establishedSessions--;
-  answered(e, s);
+  if (s.opening) {
+    s.opening = false;
+    e.stats.openingSessions--;
+  }
   s.phase = 'closed';
   s.endUs = nowUs;
   e.bufferedTotal -= s.buffered;
@@ -262,11 +265,12 @@ export function finish(e: EngineContext, s: Session, outcome: Outcome, nowUs: nu
   e.sink.sessionClosed(s, outcome);
 }
 
-/** The target answered the session's opening (or it ended): no longer counted as opening. */
+/** The target answered the session's opening: no longer counted as opening. */
 export function answered(e: EngineContext, s: Session): void {
   if (!s.opening) return;
   s.opening = false;
   e.stats.openingSessions--;
+  e.stats.openingAnswered++;
 }
 
 /** End of linger: free the tuple (into TIME_WAIT if the target holds it). */

@@ -136,7 +136,10 @@ function onEstablishedRecord(
   const st = e.stats;
   if ((flags & TCP_SYN) !== 0) {
     // A repeated SYN-ACK: our handshake ACK was lost.
-    if ((flags & TCP_ACK) !== 0 && seq === s.irs) e.tx.sendAck(s, nowUs);
+    if ((flags & TCP_ACK) !== 0 && seq === s.irs) {
+      st.synAckRepeats++;
+      e.tx.sendAck(s, nowUs);
+    }
     return;
   }
   if ((flags & TCP_RST) !== 0) {

@@ -35,6 +35,10 @@ export class EngineStats {
   payloadBytesSent = 0;
   synsSent = 0;
   synRetransmits = 0;
+  /** SYN-ACKs the target sent again: our handshake ACK was lost (or dropped by a full accept queue). */
+  synAckRepeats = 0;
+  /** Opening sessions the target answered (see openingSessions). */
+  openingAnswered = 0;
   finsSent = 0;
   rstsSent = 0;
   acksSent = 0;

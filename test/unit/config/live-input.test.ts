@@ -11,6 +11,7 @@ import {
   parseTcpcopyOptions,
   type TcpcopyRawOptions,
 } from '../../../src/core/config/tcpcopy-cli.js';
+import { OPENING_AUTO } from '../../../src/core/replay/opening-window.js';
 
 const BASE = { transfer: '80-10.0.0.2:8080', intercept: '10.0.0.2' };
 const files = new Set(['traffic.pcap', 'eth0']);
@@ -80,9 +81,10 @@ test('bad -B / -S / -F values name the flag and the accepted form', () => {
   }
 });
 
-test('--max-opening: 512 with --rate, off with -a, any count given, refused form named; live it warns and is off', () => {
+test('--max-opening: 512 with --rate, auto with -a, any count or auto given, refused form named; live it warns and is off', () => {
   assert.equal(parse({ pcap: 'traffic.pcap', rate: true }).config.maxOpening, 512);
-  assert.equal(parse({ pcap: 'traffic.pcap', accelerate: '10' }).config.maxOpening, 0, '-a keeps the capture\'s pace');
+  assert.equal(parse({ pcap: 'traffic.pcap', accelerate: '10' }).config.maxOpening, OPENING_AUTO, '-a: no limit until the target drops openings');
+  assert.equal(parse({ pcap: 'traffic.pcap', rate: true, maxOpening: 'auto' }).config.maxOpening, OPENING_AUTO);
   assert.equal(parse({ pcap: 'traffic.pcap', rate: true, maxOpening: '0' }).config.maxOpening, 0);
   assert.equal(parse({ pcap: 'traffic.pcap', accelerate: '10', maxOpening: '128' }).config.maxOpening, 128);
   for (const bad of ['-1', 'many', '1.5', '2000000']) {
