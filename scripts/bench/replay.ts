@@ -144,26 +144,26 @@ function captureSpanS(file: string): number {
   }
 }
 
-/** The Tcp counters of the namespace `pid` lives in (/proc/PID/net/snmp follows the task's netns). */
-function tcpSnmp(pid: number): { retransSegs: number; outSegs: number } {
-  const [keys, vals] = readFileSync(`/proc/${pid}/net/snmp`, 'utf8')
+/**
+ * A counter getter for one table (`Tcp:` of /proc/PID/net/snmp, `TcpExt:` of .../netstat) of the
+ * namespace `pid` lives in (/proc/PID/net follows the task's netns): a header line, then values.
+ */
+function netCounters(pid: number, file: 'snmp' | 'netstat', table: string): (key: string) => number {
+  const [keys, vals] = readFileSync(`/proc/${pid}/net/${file}`, 'utf8')
     .split('\n')
-    .filter((l) => l.startsWith('Tcp:'))
+    .filter((l) => l.startsWith(`${table}:`))
     .map((l) => l.trim().split(/\s+/).slice(1));
-  const get = (k: string): number => Number(vals?.[keys?.indexOf(k) ?? -1] ?? NaN);
+  return (k) => Number(vals?.[keys?.indexOf(k) ?? -1] ?? NaN);
+}
+
+function tcpSnmp(pid: number): { retransSegs: number; outSegs: number } {
+  const get = netCounters(pid, 'snmp', 'Tcp');
   return { retransSegs: get('RetransSegs'), outSegs: get('OutSegs') };
 }
 
-/**
- * TcpExt counters of the namespace `pid` lives in: accept-queue overflows (a SYN or handshake ACK
- * dropped because the listener's queue was full) and SYN/SYN-ACK retransmissions.
- */
+/** Accept-queue overflows (a SYN or handshake ACK dropped: the listener's queue was full) and SYN/SYN-ACK retransmissions. */
 function tcpExt(pid: number): { listenOverflows: number; synRetrans: number } {
-  const [keys, vals] = readFileSync(`/proc/${pid}/net/netstat`, 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith('TcpExt:'))
-    .map((l) => l.trim().split(/\s+/).slice(1));
-  const get = (k: string): number => Number(vals?.[keys?.indexOf(k) ?? -1] ?? NaN);
+  const get = netCounters(pid, 'netstat', 'TcpExt');
   return { listenOverflows: get('ListenOverflows'), synRetrans: get('TCPSynRetrans') };
 }
 
