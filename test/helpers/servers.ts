@@ -18,6 +18,8 @@ export interface NginxOptions {
   keepaliveRequests?: number;
   /** Serve files from this directory instead of answering every path with `ok <uri>`. */
   root?: string;
+  /** The listen backlog (accept queue). Default 4096. */
+  backlog?: number;
 }
 
 export interface AccessEntry {
@@ -88,7 +90,7 @@ http {
   keepalive_timeout ${opts.keepalive ?? 65};
   keepalive_requests ${opts.keepaliveRequests ?? 10000};
   server {
-    listen ${listen} backlog=4096;
+    listen ${listen} backlog=${opts.backlog ?? 4096};
     location / { ${location} }
   }
 }

@@ -3,6 +3,8 @@ export const OPENING_AUTO = -1;
 
 /** After this long held back without an answer, the file goes on (see admits()). */
 export const OPENING_STALL_US = 200_000;
+/** heldSince once a hold was given up (see admits()): the file goes on until an answer comes. */
+const STALLED = -2;
 /** auto: drop signals within DROP_SPAN_US that mean the target's queues overflowed, not a lost packet. */
 const DROP_BURST = 8;
 const DROP_SPAN_US = 100_000;
@@ -29,6 +31,8 @@ export class OpeningWindow {
   limit: number;
   /** How often the file was held back, and (auto) how often the limit was cut, and its lowest value. */
   holds = 0;
+  /** Holds that ended OPENING_STALL_US after the last answer, not by one. */
+  stalls = 0;
   cuts = 0;
   lowest = Infinity;
   /** When the file was held back (µs), −1 while it is not. */
@@ -57,8 +61,12 @@ export class OpeningWindow {
   update(nowUs: number, opening: number, dropSignals: number, answered: number): void {
     const grown = answered - this.lastAnswered;
     this.lastAnswered = answered;
-    // Answers are coming: the target is working through them, so the stall clock starts again.
-    if (grown > 0 && this.heldSince >= 0) this.heldSince = nowUs;
+    // Answers are coming: the target is working through them, so the stall clock starts again
+    // (a hold given up is taken up again: the target answers, the limit means something again).
+    if (grown > 0 && this.heldSince !== -1) {
+      if (this.heldSince === STALLED) this.holds++;
+      this.heldSince = nowUs;
+    }
     if (!this.auto) return;
     const drops = dropSignals - this.lastDrops;
     this.lastDrops = dropSignals;
@@ -89,12 +97,16 @@ export class OpeningWindow {
       this.heldSince = -1;
       return true;
     }
+    if (this.heldSince === STALLED) return true;
     if (this.heldSince < 0) {
       this.heldSince = nowUs;
       this.holds++;
       return false;
     }
-    return nowUs - this.heldSince >= OPENING_STALL_US;
+    if (nowUs - this.heldSince < OPENING_STALL_US) return false;
+    this.stalls++;
+    this.heldSince = STALLED;
+    return true;
   }
 
   /** The summary's words for it ('' when there was nothing to say). */
@@ -103,6 +115,7 @@ export class OpeningWindow {
     const what = this.auto ? '--max-opening auto' : `--max-opening ${this.setting}`;
     const cuts = this.auto ? ` (the target dropped openings: limit cut ${this.cuts} times, lowest ${this.lowest === Infinity ? '-' : this.lowest})` : '';
     if (this.auto && this.cuts === 0) return `${what}: the target never dropped an opening, no limit`;
-    return `${what} held the file back ${this.holds} times${cuts}`;
+    const stalls = this.stalls > 0 ? `, ${this.stalls} of them given up after ${OPENING_STALL_US / 1000} ms without an answer` : '';
+    return `${what} held the file back ${this.holds} times${stalls}${cuts}`;
   }
 }

@@ -16,10 +16,17 @@ test('OpeningWindow, fixed: holds the file at the limit, goes on below it, and a
   assert.equal(w.heldSince, 150_000);
   assert.equal(w.admits(10 + OPENING_STALL_US, 520), false, 'answers came 60 ms ago');
   assert.equal(w.admits(150_000 + OPENING_STALL_US, 520), true, '200 ms without an answer: the file goes on');
+  assert.equal(w.stalls, 1);
   assert.equal(w.admits(150_000 + OPENING_STALL_US + 1, 530), true);
-  assert.equal(w.admits(400_000, 100), true);
+  assert.equal(w.admits(150_000 + OPENING_STALL_US + 2, 540), true, 'given up: goes on');
+  // An answer after all: the hold is taken up again, with a fresh stall clock.
+  w.update(360_000, 540, 0, 6);
+  assert.equal(w.admits(360_001, 540), false);
+  assert.equal(w.admits(360_000 + OPENING_STALL_US, 540), true);
+  assert.equal(w.stalls, 2);
+  assert.equal(w.admits(600_000, 100), true);
   assert.equal(w.heldSince, -1, 'below the limit: no longer held');
-  assert.equal(w.describe(), '--max-opening 512 held the file back 1 times');
+  assert.equal(w.describe(), '--max-opening 512 held the file back 2 times, 2 of them given up after 200 ms without an answer');
   // A fixed limit never moves with drops.
   w.update(500_000, 600, 1000, 5);
   assert.equal(w.limit, 512);
