@@ -69,6 +69,12 @@ const extraArgs = (process.env.BENCH_COPIER_ARGS ?? '').split(' ').filter((a) =>
  * the target's receive path that a veth runs inside the copier's sends stays at that priority.
  */
 const targetNice = process.env.BENCH_TARGET_NICE ?? '';
+/*
+ * BENCH_COPIER_SCHED=idle: run the copier (all its threads) under SCHED_IDLE (`chrt -a -i -p 0`),
+ * as an operator can (`chrt -i 0 tcpcopy ...`, systemd CPUSchedulingPolicy=idle): it then only
+ * gets CPU time the online service leaves.
+ */
+const copierSched = process.env.BENCH_COPIER_SCHED ?? '';
 
 async function main(): Promise<void> {
   const skip = requireRoot();
@@ -97,13 +103,14 @@ async function main(): Promise<void> {
     const file = join(lab.tmpDir, 'loadgen.mjs');
     writeFileSync(file, LOADGEN);
     const rows: string[] = [
-      `${o.seconds} s per step after ${o.warmup} s of warm-up, ${proto === 'redis' ? 'Redis SET, the client closing after +OK' : 'HTTP/1.1 GET with Connection: close'} (one request per connection) from ${o.aliases} client addresses; ${proto === 'redis' ? 'redis-server' : 'nginx 1 worker'} on both sides; veths, 2 shared cores${targetNice === '' ? '' : `; target namespace at nice ${targetNice}`}`,
+      `${o.seconds} s per step after ${o.warmup} s of warm-up, ${proto === 'redis' ? 'Redis SET, the client closing after +OK' : 'HTTP/1.1 GET with Connection: close'} (one request per connection) from ${o.aliases} client addresses; ${proto === 'redis' ? 'redis-server' : 'nginx 1 worker'} on both sides; veths, 2 shared cores${targetNice === '' ? '' : `; target namespace at nice ${targetNice}`}${copierSched === '' ? '' : `; copier under SCHED_${copierSched.toUpperCase()}`}`,
       '| offered conn/s | achieved (off / on) | fidelity | capture drops | copier CPU ms / 10k req (user + sys) | copier CPU ms / 10k req in the warm-up | intercept CPU ms / 10k req | p50 off / on (ms) | p99 off / on (ms) |',
       '|---|---|---|---|---|---|---|---|---|',
     ];
     for (const rate of (o.rates ?? '').split(',').map(Number)) {
       const off = await load(lab, net, file, rate, ms, `off${rate}`, proto);
       const copier = await startLiveCopier(lab, net.online, ['-i', net.onlineIf, '-x', `${port}-${net.targetIp}:${port}`, '-s', net.targetIp, ...extraArgs]);
+      if (copierSched === 'idle') execFileSync('chrt', ['-a', '-i', '-p', '0', String(copier.proc.pid)], { stdio: 'ignore' });
       const w0 = cpuMs(copier.proc.pid);
       let warm = '-';
       if (Number(o.warmup) > 0) {
