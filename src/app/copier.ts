@@ -284,13 +284,14 @@ export class Copier implements EngineSink, PacketConsumer {
     return EXIT_FAILED;
   }
 
-  private onRecord(buf: Buffer, off: number): void {
+  /** A record, with its payload at buf[payOff..] when the channel extension carries it (only with a report). */
+  private onRecord(buf: Buffer, off: number, payload: Buffer | null = null, payOff = 0, payLen = 0): void {
     this.records++;
     this.queueAckFlush();
     const now = nowUs();
     this.feedNow = now;
     // The report sees the answer before the engine, which may send the next request at once.
-    if (this.collector !== null) this.collector.testRecord(buf, off, this.recordSize, null, 0, 0, now);
+    if (this.collector !== null) this.collector.testRecord(buf, off, this.recordSize, payload, payOff, payLen, now);
     this.engine.onResponse(buf, off, now, this.recordSize);
     this.kick();
   }
@@ -300,18 +301,7 @@ export class Copier implements EngineSink, PacketConsumer {
    * per answer (--report-bytes; a small one asks for just that prefix of each packet).
    */
   private extensionOptions(payloadBytes: number): NonNullable<ChannelClientOptions['extension']> {
-    return { payloadBytes, onRecordPayload: (buf, off, payOff, payLen) => this.onRecordPayload(buf, off, payOff, payLen) };
-  }
-
-  /** A record that came with its payload (the channel extension; only with a report). */
-  private onRecordPayload(buf: Buffer, off: number, payOff: number, payLen: number): void {
-    this.records++;
-    this.queueAckFlush();
-    const now = nowUs();
-    this.feedNow = now;
-    this.collector?.testRecord(buf, off, this.recordSize, buf, payOff, payLen, now);
-    this.engine.onResponse(buf, off, now, this.recordSize);
-    this.kick();
+    return { payloadBytes, onRecordPayload: (buf, off, payOff, payLen) => this.onRecord(buf, off, buf, payOff, payLen) };
   }
 
   /**
