@@ -169,7 +169,6 @@ export class Copier implements EngineSink, PacketConsumer {
     return this.opening.off || this.opening.admits(this.feedNow, this.engine.openingSessions);
   }
 
-
   packet(buf: Buffer, ipOff: number, capLen: number, tsUs: number, transferIdx: number): void {
     if (this.collector !== null) this.collector.captured(buf, ipOff, capLen, tsUs);
     this.engine.onCaptured(buf, ipOff, capLen, this.feedNow, tsUs, transferIdx);
