@@ -23,9 +23,9 @@ export interface Turn {
  * requests and answers the way the engine paces them (src/core/session/README.md "Pacing"): a
  * client data packet that follows response data starts a new request; same-turn packets
  * (multi-segment and pipelined requests) join the current one, and so does the rest of an HTTP
- * request the server answered early (before its whole head or Content-Length body was in). Only new bytes count (retransmits
- * are skipped by sequence number). Settled turns are taken out as they are reported, so a long
- * session holds only its unreported turns.
+ * request the server answered early (before its whole head or Content-Length body was in). Only
+ * new bytes count (retransmits are skipped by sequence number). Settled turns are taken out as
+ * they are reported, so a long session holds only its unreported turns.
  */
 export class Conversation {
   readonly turns: Turn[] = [];
