@@ -1,9 +1,11 @@
 // --max-opening: a --rate replay of 2,000 one-request connections into an nginx with a 16-entry
 // accept queue. Without a limit the copier opens connections faster than nginx accepts them and
-// the target's kernel counts listen-queue overflows (dropped SYNs and handshake ACKs, recovered by
-// retries: 1,600 in trial runs); with --max-opening 8 next to none (0-1: a connection whose request
-// is still further on in the file when its handshake completes is not counted, and can sit in the
-// queue beside the 8). Both deliver every request.
+// the target's kernel counts listen-queue overflows (dropped SYNs and handshake ACKs: 700-2,000 in
+// trial runs), and some connections end in a bare RST with their request lost or, worse, read by
+// the target after all (its answers lost in the overloaded interceptor's queue), so only the
+// overflows are checked there. With --max-opening 8 there are next to none (0-10: a connection
+// whose request is still further on in the file when its handshake completes is not counted, and
+// can sit in the queue beside the 8) and every request arrives exactly once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -21,7 +23,7 @@ function listenOverflows(pid: number): number {
   return Number(vals[keys.indexOf('ListenOverflows')]);
 }
 
-test('--rate into a 16-entry accept queue: overflows without a limit, next to none with --max-opening 8, every request delivered both ways', { skip, timeout: 240_000 }, async (t) => {
+test('--rate into a 16-entry accept queue: overflows without a limit; with --max-opening 8 next to none and every request delivered once', { skip, timeout: 240_000 }, async (t) => {
   const lab = await labFor(t, { name: 'max-opening' });
   const rec = await recordLossless(lab, { aliases: 20, http: { connections: 2000, requestsPerConn: [1] }, rate: 1000, concurrency: 64 });
   assert.equal(rec.truth.errors, 0);
@@ -38,8 +40,13 @@ test('--rate into a 16-entry accept queue: overflows without a limit, next to no
     assert.equal(run.code, 0, describeRun(run));
     await new Promise((r) => setTimeout(r, 300));
     const seen = nginx.readAccessLog().slice(before).map((e) => e.path);
-    assert.deepEqual(multisetMinus(recorded, seen), [], `--max-opening ${maxOpening}: missing at the target\n${describeRun(run)}`);
-    assert.deepEqual(multisetMinus(seen, recorded), [], `--max-opening ${maxOpening}: unexpected at the target`);
+    const missing = multisetMinus(recorded, seen).length;
+    const extra = multisetMinus(seen, recorded).length;
+    t.diagnostic(`--max-opening ${maxOpening}: ${missing} missing, ${extra} extra at the target; ${/sessions: .*/.exec(run.stdout)?.[0] ?? ''}`);
+    if (maxOpening !== '0') {
+      assert.deepEqual(multisetMinus(recorded, seen), [], `--max-opening ${maxOpening}: missing at the target\n${describeRun(run)}`);
+      assert.deepEqual(multisetMinus(seen, recorded), [], `--max-opening ${maxOpening}: unexpected at the target`);
+    }
     return { overflows: listenOverflows(nginxPid) - o0, stderr: run.stderr };
   };
 

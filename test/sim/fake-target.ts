@@ -526,15 +526,6 @@ export class FakeTarget {
     c.sndMax = c.sndNxt;
   }
 
-  /**
-   * Forget a connection without a word, as Linux prunes a half-open one whose handshake ACK a
-   * full accept queue dropped: its later segments then get a bare RST (no connection).
-   */
-  forget(c: TargetConn): void {
-    this.conns.delete(key(c.clientIp, c.clientPort));
-    c.state = 'closed';
-  }
-
   sendAck(c: TargetConn): void {
     this.sendSeg(c, TCP_ACK, c.sndNxt, 0);
   }

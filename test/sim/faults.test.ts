@@ -32,65 +32,6 @@ function twoRequests(port: number): { cap: CapturedPacket[]; stream: string } {
   return { cap: captureSession({ clientIp: CLIENT, clientPort: port, serverIp: ONLINE_SERVER, serverPort: 80, steps }), stream: r1 + r2 };
 }
 
-test('a target that forgot a half-open connection (bare RST, nothing acknowledged) gets the whole stream again on a new connection', () => {
-  let forgotten = 0;
-  const world: { sim?: Sim } = {};
-  // The handshake-completing request is lost and the target prunes the connection, as Linux does
-  // when a full accept queue dropped the ACK: the retransmitted request meets no connection.
-  const fault: LinkFaults = (_i, p) => {
-    const c = world.sim?.target.history[0];
-    if (forgotten > 0 || payloadOf(p) === 0 || c === undefined) return [0];
-    world.sim?.target.forget(c);
-    forgotten++;
-    return [];
-  };
-  const sim = new Sim({ target: { app: httpApp({ responseSize: () => 1000 }) }, toTarget: fault });
-  world.sim = sim;
-  const { cap, stream } = twoRequests(41002);
-  sim.feed(cap);
-  sim.run();
-  assert.equal(forgotten, 1);
-  assert.ok(sim.target.stats.rstsSent >= 1, 'the target answered the retransmission with a RST');
-  assert.deepEqual(sim.outcomes(), ['reconnected', 'completed']);
-  assert.equal(sim.target.history.length, 2);
-  assert.equal(sim.target.history[0]!.stream.toString(), '', 'the first connection got nothing');
-  assert.equal(sim.target.history[1]!.stream.toString(), stream, 'every byte on the new one, once');
-});
-
-test('the same after our FIN went out (SYN cookies: the FIN no longer matches): the request and the FIN start over', () => {
-  let phase: 'black' | 'forgot' | 'open' = 'black';
-  let finLost = false;
-  const world: { sim?: Sim; t0?: number } = {};
-  // The first connection's data and FIN vanish for 3 s (a full accept queue), then the target has
-  // no connection for them: the next retransmission meets a bare RST.
-  const fault: LinkFaults = (_i, p) => {
-    const sim = world.sim;
-    const c = sim?.target.history[0];
-    if (sim === undefined || c === undefined || phase === 'open' || (flagsOf(p) & TCP_SYN) !== 0) return [0];
-    if (phase === 'black' && sim.world.now - (world.t0 ?? 0) < 3_500_000) {
-      if ((flagsOf(p) & TCP_FIN) !== 0) finLost = true;
-      return [];
-    }
-    if (phase === 'black') {
-      sim.target.forget(c);
-      phase = 'forgot';
-      return [0];
-    }
-    phase = 'open';
-    return [0];
-  };
-  const sim = new Sim({ target: { app: httpApp({ responseSize: () => 1000 }) }, toTarget: fault, engine: { responseWaitMaxUs: 1_000_000 } });
-  world.sim = sim;
-  world.t0 = sim.world.now;
-  const r = request('once', 200);
-  sim.feed(captureSession({ clientIp: CLIENT, clientPort: 41003, serverIp: ONLINE_SERVER, serverPort: 80, steps: [{ send: r }, { recv: 1000 }, { fin: true }] }));
-  sim.run();
-  assert.notEqual(phase, 'black', 'the target forgot the connection');
-  assert.equal(finLost, true, 'our FIN went out (and was lost) before the RST');
-  assert.deepEqual(sim.outcomes(), ['reconnected', 'completed']);
-  assert.equal(sim.target.history[sim.target.history.length - 1]!.stream.toString(), r, 'the request once, on the new connection');
-});
-
 test('client RST is replayed after the data it followed; outcome reset-as-captured', () => {
   const sim = new Sim({ target: { app: httpApp({ responseSize: () => 400 }) } });
   const r = request('x');

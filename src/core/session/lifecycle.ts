@@ -161,13 +161,10 @@ function openSession(
  * The target closed (FIN or RST) while captured requests remain: carry them on in a new
  * session (new port, fake handshake) from the first byte the target did not acknowledge —
  * only at a request boundary, so the target never sees a request cut in half. The stock
- * copier reconnects the same way. `fromStart`: the target acknowledged nothing and reset as a
- * host without the connection does (see responses.ts), so the whole stream starts over.
- * Returns false when that is not possible.
+ * copier reconnects the same way. Returns false when that is not possible.
  */
-export function tryReconnect(e: EngineContext, s: Session, nowUs: number, fromStart = false): boolean {
-  // Our FIN sent ends the stream, unless the target had none of it (fromStart: the FIN starts over too).
-  if (s.reconnects >= MAX_RECONNECTS || (s.finSent && !fromStart) || s.rst !== null || s.phase !== 'established') return false;
+export function tryReconnect(e: EngineContext, s: Session, nowUs: number): boolean {
+  if (s.reconnects >= MAX_RECONNECTS || s.finSent || s.rst !== null || s.phase !== 'established') return false;
   const resume = (s.sndUna - s.seqOffset) >>> 0;
   if (resume === s.capEnd) return false;
   const items = s.items;
@@ -175,9 +172,7 @@ export function tryReconnect(e: EngineContext, s: Session, nowUs: number, fromSt
   while (i < items.length && seqLeq((items[i] as Seg).end, resume)) i++;
   const it = items[i];
   if (it === undefined || it.seq !== resume) return false;
-  // A request boundary (its response came on the old connection), or, fromStart, the session's
-  // first byte: the target never had any of its stream.
-  if (!(fromStart || seqGt(it.origAck, s.turnAck) || (s.turnInit && resume === s.turnStartCap))) return false;
+  if (!(seqGt(it.origAck, s.turnAck) || (s.turnInit && resume === s.turnStartCap))) return false;
   // The same target as the closed session (with --mirror, not necessarily the matched -x entry).
   const ti = e.cfg.transfers.findIndex((t) => t.targetIp === s.targetIp && t.targetPort === s.targetPort);
   const n = openSession(e, s.conn, ti, s.replica, s.clientIp, s.clientPort, (resume - 1) >>> 0, s.capEnd, nowUs);

@@ -145,13 +145,7 @@ function onEstablishedRecord(
   if ((flags & TCP_RST) !== 0) {
     if (!seqInWindow(seq, s.rcvNxt)) return;
     const delivered = s.sndUna === s.sndMax && s.sendIdx >= s.items.length && (s.fin === null ? false : s.finSent);
-    // A RST without ACK answers a segment of a connection the target does not have. Linux sends
-    // one when its accept queue was full: our handshake ACK was dropped, the half-open connection
-    // pruned, or (SYN cookies) a later segment such as our FIN no longer matches the cookie. If it
-    // never acknowledged a byte, nothing was read, and the stream (FIN included) may start over on
-    // a new connection. A RST with ACK comes from a socket that may have read it.
-    const unknownToTarget = (flags & TCP_ACK) === 0 && s.sndUna === ((s.iss + 1) >>> 0);
-    if (!delivered && tryReconnect(e, s, nowUs, unknownToTarget)) finish(e, s, 'reconnected', nowUs, false);
+    if (!delivered && tryReconnect(e, s, nowUs)) finish(e, s, 'reconnected', nowUs, false);
     else finish(e, s, delivered ? 'completed' : 'reset-by-target', nowUs, false);
     return;
   }
