@@ -16,7 +16,7 @@ import { EXIT_FAILED, EXIT_OK } from './exit-codes.js';
 import type { RunLog } from './run-log.js';
 import type { PacketConsumer, PacketSource } from './source/packet-source.js';
 import { WakeTimer } from './wake-timer.js';
-import { OPENING_STALL_US, OpeningWindow } from '../core/replay/opening-window.js';
+import { OpeningWindow } from '../core/replay/opening-window.js';
 
 const HOUSEKEEPING_MS = 250;
 /** How long the copier waits for interceptors to answer the payload extension (stock ones never do). */
@@ -345,12 +345,9 @@ export class Copier implements EngineSink, PacketConsumer {
 
   private arm(now: number): void {
     const at = this.engine.nextDeadline();
-    // A packet waiting for its time (not for kernel push-back: 'drain' wakes that one).
-    const release = this.o.source.nextReleaseUs;
-    if (this.accepting) this.timer.arm(release < at ? release : at, now);
-    // Held back by --max-opening: an answer wakes the copier (a record), else the stall limit.
-    else if (this.opening.heldSince >= 0) this.timer.arm(Math.min(at, this.opening.heldSince + OPENING_STALL_US), now);
-    else this.timer.arm(at, now);
+    // A packet waiting for its time; held back, kernel push-back is woken by 'drain' and
+    // --max-opening by an answer (a record) or its stall limit.
+    this.timer.arm(Math.min(at, this.accepting ? this.o.source.nextReleaseUs : this.opening.wakeAt), now);
   }
 
   private housekeeping(): void {

@@ -49,6 +49,11 @@ export class OpeningWindow {
     this.limit = setting > 0 ? setting : Infinity;
   }
 
+  /** When a hold gives up if no answer comes first (Infinity: not held). */
+  get wakeAt(): number {
+    return this.heldSince >= 0 ? this.heldSince + OPENING_STALL_US : Infinity;
+  }
+
   /** Off for good (0, or a live capture): admits() is always true. */
   get off(): boolean {
     return this.setting === 0;

@@ -9,6 +9,7 @@ test('OpeningWindow, fixed: holds the file at the limit, goes on below it, and a
   assert.equal(w.admits(10, 512), false, 'at the limit');
   assert.equal(w.holds, 1);
   assert.equal(w.heldSince, 10);
+  assert.equal(w.wakeAt, 10 + OPENING_STALL_US);
   assert.equal(w.admits(20, 600), false, 'still held, same hold');
   assert.equal(w.holds, 1);
   // Answers arrive but not enough to go below the limit: the stall clock restarts.
@@ -26,6 +27,7 @@ test('OpeningWindow, fixed: holds the file at the limit, goes on below it, and a
   assert.equal(w.stalls, 2);
   assert.equal(w.admits(600_000, 100), true);
   assert.equal(w.heldSince, -1, 'below the limit: no longer held');
+  assert.equal(w.wakeAt, Infinity);
   assert.equal(w.describe(), '--max-opening 512 held the file back 2 times, 2 of them given up after 200 ms without an answer');
   // A fixed limit never moves with drops.
   w.update(500_000, 600, 1000, 5);
