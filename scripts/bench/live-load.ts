@@ -12,30 +12,39 @@ import type { LiveNet } from '../../test/integration/live-lab.js';
 // ones are doing (bounded at 20k in flight); prints one JSON line. One request per connection:
 // http, a GET of /PREFIX/i with Connection: close (the server closes first); redis, a SET of
 // PREFIX:i to a 16-64 byte value, the client closing once +OK is in (as redis clients do).
+// HOST may be "A/B/MS": connections then alternate between A and B in MS-long phases by their
+// scheduled start (A first); those to B use PREFIX-b and are reported apart under "b".
 export const LOADGEN = `
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-const [host, port, rate, durMs, prefix, proto, ...froms] = process.argv.slice(2);
+const [hostArg, port, rate, durMs, prefix, proto, ...froms] = process.argv.slice(2);
+const [hostA, hostB, phaseArg] = hostArg.split('/');
+const phaseMs = hostB ? Number(phaseArg) : Infinity;
 const redis = proto === 'redis';
-const setCmd = (i) => {
-  const k = prefix + ':' + i;
+const setCmd = (pre, i) => {
+  const k = pre + ':' + i;
   const v = 'v' + i + '-'.repeat(16 + (i % 49));
   return '*3\\r\\n$3\\r\\nSET\\r\\n$' + k.length + '\\r\\n' + k + '\\r\\n$' + v.length + '\\r\\n' + v + '\\r\\n';
 };
 const R = Number(rate), D = Number(durMs);
-let launched = 0, ok = 0, errs = 0, inflight = 0;
-const lat = [];
+const side = () => ({ launched: 0, ok: 0, errs: 0, lat: [] });
+const sides = [side(), side()];
+let launched = 0, inflight = 0;
 const t0 = performance.now();
 function one(i) {
+  const b = Math.floor((i * 1000) / R / phaseMs) % 2;
+  const st = sides[b];
+  const n = st.launched++;
+  const pre = b === 0 ? prefix : prefix + '-b';
   inflight++;
   const start = performance.now();
   let buf = '';
   let done = false;
-  const finish = (good) => { if (done) return; done = true; inflight--; if (good) { ok++; lat.push(performance.now() - start); } else errs++; };
-  const s = net.connect({ host, port: Number(port), localAddress: froms[i % froms.length] });
+  const finish = (good) => { if (done) return; done = true; inflight--; if (good) { st.ok++; st.lat.push(performance.now() - start); } else st.errs++; };
+  const s = net.connect({ host: b === 0 ? hostA : hostB, port: Number(port), localAddress: froms[i % froms.length] });
   s.setNoDelay(true);
   s.setTimeout(10000, () => s.destroy());
-  s.on('connect', () => s.write(redis ? setCmd(i) : 'GET /' + prefix + '/' + i + ' HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'));
+  s.on('connect', () => s.write(redis ? setCmd(pre, n) : 'GET /' + pre + '/' + n + ' HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'));
   s.on('data', (d) => {
     buf += d.toString('latin1');
     if (redis && buf.endsWith('\\r\\n')) { finish(buf === '+OK\\r\\n'); s.end(); }
@@ -50,13 +59,18 @@ const timer = setInterval(() => {
   while (launched < due && inflight < 20000) one(launched++);
   if (el >= D) {
     clearInterval(timer);
-    const achieved = launched / (el / 1000);
+    const secs = el / 1000;
     const wait = setInterval(() => {
       if (inflight > 0 && performance.now() - t0 < D + 10000) return;
       clearInterval(wait);
-      lat.sort((a, b) => a - b);
-      const q = (p) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] : NaN);
-      console.log(JSON.stringify({ launched, ok, errs, achieved, p50: q(0.5), p99: q(0.99) }));
+      const out = (st, share) => {
+        st.lat.sort((a, b) => a - b);
+        const q = (p) => (st.lat.length ? st.lat[Math.min(st.lat.length - 1, Math.floor(p * st.lat.length))] : NaN);
+        return { launched: st.launched, ok: st.ok, errs: st.errs, achieved: st.launched / (secs * share), p50: q(0.5), p99: q(0.99) };
+      };
+      const r = out(sides[0], hostB ? 0.5 : 1);
+      if (hostB) r.b = out(sides[1], 0.5);
+      console.log(JSON.stringify(r));
       process.exit(0);
     }, 20);
   }
@@ -70,6 +84,8 @@ export interface LoadResult {
   achieved: number;
   p50: number;
   p99: number;
+  /** With an alternate host: what went there (paths/keys under PREFIX-b). */
+  b?: LoadResult;
 }
 
 /** utime and stime of a process, in ms (Linux USER_HZ = 100). */
@@ -81,9 +97,23 @@ export function cpuMs(pid: number): { user: number; sys: number } {
 
 export type LoadProto = 'http' | 'redis';
 
-export async function load(lab: Lab, net: LiveNet, file: string, rate: number, ms: number, prefix: string, proto: LoadProto = 'http'): Promise<LoadResult> {
+/**
+ * Runs the generator against the online server's copied address; with `alternate`, connections
+ * take turns between it and `alternate.host` in `alternate.phaseMs`-long phases (result `b`).
+ */
+export async function load(
+  lab: Lab,
+  net: LiveNet,
+  file: string,
+  rate: number,
+  ms: number,
+  prefix: string,
+  proto: LoadProto = 'http',
+  alternate?: { host: string; phaseMs: number },
+): Promise<LoadResult> {
   const port = proto === 'redis' ? '6379' : '80';
-  const r = await lab.exec(net.client, process.execPath, [file, net.onlineIp, port, String(rate), String(ms), prefix, proto, ...net.clientIps], { timeoutMs: ms + 30_000 });
+  const host = alternate ? `${net.onlineIp}/${alternate.host}/${alternate.phaseMs}` : net.onlineIp;
+  const r = await lab.exec(net.client, process.execPath, [file, host, port, String(rate), String(ms), prefix, proto, ...net.clientIps], { timeoutMs: ms + 30_000 });
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as LoadResult;
 }
 

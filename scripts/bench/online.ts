@@ -7,10 +7,14 @@
  * The live-copy lab of docs/LAB.md (test/integration/live-lab.ts): client ns (N aliases) ── online
  * ns (nginx :80 or redis-server :6379, tcpcopy capturing its client-facing interface) ── target ns
  * (the same server, intercept).
- * Per rate, ~`--seconds` of load twice: copying off (latency baseline) and copying on (a fresh
- * tcpcopy per step, stopped with SIGTERM after the target went quiet). A fresh copier first gets
- * `--warmup` seconds of the same load, measured apart: an online copier runs for hours, and its
- * first seconds cost more while V8 compiles the hot paths (about 20-30 s at 500 conn/s), so
+ * Per rate, a fresh tcpcopy (stopped with SIGTERM after the target went quiet) first gets
+ * `--warmup` seconds of the load, measured apart: an online copier runs for hours, and its
+ * first seconds cost more while V8 compiles the hot paths (about 20-30 s at 500 conn/s). Then one
+ * run of 2 × `--seconds` alternates every `--phase` ms (by scheduled start) between the copied
+ * address of the online server and a second address of the same server that the copier's -x
+ * (and kernel filter) leaves out: copying on and off side by side, from one warm generator, so a
+ * drift in this shared machine's speed weighs on both (separate off and on runs differed by more
+ * than the effect measured). So
  * the CPU column is the steady state and the warm-up column what those first seconds cost. Per
  * row: offered and
  * achieved connection rate, fidelity (the target's access log against the online one, as a
@@ -18,7 +22,7 @@
  * (utime+stime over the step, start-up excluded), interceptor CPU per 10k requests, and the online
  * clients' p50/p99 latency with copying off and on.
  *
- *   node dist/scripts/bench/online.js [--proto http|redis] [--rates 500,1000,2000,3000,4000] [--seconds 10] [--warmup 20] [--aliases 50]
+ *   node dist/scripts/bench/online.js [--proto http|redis] [--rates 500,1000,2000,3000,4000] [--seconds 10] [--phase 500] [--warmup 20] [--aliases 50]
  * Root. The load generator is a small Node program with a fixed-rate schedule (wrk is closed-loop,
  * wrk2 is not in Debian), run inside the client namespace.
  */
@@ -30,12 +34,13 @@ import { createLab, requireRoot } from '../../test/helpers/lab.js';
 import { startNginx, startRedis, type Redis } from '../../test/helpers/servers.js';
 import { liveNet, startLiveCopier } from '../../test/integration/live-lab.js';
 import { startIntercept } from '../../test/integration/replay-lab.js';
-import { cpuMs, load, LOADGEN, paths, settle, type LoadProto } from './live-load.js';
+import { cpuMs, load, LOADGEN, paths, settle, type LoadProto, type LoadResult } from './live-load.js';
 
 const { values: o } = parseArgs({
   options: {
     rates: { type: 'string', default: '500,1000,2000,3000,4000' },
     seconds: { type: 'string', default: '10' },
+    phase: { type: 'string', default: '500' },
     warmup: { type: 'string', default: '20' },
     aliases: { type: 'string', default: '50' },
     proto: { type: 'string', default: 'http' },
@@ -76,23 +81,31 @@ const targetNice = process.env.BENCH_TARGET_NICE ?? '';
  */
 const copierSched = process.env.BENCH_COPIER_SCHED ?? '';
 
+const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(0)} %`;
+
 async function main(): Promise<void> {
   const skip = requireRoot();
   if (skip) throw new Error(skip);
   const ms = Number(o.seconds) * 1000;
+  const phaseMs = Number(o.phase);
+  if (!(phaseMs >= 10)) throw new Error(`--phase: expected milliseconds ≥ 10, got ${JSON.stringify(o.phase)}`);
   const lab = await createLab({ name: 'bench-online' });
   try {
     const net = await liveNet(lab, Number(o.aliases));
     // The client side may hold many TIME_WAIT ports per address; widen the range.
     await lab.sysctl(net.client, { 'net.ipv4.ip_local_port_range': '10000 65000', 'net.ipv4.tcp_tw_reuse': '1' });
     const port = proto === 'redis' ? 6379 : 80;
+    // A second address of the online server for the phases with copying off: the same server
+    // process and port, but outside the copier's -x (and so its kernel filter).
+    const onlineIp2 = net.clientSubnet.host(2);
+    await lab.addAddress(net.online, net.onlineIf, `${onlineIp2}/24`);
     // What each side served under a prefix: the access log's paths, or the keys redis holds.
     let served: (side: 'online' | 'target', prefix: string) => Promise<string[]>;
     if (proto === 'redis') {
-      const r = { online: await startRedis(lab, net.online, { port, bind: net.onlineIp }), target: await startRedis(lab, net.target, { port, bind: net.targetIp }) };
+      const r = { online: await startRedis(lab, net.online, { port }), target: await startRedis(lab, net.target, { port, bind: net.targetIp }) };
       served = (side, prefix) => redisKeys(r[side], prefix);
     } else {
-      const n = { online: await startNginx(lab, net.online, { port, bind: net.onlineIp }), target: await startNginx(lab, net.target, { port, bind: net.targetIp }) };
+      const n = { online: await startNginx(lab, net.online, { port }), target: await startNginx(lab, net.target, { port, bind: net.targetIp }) };
       served = (side, prefix) => Promise.resolve(paths(n[side], prefix));
     }
     const intercept = await startIntercept(lab, net.target, [port]);
@@ -103,13 +116,12 @@ async function main(): Promise<void> {
     const file = join(lab.tmpDir, 'loadgen.mjs');
     writeFileSync(file, LOADGEN);
     const rows: string[] = [
-      `${o.seconds} s per step after ${o.warmup} s of warm-up, ${proto === 'redis' ? 'Redis SET, the client closing after +OK' : 'HTTP/1.1 GET with Connection: close'} (one request per connection) from ${o.aliases} client addresses; ${proto === 'redis' ? 'redis-server' : 'nginx 1 worker'} on both sides; veths, 2 shared cores${targetNice === '' ? '' : `; target namespace at nice ${targetNice}`}${copierSched === '' ? '' : `; copier under SCHED_${copierSched.toUpperCase()}`}`,
-      '| offered conn/s | achieved (off / on) | fidelity | capture drops | copier CPU ms / 10k req (user + sys) | copier CPU ms / 10k req in the warm-up | intercept CPU ms / 10k req | p50 off / on (ms) | p99 off / on (ms) |',
-      '|---|---|---|---|---|---|---|---|---|',
+      `${o.seconds} s per side, on and off alternating every ${phaseMs} ms, after ${o.warmup} s of warm-up, ${proto === 'redis' ? 'Redis SET, the client closing after +OK' : 'HTTP/1.1 GET with Connection: close'} (one request per connection) from ${o.aliases} client addresses; ${proto === 'redis' ? 'redis-server' : 'nginx 1 worker'} on both sides; veths, 2 shared cores${targetNice === '' ? '' : `; target namespace at nice ${targetNice}`}${copierSched === '' ? '' : `; copier under SCHED_${copierSched.toUpperCase()}`}`,
+      '| offered conn/s | achieved (off / on) | fidelity | capture drops | copier CPU ms / 10k req (user + sys) | copier CPU ms / 10k req in the warm-up | intercept CPU ms / 10k req | p50 off / on (ms) | p99 off / on (ms) | p99 change |',
+      '|---|---|---|---|---|---|---|---|---|---|',
     ];
     for (const rate of (o.rates ?? '').split(',').map(Number)) {
-      const off = await load(lab, net, file, rate, ms, `off${rate}`, proto);
-      const copier = await startLiveCopier(lab, net.online, ['-i', net.onlineIf, '-x', `${port}-${net.targetIp}:${port}`, '-s', net.targetIp, ...extraArgs]);
+      const copier = await startLiveCopier(lab, net.online, ['-i', net.onlineIf, '-x', `${net.onlineIp}:${port}-${net.targetIp}:${port}`, '-s', net.targetIp, ...extraArgs]);
       if (copierSched === 'idle') execFileSync('chrt', ['-a', '-i', '-p', '0', String(copier.proc.pid)], { stdio: 'ignore' });
       const w0 = cpuMs(copier.proc.pid);
       let warm = '-';
@@ -122,7 +134,10 @@ async function main(): Promise<void> {
       }
       const c0 = cpuMs(copier.proc.pid);
       const i0 = cpuMs(intercept.pid);
-      const on = await load(lab, net, file, rate, ms, `on${rate}`, proto);
+      // Copying on and off in alternate phases of one run: the same warm generator, and a drift
+      // in the machine's speed weighs on both sides alike.
+      const on = await load(lab, net, file, rate, 2 * ms, `on${rate}`, proto, { host: onlineIp2, phaseMs });
+      const off = on.b as LoadResult;
       const onlineSeen = await served('online', `on${rate}`);
       const want = onlineSeen.length;
       await settle(async () => (await served('target', `on${rate}`)).length, want);
@@ -139,7 +154,7 @@ async function main(): Promise<void> {
       rows.push(
         `| ${rate} | ${off.achieved.toFixed(0)} / ${on.achieved.toFixed(0)} | ${(fidelity * 100).toFixed(2)}% (${found}/${want}${got.length > set.size ? `, ${got.length - set.size} dup` : ''}) | ` +
           `${drops ? `${drops[1]} (kernel ${drops[2]}, ring ${drops[3]}, sink ${drops[4]})` : '?'} | ${per10k(c1.user + c1.sys - c0.user - c0.sys)} (${per10k(c1.user - c0.user)} + ${per10k(c1.sys - c0.sys)}) | ${warm} | ${per10k(i1.user + i1.sys - i0.user - i0.sys)} | ` +
-          `${off.p50.toFixed(2)} / ${on.p50.toFixed(2)} | ${off.p99.toFixed(2)} / ${on.p99.toFixed(2)} |`,
+          `${off.p50.toFixed(2)} / ${on.p50.toFixed(2)} | ${off.p99.toFixed(2)} / ${on.p99.toFixed(2)} | ${pct(on.p99 / off.p99 - 1)} |`,
       );
       process.stderr.write(`${rows[rows.length - 1]}\n  errors off ${off.errs}, on ${on.errs}; ${/sessions: .*$/m.exec(run.stdout)?.[0] ?? ''}\n  ${/event loop: .*$/m.exec(run.stderr)?.[0] ?? ''}\n`);
       if (fidelity < 0.999) {

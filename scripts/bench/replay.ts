@@ -272,6 +272,9 @@ interface Row {
   busyCores: number;
 }
 
+// INTERCEPT_NODE_ARGS='--cpu-prof …' or V8 flags to try on the interceptor (as TCPCOPY_NODE_ARGS for the copier).
+const interceptNodeArgs = (process.env.INTERCEPT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+
 async function runCopier(lab: Lab, ns: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number | null }> {
   // TCPCOPY_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' to profile the copier.
   const nodeArgs = (process.env.TCPCOPY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
@@ -349,7 +352,7 @@ async function main(): Promise<void> {
           process.stderr.write(`  ceiling: ${c.note}\n`);
         }
       }
-      const icpt: LabProcess = lab.spawn(net.target, process.execPath, [...NODE_FLAGS.intercept, cliPath('intercept'), '--install-rule', String(port), '--stats-interval', '0']);
+      const icpt: LabProcess = lab.spawn(net.target, process.execPath, [...NODE_FLAGS.intercept, ...interceptNodeArgs, cliPath('intercept'), '--install-rule', String(port), '--stats-interval', '0']);
       await icpt.waitFor(/intercept ready/, 'stderr', 15_000);
       for (const accel of accels) {
         const before = nginx?.readAccessLog().length ?? 0;
