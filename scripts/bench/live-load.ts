@@ -13,29 +13,34 @@ import type { LiveNet } from '../../test/integration/live-lab.js';
 // http, a GET of /PREFIX/i with Connection: close (the server closes first); redis, a SET of
 // PREFIX:i to a 16-64 byte value, the client closing once +OK is in (as redis clients do).
 // HOST may be "A/B/MS": connections then alternate between A and B in MS-long phases by their
-// scheduled start (A first); those to B use PREFIX-b and are reported apart under "b".
+// scheduled start (after a 1 s unmeasured lead-in to B); those to B use PREFIX-b and are reported
+// apart under "b".
 export const LOADGEN = `
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 const [hostArg, port, rate, durMs, prefix, proto, ...froms] = process.argv.slice(2);
 const [hostA, hostB, phaseArg] = hostArg.split('/');
 const phaseMs = hostB ? Number(phaseArg) : Infinity;
+// Alternating: the first second goes to B unmeasured (PREFIX-lead), so the generator's own
+// cold start (JIT, first connects) lands on neither side.
+const leadMs = hostB ? 1000 : 0;
 const redis = proto === 'redis';
 const setCmd = (pre, i) => {
   const k = pre + ':' + i;
   const v = 'v' + i + '-'.repeat(16 + (i % 49));
   return '*3\\r\\n$3\\r\\nSET\\r\\n$' + k.length + '\\r\\n' + k + '\\r\\n$' + v.length + '\\r\\n' + v + '\\r\\n';
 };
-const R = Number(rate), D = Number(durMs);
+const R = Number(rate), D = Number(durMs) + leadMs;
 const side = () => ({ launched: 0, ok: 0, errs: 0, lat: [] });
-const sides = [side(), side()];
+const sides = [side(), side(), side()];
 let launched = 0, inflight = 0;
 const t0 = performance.now();
 function one(i) {
-  const b = Math.floor((i * 1000) / R / phaseMs) % 2;
+  const at = (i * 1000) / R;
+  const b = at < leadMs ? 2 : Math.floor((at - leadMs) / phaseMs) % 2;
   const st = sides[b];
   const n = st.launched++;
-  const pre = b === 0 ? prefix : prefix + '-b';
+  const pre = b === 0 ? prefix : b === 1 ? prefix + '-b' : prefix + '-lead';
   inflight++;
   const start = performance.now();
   let buf = '';
@@ -59,7 +64,7 @@ const timer = setInterval(() => {
   while (launched < due && inflight < 20000) one(launched++);
   if (el >= D) {
     clearInterval(timer);
-    const secs = el / 1000;
+    const secs = (el - leadMs) / 1000;
     const wait = setInterval(() => {
       if (inflight > 0 && performance.now() - t0 < D + 10000) return;
       clearInterval(wait);

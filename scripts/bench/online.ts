@@ -22,7 +22,7 @@
  * (utime+stime over the step, start-up excluded), interceptor CPU per 10k requests, and the online
  * clients' p50/p99 latency with copying off and on.
  *
- *   node dist/scripts/bench/online.js [--proto http|redis] [--rates 500,1000,2000,3000,4000] [--seconds 10] [--phase 500] [--warmup 20] [--aliases 50]
+ *   node dist/scripts/bench/online.js [--proto http|redis] [--rates 500,1000,2000,3000,4000] [--seconds 30] [--phase 200] [--warmup 20] [--aliases 50]
  * Root. The load generator is a small Node program with a fixed-rate schedule (wrk is closed-loop,
  * wrk2 is not in Debian), run inside the client namespace.
  */
@@ -30,7 +30,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLab, requireRoot } from '../../test/helpers/lab.js';
+import { createLab, requireRoot, type Lab } from '../../test/helpers/lab.js';
 import { startNginx, startRedis, type Redis } from '../../test/helpers/servers.js';
 import { liveNet, startLiveCopier } from '../../test/integration/live-lab.js';
 import { startIntercept } from '../../test/integration/replay-lab.js';
@@ -39,8 +39,8 @@ import { cpuMs, load, LOADGEN, paths, settle, type LoadProto, type LoadResult } 
 const { values: o } = parseArgs({
   options: {
     rates: { type: 'string', default: '500,1000,2000,3000,4000' },
-    seconds: { type: 'string', default: '10' },
-    phase: { type: 'string', default: '500' },
+    seconds: { type: 'string', default: '30' },
+    phase: { type: 'string', default: '200' },
     warmup: { type: 'string', default: '20' },
     aliases: { type: 'string', default: '50' },
     proto: { type: 'string', default: 'http' },
@@ -74,6 +74,31 @@ const extraArgs = (process.env.BENCH_COPIER_ARGS ?? '').split(' ').filter((a) =>
  * the target's receive path that a veth runs inside the copier's sends stays at that priority.
  */
 const targetNice = process.env.BENCH_TARGET_NICE ?? '';
+/*
+ * BENCH_HOSTS=pinned: the two cores as the online host and "the other machines". CPU 0 runs the
+ * online namespace (its server and the copier); CPU 1 the clients, the test server and intercept.
+ * Each namespace's interfaces steer their receive work to their own CPU (RPS), as a NIC would
+ * interrupt the host it is in: without it a veth runs the receiver's TCP stack on the sender's
+ * CPU, so the test server's work would land on the online host inside the copier's sends.
+ */
+const pinned = process.env.BENCH_HOSTS === 'pinned';
+
+/** Pins every thread of these processes to the CPUs of `mask` (taskset). */
+function pin(pids: readonly (number | string)[], mask: string): void {
+  for (const pid of pids) execFileSync('taskset', ['-a', '-p', mask, String(pid)], { stdio: 'ignore' });
+}
+
+/** Steers the receive work of every interface of `ns` but lo to the CPUs of `mask` (RPS). */
+async function steer(lab: Lab, ns: string, mask: string): Promise<void> {
+  const links = (await lab.exec(ns, 'ip', ['-o', 'link', 'show'])).stdout.split('\n');
+  for (const l of links) {
+    const dev = /^\d+: ([^:@]+)/.exec(l)?.[1];
+    if (dev === undefined || dev === 'lo') continue;
+    await lab.exec(ns, 'sh', ['-c', `for q in /sys/class/net/${dev}/queues/rx-*; do echo ${mask} > $q/rps_cpus; done`]);
+  }
+}
+
+const nsPids = (ns: string): string[] => execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter((l) => l !== '');
 /*
  * BENCH_COPIER_SCHED=idle: run the copier (all its threads) under SCHED_IDLE (`chrt -a -i -p 0`),
  * as an operator can (`chrt -i 0 tcpcopy ...`, systemd CPUSchedulingPolicy=idle): it then only
@@ -109,20 +134,27 @@ async function main(): Promise<void> {
       served = (side, prefix) => Promise.resolve(paths(n[side], prefix));
     }
     const intercept = await startIntercept(lab, net.target, [port]);
-    if (targetNice !== '') {
-      const pids = execFileSync('ip', ['netns', 'pids', net.target], { encoding: 'utf8' }).split('\n').filter((l) => l !== '');
-      execFileSync('renice', ['-n', targetNice, '-p', ...pids], { stdio: 'ignore' });
+    if (targetNice !== '') execFileSync('renice', ['-n', targetNice, '-p', ...nsPids(net.target)], { stdio: 'ignore' });
+    if (pinned) {
+      // This process and so every later child (the load generator) on CPU 1, the "other machines".
+      pin([process.pid], '2');
+      pin(nsPids(net.target), '2');
+      pin(nsPids(net.online), '1');
+      await steer(lab, net.client, '2');
+      await steer(lab, net.target, '2');
+      await steer(lab, net.online, '1');
     }
     const file = join(lab.tmpDir, 'loadgen.mjs');
     writeFileSync(file, LOADGEN);
     const rows: string[] = [
-      `${o.seconds} s per side, on and off alternating every ${phaseMs} ms, after ${o.warmup} s of warm-up, ${proto === 'redis' ? 'Redis SET, the client closing after +OK' : 'HTTP/1.1 GET with Connection: close'} (one request per connection) from ${o.aliases} client addresses; ${proto === 'redis' ? 'redis-server' : 'nginx 1 worker'} on both sides; veths, 2 shared cores${targetNice === '' ? '' : `; target namespace at nice ${targetNice}`}${copierSched === '' ? '' : `; copier under SCHED_${copierSched.toUpperCase()}`}`,
+      `${o.seconds} s per side, on and off alternating every ${phaseMs} ms, after ${o.warmup} s of warm-up, ${proto === 'redis' ? 'Redis SET, the client closing after +OK' : 'HTTP/1.1 GET with Connection: close'} (one request per connection) from ${o.aliases} client addresses; ${proto === 'redis' ? 'redis-server' : 'nginx 1 worker'} on both sides; veths, 2 shared cores${targetNice === '' ? '' : `; target namespace at nice ${targetNice}`}${copierSched === '' ? '' : `; copier under SCHED_${copierSched.toUpperCase()}`}${pinned ? '; pinned: CPU 0 the online host (server, copier), CPU 1 the clients and the test server, receive work steered to each (RPS)' : ''}`,
       '| offered conn/s | achieved (off / on) | fidelity | capture drops | copier CPU ms / 10k req (user + sys) | copier CPU ms / 10k req in the warm-up | intercept CPU ms / 10k req | p50 off / on (ms) | p99 off / on (ms) | p99 change |',
       '|---|---|---|---|---|---|---|---|---|---|',
     ];
     for (const rate of (o.rates ?? '').split(',').map(Number)) {
       const copier = await startLiveCopier(lab, net.online, ['-i', net.onlineIf, '-x', `${net.onlineIp}:${port}-${net.targetIp}:${port}`, '-s', net.targetIp, ...extraArgs]);
       if (copierSched === 'idle') execFileSync('chrt', ['-a', '-i', '-p', '0', String(copier.proc.pid)], { stdio: 'ignore' });
+      if (pinned) pin([copier.proc.pid], '1');
       const w0 = cpuMs(copier.proc.pid);
       let warm = '-';
       if (Number(o.warmup) > 0) {
