@@ -14,10 +14,8 @@
  * address of the online server and a second address of the same server that the copier's -x
  * (and kernel filter) leaves out: copying on and off side by side, from one warm generator, so a
  * drift in this shared machine's speed weighs on both (separate off and on runs differed by more
- * than the effect measured). So
- * the CPU column is the steady state and the warm-up column what those first seconds cost. Per
- * row: offered and
- * achieved connection rate, fidelity (the target's access log against the online one, as a
+ * than the effect measured). The CPU column is the steady state, the warm-up column what those
+ * first seconds cost. Per row: offered and achieved connection rate, fidelity (the target's access log against the online one, as a
  * multiset of unique paths; for Redis the keys the online server holds found at the target), capture drops from the copier's summary, copier CPU per 10k requests
  * (utime+stime over the step, start-up excluded), interceptor CPU per 10k requests, and the online
  * clients' p50/p99 latency with copying off and on.
